@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One system-library target per C library (modulemap + shim only); one Swift module per
+// part of the pipeline; the pure core (WardlineCore, WardlineEngine) imports no C library.
+let package = Package(
+    name: "wardline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wardline", targets: ["wardline"]),
+        .executable(name: "wardline-bench", targets: ["wardline-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        .target(name: "WardlineCore"),
+        .target(name: "WardlineEngine", dependencies: ["WardlineCore"]),
+        .target(name: "WardlineJournal"),
+        .target(name: "WardlineMQTT", dependencies: ["CMosquitto"]),
+        .target(name: "WardlineStore", dependencies: [
+            "CLibpq", "WardlineCore", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "WardlineServer", dependencies: [
+            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "wardline", dependencies: [
+            "WardlineServer", "WardlineStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "wardline-bench", dependencies: [
+            "WardlineMQTT", "WardlineStore", "WardlineServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "WardlineCoreTests", dependencies: ["WardlineCore", "WardlineJournal"]),
+        .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
+        .testTarget(name: "WardlineStoreTests", dependencies: ["WardlineStore", "WardlineServer"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

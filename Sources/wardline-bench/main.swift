@@ -1,0 +1,1 @@
+print("wardline-bench: not built yet")

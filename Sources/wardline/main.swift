@@ -1,0 +1,1 @@
+print("wardline: not built yet")
