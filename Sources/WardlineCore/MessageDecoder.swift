@@ -117,7 +117,7 @@ public final class MessageDecoder {
             return [ctx.reject(.impossibleValue, "status state '\(p.state.prefix(40))' is not online or offline")]
         }
         if let b = p.battery, !PlausibleRange.battery.contains(b) {
-            return [ctx.reject(.impossibleValue, "battery \(b) is outside 0-100 %")]
+            return [ctx.reject(.impossibleValue, "battery \(plain(b)) is outside 0-100 %")]
         }
         return [.deviceStatus(DeviceStatus(deviceID: ctx.deviceID!, state: state, time: p.ts, firmware: p.firmware,
                                            battery: p.battery, receivedAt: ctx.receivedAt))]

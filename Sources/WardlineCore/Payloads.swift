@@ -33,7 +33,7 @@ struct VitalsPayload: Decodable {
         for (name, value, range) in checks {
             if let value, !range.contains(value) {
                 return .failure(Problem(reason: .impossibleValue,
-                                        detail: "\(name) \(value) is outside \(range.lowerBound)-\(range.upperBound)"))
+                                        detail: "\(name) \(plain(value)) is outside \(plain(range.lowerBound))-\(plain(range.upperBound))"))
             }
         }
         var consciousness: Consciousness?
@@ -65,4 +65,9 @@ struct AlertPayload: Decodable {
     let code: String
     let priority: String?
     let message: String?
+}
+
+/// 101 rather than 101.0 in messages people read.
+func plain(_ v: Double) -> String {
+    v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
 }

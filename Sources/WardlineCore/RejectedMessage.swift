@@ -13,6 +13,8 @@ public enum RejectReason: String, Sendable, Equatable, CaseIterable {
     case malformedTopic = "malformed_topic"
     case unknownDevice = "unknown_device"
     case unsupportedVersion = "unsupported_version"
+    /// Valid to Wardline but refused by the database (kept here rather than lost).
+    case unstorable = "unstorable"
 }
 
 /// A message Wardline could not accept, kept with its reason so nothing disappears silently.

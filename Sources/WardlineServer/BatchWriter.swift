@@ -1,0 +1,221 @@
+import Foundation
+import Logging
+import Synchronization
+import WardlineCore
+import WardlineJournal
+import WardlineStore
+
+/// Writes readings, rejections and device status to TimescaleDB in batches, on its own thread.
+///
+/// Flushes when a batch is full or its oldest item is `batchAgeMillis` old. After each commit it
+/// advances the journal checkpoint. While the database is down it keeps retrying with backoff;
+/// its queue holds `memoryBound` items and the rest wait in the journal (see `WriterQueue`).
+final class BatchWriter: PipelineSink, @unchecked Sendable {
+    struct Settings {
+        var databaseURL: String
+        var batchSize: Int
+        var batchAgeMillis: Int64
+        var shutdownGraceMillis: Int64
+    }
+
+    private let settings: Settings
+    private let queue: Mutex<WriterQueue>
+    private let counters: PipelineCounters
+    private let logger: Logger
+    private let reader: JournalReader
+    private let checkpoint: JournalCheckpoint
+    private let decoder: MessageDecoder
+    private let checkpointRaw: Atomic<UInt64>
+    private let stopRequested = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    private let databaseUp = Atomic<Bool>(false)
+    private let stopDeadline = Atomic<Int64>(.max)
+    // Writer-thread state.
+    private var store: VitalsStore?
+    private var abandoned = false
+
+    init(settings: Settings, memoryBound: Int, counters: PipelineCounters, logger: Logger,
+         reader: JournalReader, checkpoint: JournalCheckpoint, decoder: MessageDecoder) {
+        self.settings = settings
+        self.queue = Mutex(WriterQueue(memoryBound: memoryBound))
+        self.counters = counters
+        self.logger = logger
+        self.reader = reader
+        self.checkpoint = checkpoint
+        self.decoder = decoder
+        self.checkpointRaw = Atomic(checkpoint.position.rawValue)
+    }
+
+    /// Everything before this journal position is in the database.
+    var committedThrough: JournalPosition { JournalPosition(rawValue: checkpointRaw.load(ordering: .acquiring)) }
+    var isDatabaseUp: Bool { databaseUp.load(ordering: .relaxed) }
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    var waiting: Int { queue.withLock { $0.waiting } }
+
+    func accept(_ item: IngestItem) {
+        if case .deviceAlert = item.event { return }  // not stored by the writer; the engine owns alerts
+        let admission = queue.withLock { $0.admit(item, now: wallClockMillis()) }
+        if admission == .spilled { counters.spilledToJournal.add() }
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "wardline-writer"
+        thread.start()
+    }
+
+    /// Call once nothing more will be accepted: flushes everything, then the thread ends.
+    func stopAfterFlushing() {
+        stopDeadline.store(wallClockMillis() + settings.shutdownGraceMillis, ordering: .relaxed)
+        stopRequested.store(true, ordering: .releasing)
+    }
+
+    private func run() {
+        while !abandoned {
+            let stopping = stopRequested.load(ordering: .acquiring)
+            let batch = queue.withLock {
+                $0.takeBatch(max: settings.batchSize, maxAgeMillis: settings.batchAgeMillis, now: wallClockMillis(), force: stopping)
+            }
+            if !batch.isEmpty { write(batch); continue }
+            if let spill = queue.withLock({ $0.pendingSpill }) { replay(spill); continue }
+            if stopping { break }
+            sleepMicros(2000)
+        }
+        if abandoned {
+            logger.error("database unreachable at shutdown; unwritten readings stay in the journal for the next start",
+                         metadata: ["waiting": "\(waiting)"])
+        }
+        store = nil
+        stopped.store(true, ordering: .releasing)
+    }
+
+    // MARK: writing
+
+    private func write(_ batch: [IngestItem]) {
+        var readings: [Reading] = []
+        var rejected: [RejectedRow] = []
+        var statuses: [DeviceStatus] = []
+        readings.reserveCapacity(batch.count)
+        for item in batch {
+            switch item.event {
+            case .reading(let r): readings.append(r)
+            case .rejected(let m): rejected.append(RejectedRow(message: m, journalPosition: item.position.rawValue))
+            case .deviceStatus(let s): statuses.append(s)
+            case .deviceAlert: break
+            }
+        }
+        var failures = 0
+        var pause: Int64 = 100
+        while true {
+            do {
+                let outcome = try connectedStore().write(readings: readings, rejected: rejected, statuses: statuses)
+                committed(outcome, batches: 1, last: batch.last?.position)
+                return
+            } catch let error as PostgresError where store?.db.isConnected == true {
+                // The server answered but refused the batch: find the item it refuses and keep the rest.
+                failures += 1
+                if failures >= 2 { writeOneByOne(batch, error: error); return }
+            } catch {
+                databaseWentDown(error)
+            }
+            if stopRequested.load(ordering: .acquiring) && wallClockMillis() > stopDeadline.load(ordering: .relaxed) { abandoned = true; return }
+            sleepMicros(Int(pause) * 1000)
+            pause = min(pause * 2, 5000)
+        }
+    }
+
+    private func writeOneByOne(_ batch: [IngestItem], error: PostgresError) {
+        counters.batchFailures.add()
+        logger.error("database refused a batch; writing its items one by one", metadata: ["error": "\(error)"])
+        for item in batch {
+            do {
+                try writeSingle(item.event, position: item.position)
+            } catch {
+                counters.unstorable.add()
+                guard case .reading(let r) = item.event else { continue }
+                let message = RejectedMessage(topic: "devices/\(r.deviceID)/vitals", payload: "", payloadSize: 0,
+                                              reason: .unstorable, detail: "database refused reading seq \(r.seq): \(error)",
+                                              deviceID: r.deviceID, receivedAt: r.receivedAt)
+                try? writeSingle(.rejected(message), position: item.position)
+            }
+        }
+        committed(BatchOutcome(readingsInserted: 0, readingsDuplicate: 0, rejectedInserted: 0), batches: 1,
+                  last: batch.last?.position)
+    }
+
+    private func writeSingle(_ event: IngestEvent, position: JournalPosition) throws {
+        let store = try connectedStore()
+        var outcome: BatchOutcome
+        switch event {
+        case .reading(let r): outcome = try store.write(readings: [r], rejected: [], statuses: [])
+        case .rejected(let m):
+            outcome = try store.write(readings: [], rejected: [RejectedRow(message: m, journalPosition: position.rawValue)], statuses: [])
+        case .deviceStatus(let s): outcome = try store.write(readings: [], rejected: [], statuses: [s])
+        case .deviceAlert: return
+        }
+        counters.rowsInserted.add(outcome.readingsInserted)
+        counters.rejectedStored.add(outcome.rejectedInserted)
+    }
+
+    private func committed(_ outcome: BatchOutcome, batches: Int, last: JournalPosition?) {
+        counters.rowsInserted.add(outcome.readingsInserted)
+        counters.duplicateReadings.add(outcome.readingsDuplicate)
+        counters.rejectedStored.add(outcome.rejectedInserted)
+        counters.batchesCommitted.add(batches)
+        if let last, last != .start {
+            checkpoint.advance(to: last)
+            checkpointRaw.store(checkpoint.position.rawValue, ordering: .releasing)
+        }
+    }
+
+    private func connectedStore() throws -> VitalsStore {
+        if let store { return store }
+        let db = try PostgresConnection(url: settings.databaseURL)
+        let fresh = VitalsStore(db: db)
+        store = fresh
+        if !databaseUp.exchange(true, ordering: .relaxed) {
+            logger.notice("database connected; writing", metadata: ["waiting": "\(waiting)"])
+        }
+        return fresh
+    }
+
+    private func databaseWentDown(_ error: any Error) {
+        store = nil
+        counters.batchFailures.add()
+        if databaseUp.exchange(false, ordering: .relaxed) {
+            logger.error("database unavailable; holding readings in memory, then in the journal",
+                         metadata: ["error": "\(error)", "waiting": "\(waiting)"])
+        }
+    }
+
+    // MARK: replaying the spill
+
+    private func replay(_ spill: (from: JournalPosition, through: JournalPosition)) {
+        logger.notice("replaying readings spilled to the journal", metadata: ["from": "\(spill.from)", "through": "\(spill.through)"])
+        var batch: [IngestItem] = []
+        var replayed = 0
+        do {
+            try reader.read(from: spill.from, through: spill.through) { record in
+                let events = decoder.decode(topic: record.topic, payload: Data(record.payload),
+                                            payloadSize: record.payloadSize, receivedAt: record.receivedAt)
+                for e in events where !isDeviceAlert(e) { batch.append(IngestItem(position: record.position, event: e)) }
+                if batch.count >= settings.batchSize {
+                    write(batch)
+                    replayed += batch.count
+                    batch.removeAll(keepingCapacity: true)
+                }
+                return !abandoned
+            }
+        } catch {
+            logger.critical("journal replay failed; readings in this range may be missing", metadata: ["error": "\(error)"])
+        }
+        if !batch.isEmpty && !abandoned { write(batch); replayed += batch.count }
+        counters.replayedFromJournal.add(replayed)
+        if !abandoned { queue.withLock { $0.replayed(through: spill.through) } }
+    }
+
+    private func isDeviceAlert(_ e: IngestEvent) -> Bool {
+        if case .deviceAlert = e { return true }
+        return false
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+
+/// Every setting Wardline reads, with its environment name, default and meaning.
+/// The README's configuration table is `wardline config --markdown`.
+public struct ConfigurationOption: Sendable {
+    public let name: String
+    public let defaultValue: String
+    public let help: String
+}
+
+public enum ConfigurationOptions {
+    public static let all: [ConfigurationOption] = [
+        .init(name: "WARDLINE_CONFIG", defaultValue: "", help: "Optional file of KEY=VALUE lines with any of these settings; the environment wins over it."),
+        .init(name: "WARDLINE_VAR", defaultValue: "var", help: "Folder for Wardline's own data (the journal)."),
+        .init(name: "WARDLINE_LOG_LEVEL", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
+        .init(name: "WARDLINE_MQTT_HOST", defaultValue: "127.0.0.1", help: "MQTT broker host."),
+        .init(name: "WARDLINE_MQTT_PORT", defaultValue: "18830", help: "MQTT broker port."),
+        .init(name: "WARDLINE_MQTT_CLIENT_ID", defaultValue: "wardline", help: "MQTT client id; names the persistent session the broker keeps while Wardline is away."),
+        .init(name: "WARDLINE_MQTT_USERNAME", defaultValue: "", help: "MQTT user name (empty: anonymous)."),
+        .init(name: "WARDLINE_MQTT_PASSWORD", defaultValue: "", help: "MQTT password."),
+        .init(name: "WARDLINE_MQTT_KEEPALIVE_S", defaultValue: "30", help: "MQTT keep-alive in seconds."),
+        .init(name: "WARDLINE_DATABASE_URL", defaultValue: "postgresql://wardline@127.0.0.1:15432/wardline", help: "libpq connection string of the TimescaleDB database."),
+        .init(name: "WARDLINE_DATABASE_WAIT_S", defaultValue: "60", help: "At start, how long to wait for the database before giving up (the broker holds readings meanwhile)."),
+        .init(name: "WARDLINE_RING_CAPACITY", defaultValue: "65536", help: "Slots in the lock-free ring between MQTT and the engine (rounded up to a power of two)."),
+        .init(name: "WARDLINE_MAX_PAYLOAD_BYTES", defaultValue: "65536", help: "Larger payloads are rejected as oversized_payload."),
+        .init(name: "WARDLINE_MAX_FUTURE_SKEW_S", defaultValue: "300", help: "Readings stamped further ahead of Wardline's clock are rejected as future_timestamp."),
+        .init(name: "WARDLINE_BATCH_SIZE", defaultValue: "5000", help: "Readings per database batch (a batch is flushed when full or old)."),
+        .init(name: "WARDLINE_BATCH_AGE_MS", defaultValue: "100", help: "Oldest a pending reading gets before its batch is flushed."),
+        .init(name: "WARDLINE_WRITER_MEMORY_READINGS", defaultValue: "200000", help: "Readings held in memory while the database is down; beyond this they wait in the journal on disk."),
+        .init(name: "WARDLINE_SHUTDOWN_GRACE_S", defaultValue: "15", help: "On SIGTERM, how long to keep trying to flush to an unreachable database (what is left stays in the journal)."),
+        .init(name: "WARDLINE_JOURNAL_SEGMENT_MB", defaultValue: "64", help: "Size of one journal segment file."),
+        .init(name: "WARDLINE_JOURNAL_SYNC_MS", defaultValue: "1000", help: "How often the journal is flushed to disk (bounds loss on power failure; a crash loses nothing)."),
+        .init(name: "WARDLINE_JOURNAL_MAX_SEGMENTS", defaultValue: "256", help: "Journal segments allowed before ingest pauses and lets the broker hold readings (disk bound)."),
+        .init(name: "WARDLINE_ASSIGNMENT_REFRESH_S", defaultValue: "5", help: "How often device assignments are re-read from the database."),
+        .init(name: "WARDLINE_STATS_INTERVAL_S", defaultValue: "10", help: "How often a statistics line is logged (0: never)."),
+    ]
+
+    public static func markdownTable() -> String {
+        var s = "| Variable | Default | Meaning |\n|---|---|---|\n"
+        for o in all { s += "| `\(o.name)` | `\(o.defaultValue)` | \(o.help) |\n" }
+        return s
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Wardline's one typed configuration, read from the environment and an optional file.
+public struct WardlineConfiguration: Sendable {
+    public var varDirectory: String
+    public var logLevel: String
+    public var mqttHost: String
+    public var mqttPort: Int32
+    public var mqttClientID: String
+    public var mqttUsername: String?
+    public var mqttPassword: String?
+    public var mqttKeepAliveSeconds: Int32
+    public var databaseURL: String
+    public var databaseWaitSeconds: Int
+    public var ringCapacity: Int
+    public var maxPayloadBytes: Int
+    public var maxFutureSkewSeconds: Int
+    public var batchSize: Int
+    public var batchAgeMillis: Int
+    public var writerMemoryReadings: Int
+    public var shutdownGraceSeconds: Int
+    public var journalSegmentBytes: Int
+    public var journalSyncMillis: Int
+    public var journalMaxSegments: Int
+    public var assignmentRefreshSeconds: Int
+    public var statsIntervalSeconds: Int
+
+    public var journalDirectory: String { varDirectory + "/journal" }
+
+    /// Reads the configuration; a malformed value is an error that names the setting.
+    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
+        var values: [String: String] = [:]
+        for o in ConfigurationOptions.all { values[o.name] = o.defaultValue }
+        if let file = environment["WARDLINE_CONFIG"], !file.isEmpty {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigurationError(description: "WARDLINE_CONFIG=\(file): cannot read the file")
+            }
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+                guard let eq = trimmed.firstIndex(of: "=") else {
+                    throw ConfigurationError(description: "\(file):\(number + 1): expected KEY=VALUE")
+                }
+                let key = String(trimmed[..<eq]).trimmingCharacters(in: .whitespaces)
+                guard values[key] != nil else {
+                    throw ConfigurationError(description: "\(file):\(number + 1): unknown setting \(key)")
+                }
+                values[key] = String(trimmed[trimmed.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        for o in ConfigurationOptions.all { if let v = environment[o.name] { values[o.name] = v } }
+        let r = Reader(values: values)
+        let config = try WardlineConfiguration(
+            varDirectory: r.string("WARDLINE_VAR"), logLevel: r.string("WARDLINE_LOG_LEVEL"),
+            mqttHost: r.string("WARDLINE_MQTT_HOST"), mqttPort: Int32(r.int("WARDLINE_MQTT_PORT", 1...65535)),
+            mqttClientID: r.string("WARDLINE_MQTT_CLIENT_ID"),
+            mqttUsername: r.optional("WARDLINE_MQTT_USERNAME"), mqttPassword: r.optional("WARDLINE_MQTT_PASSWORD"),
+            mqttKeepAliveSeconds: Int32(r.int("WARDLINE_MQTT_KEEPALIVE_S", 5...3600)),
+            databaseURL: r.string("WARDLINE_DATABASE_URL"), databaseWaitSeconds: r.int("WARDLINE_DATABASE_WAIT_S", 0...86400),
+            ringCapacity: r.int("WARDLINE_RING_CAPACITY", 2...(1 << 24)),
+            maxPayloadBytes: r.int("WARDLINE_MAX_PAYLOAD_BYTES", 64...(16 << 20)),
+            maxFutureSkewSeconds: r.int("WARDLINE_MAX_FUTURE_SKEW_S", 0...86400),
+            batchSize: r.int("WARDLINE_BATCH_SIZE", 1...100_000), batchAgeMillis: r.int("WARDLINE_BATCH_AGE_MS", 1...60_000),
+            writerMemoryReadings: r.int("WARDLINE_WRITER_MEMORY_READINGS", 1...10_000_000),
+            shutdownGraceSeconds: r.int("WARDLINE_SHUTDOWN_GRACE_S", 0...3600),
+            journalSegmentBytes: r.int("WARDLINE_JOURNAL_SEGMENT_MB", 1...1024) << 20,
+            journalSyncMillis: r.int("WARDLINE_JOURNAL_SYNC_MS", 1...600_000),
+            journalMaxSegments: r.int("WARDLINE_JOURNAL_MAX_SEGMENTS", 2...100_000),
+            assignmentRefreshSeconds: r.int("WARDLINE_ASSIGNMENT_REFRESH_S", 1...3600),
+            statsIntervalSeconds: r.int("WARDLINE_STATS_INTERVAL_S", 0...3600))
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(config.logLevel) else {
+            throw ConfigurationError(description: "WARDLINE_LOG_LEVEL=\(config.logLevel) is not a log level")
+        }
+        return config
+    }
+
+    private struct Reader {
+        let values: [String: String]
+        func string(_ key: String) -> String { values[key] ?? "" }
+        func optional(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int {
+            let raw = string(key)
+            guard let v = Int(raw) else { throw ConfigurationError(description: "\(key)=\(raw) is not a whole number") }
+            guard range.contains(v) else {
+                throw ConfigurationError(description: "\(key)=\(raw) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return v
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Synchronization
+import WardlineCore
+
+/// One monotonically increasing count, readable from any thread.
+public final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    public init() {}
+    @inline(__always) public func add(_ n: Int = 1) { value.add(n, ordering: .relaxed) }
+    public var count: Int { value.load(ordering: .relaxed) }
+}
+
+/// The pipeline's counters (exported as metrics; logged in the stats line).
+public final class PipelineCounters: Sendable {
+    public let messagesReceived = Counter()
+    public let readingsAccepted = Counter()
+    public let statusUpdates = Counter()
+    public let deviceAlerts = Counter()
+    /// Times the MQTT thread found the ring full and waited (backpressure, never loss).
+    public let ringFullWaits = Counter()
+    public let journalFailures = Counter()
+    public let journalPauses = Counter()
+    public let rowsInserted = Counter()
+    public let duplicateReadings = Counter()
+    public let rejectedStored = Counter()
+    public let batchesCommitted = Counter()
+    public let batchFailures = Counter()
+    /// Readings that went to the on-disk journal instead of memory while the database was down.
+    public let spilledToJournal = Counter()
+    public let replayedFromJournal = Counter()
+    public let unstorable = Counter()
+    private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
+
+    public init() {}
+
+    public func rejected(_ reason: RejectReason) -> Counter {
+        rejected[RejectReason.allCases.firstIndex(of: reason)!]
+    }
+
+    public var rejectedByReason: [(RejectReason, Int)] {
+        RejectReason.allCases.map { ($0, rejected($0).count) }
+    }
+}

@@ -1,0 +1,37 @@
+import WardlineCore
+import WardlineJournal
+
+/// An ingest event with the journal position of the message it came from (`.start`: not journalled).
+public struct IngestItem: Sendable {
+    public var position: JournalPosition
+    public var event: IngestEvent
+    public init(position: JournalPosition, event: IngestEvent) {
+        self.position = position
+        self.event = event
+    }
+}
+
+/// Something downstream of the ring (the database writer, the engine). `accept` is called on the
+/// consumer thread and must not block: each sink keeps its own bounded queue.
+public protocol PipelineSink: AnyObject, Sendable {
+    func accept(_ item: IngestItem)
+}
+
+/// Epoch milliseconds from the wall clock.
+@inline(__always)
+public func wallClockMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
+
+/// Sleeps the calling thread (never used on Swift's cooperative pool).
+@inline(__always)
+public func sleepMicros(_ micros: Int) {
+    var ts = timespec(tv_sec: micros / 1_000_000, tv_nsec: (micros % 1_000_000) * 1000)
+    nanosleep(&ts, nil)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import Synchronization
+import WardlineCore
+
+/// Logs one line of pipeline statistics every few seconds (rates, queue depths, rejects).
+final class StatsReporter: @unchecked Sendable {
+    private let counters: PipelineCounters
+    private let ring: RingBuffer<IngestItem>
+    private let writer: BatchWriter
+    private let logger: Logger
+    private let intervalMillis: Int64
+    private let stopRequested = Atomic<Bool>(false)
+
+    init(counters: PipelineCounters, ring: RingBuffer<IngestItem>, writer: BatchWriter, logger: Logger, intervalSeconds: Int) {
+        self.counters = counters
+        self.ring = ring
+        self.writer = writer
+        self.logger = logger
+        self.intervalMillis = Int64(intervalSeconds) * 1000
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "wardline-stats"
+        thread.start()
+    }
+
+    func stop() { stopRequested.store(true, ordering: .relaxed) }
+
+    private func run() {
+        var lastReceived = 0, lastInserted = 0, last = wallClockMillis()
+        while !stopRequested.load(ordering: .relaxed) {
+            sleepMicros(200_000)
+            let now = wallClockMillis()
+            guard now - last >= intervalMillis else { continue }
+            let received = counters.messagesReceived.count, inserted = counters.rowsInserted.count
+            let seconds = Double(now - last) / 1000
+            var rejects = Logger.Metadata()
+            for (reason, n) in counters.rejectedByReason where n > 0 { rejects[reason.rawValue] = "\(n)" }
+            logger.info("pipeline", metadata: [
+                "msgs_per_s": "\(Int(Double(received - lastReceived) / seconds))",
+                "rows_per_s": "\(Int(Double(inserted - lastInserted) / seconds))",
+                "received": "\(received)", "rows": "\(inserted)", "duplicates": "\(counters.duplicateReadings.count)",
+                "ring": "\(ring.count)", "writer_waiting": "\(writer.waiting)", "db_up": "\(writer.isDatabaseUp)",
+                "spilled": "\(counters.spilledToJournal.count)", "ring_full_waits": "\(counters.ringFullWaits.count)",
+                "rejected": .dictionary(rejects),
+            ])
+            lastReceived = received
+            lastInserted = inserted
+            last = now
+        }
+    }
+}

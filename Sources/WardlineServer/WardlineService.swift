@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import WardlineCore
+import WardlineJournal
+import WardlineMQTT
+import WardlineStore
+
+/// The whole ingest pipeline in one process: MQTT → journal → ring → consumer → writer.
+///
+/// Start-up: wait for the database, check the schema, load assignments, replay what the journal
+/// holds beyond the checkpoint, then subscribe. Shutdown (SIGTERM/SIGINT) runs the other way:
+/// stop intake, drain the ring, flush batches, then return.
+public final class WardlineService: @unchecked Sendable {
+    public let configuration: WardlineConfiguration
+    public let counters = PipelineCounters()
+    private let logger: Logger
+    private let registry = DeviceRegistry()
+    private var mqtt: MQTTClient?
+    private var ingest: MQTTIngest?
+    private var consumer: PipelineConsumer?
+    private var writer: BatchWriter?
+    private var refresher: AssignmentRefresher?
+    private var stats: StatsReporter?
+
+    public init(configuration: WardlineConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Starts every part; throws with a clear message when something cannot be fixed by waiting.
+    public func start() throws {
+        let c = configuration
+        let db = try waitForDatabase()
+        let migrator = Migrator(db)
+        let version = try migrator.currentVersion()
+        guard version == migrator.latestVersion else {
+            throw ConfigurationError(description: "database schema is at version \(version), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
+        }
+        registry.replaceAll(try VitalsStore(db: db).loadAssignments())
+        logger.info("device assignments loaded", metadata: ["devices": "\(registry.count)"])
+
+        var limits = MessageDecoder.Limits()
+        limits.maxPayloadBytes = c.maxPayloadBytes
+        limits.maxFutureSkewMillis = Int64(c.maxFutureSkewSeconds) * 1000
+        let ring = RingBuffer<IngestItem>(capacity: c.ringCapacity)
+        let badInputLog = RateLimitedLog(logger: logger)
+        let checkpoint = try JournalCheckpoint(directory: c.journalDirectory)
+        let reader = JournalReader(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes)
+        let writer = BatchWriter(
+            settings: .init(databaseURL: c.databaseURL, batchSize: c.batchSize, batchAgeMillis: Int64(c.batchAgeMillis),
+                            shutdownGraceMillis: Int64(c.shutdownGraceSeconds) * 1000),
+            memoryBound: c.writerMemoryReadings, counters: counters, logger: logger, reader: reader,
+            checkpoint: checkpoint, decoder: MessageDecoder(registry: registry, limits: limits))
+        let consumer = PipelineConsumer(ring: ring, sinks: [writer], counters: counters, log: badInputLog)
+        writer.start()
+        consumer.start()
+        self.writer = writer
+        self.consumer = consumer
+
+        // The journal must be replayed before the new segment opens and MQTT starts pushing.
+        let journal = try JournalWriter(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes,
+                                        keptPayloadBytes: c.maxPayloadBytes + 1, syncEveryMillis: Int64(c.journalSyncMillis))
+        let ingest = MQTTIngest(journal: journal, decoder: MessageDecoder(registry: registry, limits: limits), ring: ring,
+                                counters: counters, log: badInputLog, maxSegments: c.journalMaxSegments,
+                                oldestNeeded: { [writer] in writer.committedThrough })
+        self.ingest = ingest
+        try replayJournal(from: checkpoint.position, before: journal.currentSegment, reader: reader, checkpoint: checkpoint,
+                          decoder: MessageDecoder(registry: registry, limits: limits), into: ingest)
+
+        var options = MQTTClient.Options(clientID: c.mqttClientID)
+        options.host = c.mqttHost
+        options.port = c.mqttPort
+        options.username = c.mqttUsername
+        options.password = c.mqttPassword
+        options.keepAliveSeconds = c.mqttKeepAliveSeconds
+        options.subscriptions = DeviceTopic.subscriptions
+        let log = logger
+        let mqtt = try MQTTClient(options: options, onMessage: { ingest.handle($0) }, onConnection: { event in
+            switch event {
+            case .connected: log.notice("mqtt connected; subscribed", metadata: ["topics": "\(DeviceTopic.subscriptions)"])
+            case .disconnected(let code, let reason) where code != 0:
+                log.error("mqtt connection lost; reconnecting with backoff", metadata: ["reason": "\(reason)"])
+            case .disconnected: log.notice("mqtt disconnected")
+            case .refused(_, let reason): log.error("mqtt broker refused the connection", metadata: ["reason": "\(reason)"])
+            }
+        })
+        try mqtt.start()
+        self.mqtt = mqtt
+        logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)"])
+
+        let refresher = AssignmentRefresher(url: c.databaseURL, registry: registry,
+                                            intervalSeconds: c.assignmentRefreshSeconds, logger: logger)
+        refresher.start()
+        self.refresher = refresher
+        if c.statsIntervalSeconds > 0 {
+            let stats = StatsReporter(counters: counters, ring: ring, writer: writer, logger: logger,
+                                      intervalSeconds: c.statsIntervalSeconds)
+            stats.start()
+            self.stats = stats
+        }
+    }
+
+    /// Stops intake, drains the ring, flushes the writer. Returns once everything is written, or
+    /// once the database has been unreachable for the shutdown grace (the journal keeps the rest).
+    public func stop() {
+        logger.notice("shutting down: stopping intake")
+        mqtt?.stop()
+        mqtt = nil
+        ingest?.sync()
+        refresher?.stop()
+        stats?.stop()
+        guard let consumer, let writer else { return }
+        consumer.finishAfterDraining()
+        while !consumer.isFinished { sleepMicros(1000) }
+        logger.notice("ring drained; flushing batches", metadata: ["waiting": "\(writer.waiting)"])
+        writer.stopAfterFlushing()
+        while !writer.isStopped { sleepMicros(1000) }
+        logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
+    }
+
+    private func waitForDatabase() throws -> PostgresConnection {
+        let deadline = wallClockMillis() + Int64(configuration.databaseWaitSeconds) * 1000
+        var said = false
+        while true {
+            do { return try PostgresConnection(url: configuration.databaseURL) } catch {
+                if wallClockMillis() >= deadline {
+                    throw ConfigurationError(description: "database unreachable after \(configuration.databaseWaitSeconds) s: \(error)")
+                }
+                if !said { logger.warning("waiting for the database; the broker holds readings meanwhile", metadata: ["error": "\(error)"]) }
+                said = true
+                sleepMicros(500_000)
+            }
+        }
+    }
+
+    /// Pushes journalled messages the last run had not committed through the normal path.
+    private func replayJournal(from: JournalPosition, before segment: UInt32, reader: JournalReader, checkpoint: JournalCheckpoint,
+                               decoder: MessageDecoder, into ingest: MQTTIngest) throws {
+        var records = 0
+        let result = try reader.read(from: from, through: JournalPosition(segment: segment, offset: 0)) { record in
+            records += 1
+            for e in decoder.decode(topic: record.topic, payload: Data(record.payload), payloadSize: record.payloadSize,
+                                    receivedAt: record.receivedAt) {
+                ingest.push(IngestItem(position: record.position, event: e))
+            }
+            return true
+        }
+        if records == 0 {
+            // Nothing left from earlier runs: older segments can go. The writer is idle, so this is safe.
+            checkpoint.advance(to: JournalPosition(segment: segment, offset: 0))
+        }
+        if records > 0 || result.damaged {
+            logger.notice("replayed journal from the last run", metadata: ["messages": "\(records)", "from": "\(from)",
+                                                                           "damaged_tail": "\(result.damaged)"])
+        }
+    }
+}

@@ -1,0 +1,109 @@
+/// Versioned schema changes, applied in order by `wardline migrate`, each in its own transaction.
+/// Never edit a released migration: add the next one.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let sql: String
+}
+
+public enum Migrations {
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "vitals hypertable, devices, rejected messages", sql: """
+            CREATE EXTENSION IF NOT EXISTS timescaledb;
+
+            -- One row per reading, one column per vital. (device_id, seq, time) is a reading's
+            -- identity, so a QoS 1 redelivery is stored once.
+            CREATE TABLE vitals (
+                time        timestamptz NOT NULL,
+                device_id   text        NOT NULL,
+                patient_id  text        NOT NULL,
+                seq         bigint      NOT NULL,
+                hr          real,
+                spo2        real,
+                temp        real,
+                rr          real,
+                sbp         real,
+                dbp         real,
+                o2          boolean,
+                acvpu       char(1),
+                received_at timestamptz NOT NULL,
+                sent_at_us  bigint,
+                UNIQUE (device_id, seq, time)
+            );
+            SELECT create_hypertable('vitals', 'time', chunk_time_interval => interval '1 day');
+            CREATE INDEX vitals_patient_time ON vitals (patient_id, time DESC);
+
+            -- The latest status each device reported (retained status topic, last will).
+            CREATE TABLE device_status (
+                device_id   text PRIMARY KEY,
+                state       text        NOT NULL CHECK (state IN ('online', 'offline')),
+                firmware    text,
+                battery     real,
+                device_time timestamptz,
+                updated_at  timestamptz NOT NULL
+            );
+
+            -- Admission of a device to a patient (and bed); at most one open assignment per device.
+            CREATE TABLE device_assignments (
+                id            bigserial PRIMARY KEY,
+                device_id     text        NOT NULL,
+                patient_id    text        NOT NULL,
+                ward          text,
+                bed           text,
+                admitted_at   timestamptz NOT NULL DEFAULT now(),
+                discharged_at timestamptz
+            );
+            CREATE UNIQUE INDEX device_assignments_open ON device_assignments (device_id) WHERE discharged_at IS NULL;
+
+            -- Everything that could not be accepted, with why. journal_position + element_index
+            -- identify the message, so a replay after a crash does not store a rejection twice.
+            CREATE TABLE rejected_messages (
+                id               bigserial PRIMARY KEY,
+                journal_position bigint      NOT NULL,
+                element_index    integer     NOT NULL DEFAULT -1,
+                received_at      timestamptz NOT NULL,
+                topic            text        NOT NULL,
+                device_id        text,
+                reason           text        NOT NULL,
+                detail           text        NOT NULL,
+                payload          text        NOT NULL,
+                payload_size     integer     NOT NULL,
+                UNIQUE (journal_position, element_index)
+            );
+            CREATE INDEX rejected_messages_reason ON rejected_messages (reason, received_at DESC);
+            """),
+    ]
+}
+
+/// Applies pending migrations and reports the schema's version.
+public struct Migrator {
+    private let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) { self.db = db }
+
+    public var latestVersion: Int { Migrations.all.map(\.version).max() ?? 0 }
+
+    /// The highest applied version (0 for an empty database).
+    public func currentVersion() throws -> Int {
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+            """)
+        let rows = try db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").rows
+        return Int(rows.first?.first.flatMap { $0 } ?? "0") ?? 0
+    }
+
+    /// Applies every migration newer than the database; returns those applied.
+    @discardableResult
+    public func migrate() throws -> [Migration] {
+        let current = try currentVersion()
+        let pending = Migrations.all.filter { $0.version > current }.sorted { $0.version < $1.version }
+        for m in pending {
+            try db.transaction {
+                try db.execute(m.sql)
+                try db.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [String(m.version), m.name])
+            }
+        }
+        return pending
+    }
+}

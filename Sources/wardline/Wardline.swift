@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WardlineServer
+import WardlineStore
+
+@main
+struct Wardline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wardline",
+        abstract: "Bedside-vitals ingestion and real-time alerting.",
+        subcommands: [Serve.self, Migrate.self, Config.self])
+}
+
+/// Loads the configuration and sets up logging, or exits with the configuration's own message.
+func loadConfiguration() throws -> (WardlineConfiguration, Logger) {
+    let config: WardlineConfiguration
+    do { config = try WardlineConfiguration.load() } catch {
+        FileHandle.standardError.write(Data("wardline: configuration error: \(error)\n".utf8))
+        throw ExitCode(78)  // EX_CONFIG
+    }
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
+        return handler
+    }
+    return (config, Logger(label: "wardline"))
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the pipeline until SIGTERM or SIGINT.")
+
+    func run() throws {
+        // Block the stop signals before any thread starts, so every thread inherits the mask and
+        // only `sigwait` below sees them.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let (config, logger) = try loadConfiguration()
+        let service = WardlineService(configuration: config, logger: logger)
+        do { try service.start() } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            service.stop()
+            throw ExitCode.failure
+        }
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.notice("signal received", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        service.stop()
+    }
+}
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database schema migrations.")
+
+    func run() throws {
+        let (config, logger) = try loadConfiguration()
+        do {
+            let db = try PostgresConnection(url: config.databaseURL)
+            let migrator = Migrator(db)
+            let applied = try migrator.migrate()
+            for m in applied { logger.notice("migration applied", metadata: ["version": "\(m.version)", "name": "\(m.name)"]) }
+            let version = try migrator.currentVersion()
+            logger.notice("schema is current", metadata: ["version": "\(version)"])
+        } catch {
+            logger.critical("migration failed", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print every setting, or check the current one.")
+
+    @Flag(help: "Print the settings as the README's Markdown table.")
+    var markdown = false
+
+    func run() throws {
+        if markdown { print(ConfigurationOptions.markdownTable(), terminator: ""); return }
+        _ = try loadConfiguration()
+        for o in ConfigurationOptions.all {
+            let value = ProcessInfo.processInfo.environment[o.name]
+            print("\(o.name)=\(o.name.contains("PASSWORD") && value != nil ? "***" : value ?? o.defaultValue)")
+        }
+    }
+}

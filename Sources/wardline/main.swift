@@ -1,1 +1,0 @@
-print("wardline: not built yet")
