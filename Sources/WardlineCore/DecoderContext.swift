@@ -27,7 +27,14 @@ struct Context {
         switch error as? DecodingError {
         case .keyNotFound?: return reject(.missingField, detail)
         case .typeMismatch?, .valueNotFound?: return reject(.wrongType, detail)
-        case .dataCorrupted(let c)?: return reject(c.codingPath.isEmpty ? .malformedJSON : .wrongType, detail)
+        case .dataCorrupted(let c)?:
+            // Foundation reports a number that does not fit its field (seq 1.5) as "not valid JSON"
+            // with no path; tell the two apart by parsing the payload as plain JSON.
+            if !c.codingPath.isEmpty || elementIndex != nil
+                || (try? JSONSerialization.jsonObject(with: payload, options: [.fragmentsAllowed])) != nil {
+                return reject(.wrongType, c.codingPath.isEmpty ? "a number does not fit its field (fraction or out of range)" : detail)
+            }
+            return reject(.malformedJSON, detail)
         default: return reject(.malformedJSON, detail)
         }
     }

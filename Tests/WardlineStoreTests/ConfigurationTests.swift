@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+@testable import WardlineServer
+
+@Suite struct ConfigurationTests {
+    @Test func defaultsWorkOnLoopback() throws {
+        let c = try WardlineConfiguration.load(environment: [:])
+        #expect(c.mqttHost == "127.0.0.1" && c.mqttPort == 18830)
+        #expect(c.databaseURL.contains("127.0.0.1:15432"))
+        #expect(c.mqttUsername == nil)
+    }
+
+    @Test func environmentWinsOverTheFile() throws {
+        let file = NSTemporaryDirectory() + "wardline-\(UUID().uuidString).conf"
+        try "# comment\nWARDLINE_BATCH_SIZE = 250\nWARDLINE_MQTT_PORT=1999\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let c = try WardlineConfiguration.load(environment: ["WARDLINE_CONFIG": file, "WARDLINE_MQTT_PORT": "2000"])
+        #expect(c.batchSize == 250)
+        #expect(c.mqttPort == 2000)
+    }
+
+    @Test(arguments: [
+        (["WARDLINE_BATCH_SIZE": "lots"], "WARDLINE_BATCH_SIZE=lots is not a whole number"),
+        (["WARDLINE_MQTT_PORT": "70000"], "WARDLINE_MQTT_PORT=70000 is outside 1...65535"),
+        (["WARDLINE_LOG_LEVEL": "loud"], "WARDLINE_LOG_LEVEL=loud is not a log level"),
+        (["WARDLINE_CONFIG": "/nonexistent/wardline.conf"], "cannot read the file"),
+    ])
+    func badValuesNameTheSetting(environment: [String: String], message: String) {
+        #expect {
+            _ = try WardlineConfiguration.load(environment: environment)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test func everySettingIsDocumentedInTheReadme() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../README.md").standardized
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        for option in ConfigurationOptions.all { #expect(text.contains("`\(option.name)`"), "\(option.name) missing from README") }
+    }
+}
