@@ -38,7 +38,8 @@ public final class MessageDecoder {
         case .failure(.unknown):
             return [context.reject(.unknownTopic, "topic is not devices/{device_id}/vitals|alerts|status")]
         case .failure(.malformedDeviceID(let id)):
-            return [context.reject(.malformedTopic, "device id '\(id.prefix(80))' is not 1-64 characters of A-Z a-z 0-9 . _ : -")]
+            // Keep the raw id (cut short) so operators can still find the misbehaving device.
+            return [context.with(deviceID: String(id.prefix(64))).reject(.malformedTopic, "device id '\(id.prefix(80))' is not 1-64 characters of A-Z a-z 0-9 . _ : -")]
         }
         let ctx = context.with(deviceID: parsed.deviceID)
         guard size <= limits.maxPayloadBytes else {

@@ -1,0 +1,192 @@
+"""Shared fixtures for Wardline's integration tests.
+
+They run against the real services that deploy/services.sh starts (mosquitto, TimescaleDB) and
+the real `wardline` binary, from the outside, the way a device and an operator see it.
+"""
+import os
+import pathlib
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(os.environ.get("WARDLINE_BIN", REPO / ".build" / "debug" / "wardline"))
+MQTT_HOST = os.environ.get("WARDLINE_MQTT_HOST", "127.0.0.1")
+MQTT_PORT = int(os.environ.get("WARDLINE_MQTT_PORT", "18830"))
+ADMIN_URL = os.environ.get("WARDLINE_DATABASE_URL", "postgresql://wardline@127.0.0.1:15432/wardline")
+TEST_DB = "wardline_it"
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def services(*args):
+    subprocess.run([str(REPO / "deploy" / "services.sh"), *args], check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A fresh database for this test run, migrated by `wardline migrate`."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {TEST_DB}")
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
+    env = dict(os.environ, WARDLINE_DATABASE_URL=url)
+    subprocess.run([str(BIN), "migrate"], env=env, check=True, capture_output=True)
+    return url
+
+
+class Db:
+    def __init__(self, url):
+        self.url = url
+
+    def query(self, sql, *params):
+        for attempt in range(60):
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    return conn.execute(sql, params).fetchall()
+            except psycopg.OperationalError:
+                if attempt == 59:
+                    raise
+                time.sleep(0.5)
+
+    def scalar(self, sql, *params):
+        rows = self.query(sql, *params)
+        return rows[0][0] if rows else None
+
+    def wait_for(self, sql, expected, *params, timeout=120):
+        """Polls until the query returns `expected`; returns the last value seen."""
+        deadline = time.time() + timeout
+        value = None
+        while time.time() < deadline:
+            value = self.scalar(sql, *params)
+            if value == expected:
+                return value
+            time.sleep(0.25)
+        return value
+
+
+@pytest.fixture
+def db(database_url):
+    return Db(database_url)
+
+
+class Wardline:
+    """One `wardline serve` process with its own journal folder and MQTT session."""
+
+    def __init__(self, database_url, workdir, **settings):
+        self.env = dict(os.environ, WARDLINE_DATABASE_URL=database_url, WARDLINE_VAR=str(workdir),
+                        WARDLINE_MQTT_CLIENT_ID="wardline-it-" + uuid.uuid4().hex[:8],
+                        WARDLINE_STATS_INTERVAL_S="1", WARDLINE_LOG_LEVEL="info")
+        self.env.update({k: str(v) for k, v in settings.items()})
+        self.log_path = pathlib.Path(workdir) / "wardline.log"
+        self.proc = None
+
+    def start(self, wait=True):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([str(BIN), "serve"], env=self.env, stdout=log, stderr=log)
+        if wait:
+            self.wait_for_log("mqtt connected", occurrences=self.log().count("mqtt connected") + 1)
+        return self
+
+    def log(self):
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def wait_for_log(self, text, occurrences=1, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.log().count(text) >= occurrences:
+                return
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"wardline exited ({self.proc.returncode}) before logging {text!r}:\n{self.log()}")
+            time.sleep(0.05)
+        raise AssertionError(f"wardline did not log {text!r} within {timeout}s:\n{self.log()[-3000:]}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=timeout)
+        code = self.proc.returncode if self.proc else None
+        self.proc = None
+        return code
+
+
+@pytest.fixture
+def wardline_factory(database_url, tmp_path):
+    started = []
+
+    def make(**settings):
+        w = Wardline(database_url, tmp_path, **settings)
+        started.append(w)
+        return w
+
+    yield make
+    for w in started:
+        w.stop(signal.SIGKILL)
+
+
+def reading(device, seq, ts=None, **vitals):
+    body = {"v": 1, "seq": seq, "ts": ts if ts is not None else now_ms(), "patient_id": "PAT-" + device}
+    body.update(vitals or {"hr": 60 + seq % 40, "spo2": 95 + seq % 5, "rr": 16, "temp": 36.9, "sbp": 120, "dbp": 80})
+    return body
+
+
+class Publisher:
+    """Publishes at QoS 1 over a few connections and waits for every PUBACK."""
+
+    def __init__(self, connections=4, prefix="it"):
+        self.clients = []
+        self.acked = 0
+        self.sent = 0
+        self.lock = threading.Lock()
+        for i in range(connections):
+            c = mqtt.Client(client_id=f"{prefix}-pub-{uuid.uuid4().hex[:6]}-{i}", clean_session=True)
+            c.max_inflight_messages_set(1000)
+            c.max_queued_messages_set(0)
+            c.on_publish = self._on_publish
+            c.connect(MQTT_HOST, MQTT_PORT, keepalive=60)
+            c.loop_start()
+            self.clients.append(c)
+
+    def _on_publish(self, client, userdata, mid):
+        with self.lock:
+            self.acked += 1
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        client = self.clients[hash(topic) % len(self.clients)]
+        data = payload if isinstance(payload, (bytes, str)) else __import__("json").dumps(payload)
+        info = client.publish(topic, data, qos=qos, retain=retain)
+        assert info.rc == mqtt.MQTT_ERR_SUCCESS, mqtt.error_string(info.rc)
+        self.sent += 1
+        # Keep paho's own queue bounded so memory stays flat on big runs.
+        while self.sent - self.acked > 20000:
+            time.sleep(0.001)
+
+    def wait_all_acked(self, timeout=120):
+        deadline = time.time() + timeout
+        while self.acked < self.sent and time.time() < deadline:
+            time.sleep(0.01)
+        assert self.acked == self.sent, f"broker acknowledged {self.acked} of {self.sent}"
+
+    def close(self):
+        for c in self.clients:
+            c.disconnect()
+            c.loop_stop()
+
+
+@pytest.fixture
+def publisher():
+    p = Publisher()
+    yield p
+    p.close()
+
+
+def unique_prefix():
+    return "t" + uuid.uuid4().hex[:6]

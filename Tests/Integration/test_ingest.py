@@ -1,0 +1,188 @@
+"""Foundation: MQTT → journal → ring → TimescaleDB, against the real broker and database."""
+import json
+import signal
+import threading
+import time
+
+from conftest import Publisher, now_ms, reading, services, unique_prefix
+
+COUNT_ROWS = "SELECT count(*) FROM vitals WHERE device_id LIKE %s"
+
+
+def publish_stream(pub, prefix, devices, per_device, start_seq=1):
+    for seq in range(start_seq, start_seq + per_device):
+        for d in range(devices):
+            device = f"{prefix}-{d:03d}"
+            pub.publish(f"devices/{device}/vitals", reading(device, seq))
+
+
+def test_100k_readings_from_100_devices_arrive_as_100k_rows(wardline_factory, db, publisher):
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    publish_stream(publisher, prefix, devices=100, per_device=1000)
+    publisher.wait_all_acked()
+    assert db.wait_for(COUNT_ROWS, 100_000, prefix + "-%") == 100_000
+    per_device = db.query("SELECT count(*), count(DISTINCT seq) FROM vitals WHERE device_id LIKE %s GROUP BY device_id",
+                          prefix + "-%")
+    assert len(per_device) == 100 and all(n == 1000 and distinct == 1000 for n, distinct in per_device)
+    assert w.stop() == 0
+
+
+def test_a_duplicate_publish_is_stored_once(wardline_factory, db, publisher):
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    body = reading(prefix + "-dup", 7)
+    for _ in range(3):
+        publisher.publish(f"devices/{prefix}-dup/vitals", body)
+    # The same reading again inside a backlog array, as a device resending after reconnecting.
+    publisher.publish(f"devices/{prefix}-dup/vitals", [body, reading(prefix + "-dup", 8)])
+    publisher.wait_all_acked()
+    assert db.wait_for(COUNT_ROWS, 2, prefix + "-%") == 2
+    time.sleep(1)
+    assert db.scalar(COUNT_ROWS, prefix + "-%") == 2
+    assert db.scalar("SELECT count(*) FROM vitals WHERE device_id = %s AND seq = 7", prefix + "-dup") == 1
+    w.stop()
+
+
+def test_mixed_stream_stores_every_good_reading_and_rejects_every_bad_one(wardline_factory, db, publisher):
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    dev = prefix + "-mix"
+    topic = f"devices/{dev}/vitals"
+    ts = now_ms()
+    bad = [
+        (topic, b"{not json", "malformed_json"),
+        (topic, json.dumps({"seq": "one", "ts": ts, "patient_id": "P", "hr": 70}), "wrong_type"),
+        (topic, json.dumps({"seq": 1, "ts": ts, "patient_id": "P", "spo2": 104}), "impossible_value"),
+        (topic, json.dumps({"seq": 1, "ts": ts, "patient_id": "P", "hr": -3}), "impossible_value"),
+        (topic, json.dumps({"seq": 1, "ts": ts + 3_600_000, "patient_id": "P", "hr": 70}), "future_timestamp"),
+        (topic, json.dumps({"seq": 1, "ts": ts, "hr": 70}), "unknown_device"),
+        (topic, json.dumps({"seq": 1, "ts": ts, "patient_id": "P", "hr": 70, "pad": "x" * 70_000}), "oversized_payload"),
+        (f"devices/{dev}!bad/vitals", json.dumps(reading(dev, 1)), "malformed_topic"),
+        (topic, json.dumps({"ts": ts, "patient_id": "P", "hr": 70}), "missing_field"),
+    ]
+    good = 0
+    for i in range(300):
+        publisher.publish(topic, reading(dev, 1000 + i))
+        good += 1
+        t, payload, _ = bad[i % len(bad)]
+        publisher.publish(t, payload)
+    # One backlog array with good and bad elements side by side.
+    publisher.publish(topic, [reading(dev, 5000), {"seq": 5001, "ts": ts, "hr": "x"}, reading(dev, 5002)])
+    good += 2
+    publisher.wait_all_acked()
+
+    assert db.wait_for(COUNT_ROWS, good, dev) == good
+    expected = {}
+    for i in range(300):
+        reason = bad[i % len(bad)][2]
+        expected[reason] = expected.get(reason, 0) + 1
+    expected["wrong_type"] += 1
+    total_bad = sum(expected.values())
+    rejected_sql = "SELECT count(*) FROM rejected_messages WHERE device_id LIKE %s"
+    assert db.wait_for(rejected_sql, total_bad, dev + "%") == total_bad
+    rows = dict(db.query("SELECT reason, count(*) FROM rejected_messages WHERE device_id LIKE %s GROUP BY reason", dev + "%"))
+    assert rows == expected
+    # Each rejection says clearly why, and keeps (a prefix of) what was sent.
+    detail, payload, size = db.query("SELECT detail, payload, payload_size FROM rejected_messages "
+                                     "WHERE device_id = %s AND reason = 'oversized_payload' LIMIT 1", dev)[0]
+    assert "limit is 65536" in detail and size > 70_000 and len(payload) <= 4096
+    assert w.proc.poll() is None, "bad input never stops the pipeline"
+    assert "reason=impossible_value" in w.log()
+    assert "104" not in w.log(), "logs carry ids and reasons, never a patient's values"
+    w.stop()
+
+
+def test_readings_published_while_wardline_is_stopped_arrive_after_it_starts(wardline_factory, db, publisher):
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    assert w.stop() == 0  # the broker now keeps a persistent session for Wardline
+    publish_stream(publisher, prefix, devices=10, per_device=500)
+    publisher.wait_all_acked()
+    time.sleep(0.5)
+    assert db.scalar(COUNT_ROWS, prefix + "-%") == 0
+    w.start()
+    assert db.wait_for(COUNT_ROWS, 5000, prefix + "-%") == 5000
+    w.stop()
+
+
+def test_readings_published_during_a_database_restart_all_arrive(wardline_factory, db, publisher):
+    prefix = unique_prefix()
+    # A small memory bound, so the outage also exercises the on-disk spill and its replay.
+    w = wardline_factory(WARDLINE_WRITER_MEMORY_READINGS=1000).start()
+    publish_stream(publisher, prefix, devices=20, per_device=100, start_seq=1)
+    services("stop-db")
+    try:
+        publish_stream(publisher, prefix, devices=20, per_device=400, start_seq=101)
+        publisher.wait_all_acked()
+        time.sleep(2)
+        assert w.proc.poll() is None, "ingest keeps running while the database is down"
+    finally:
+        services("start-db")
+    publish_stream(publisher, prefix, devices=20, per_device=100, start_seq=501)
+    publisher.wait_all_acked()
+    assert db.wait_for(COUNT_ROWS, 12_000, prefix + "-%", timeout=180) == 12_000
+    log = w.log()
+    assert "database unavailable" in log
+    assert "replaying readings spilled to the journal" in log
+    w.stop()
+
+
+def _publish_in_background(prefix, devices, per_device):
+    pub = Publisher(prefix=prefix)
+    thread = threading.Thread(target=lambda: (publish_stream(pub, prefix, devices, per_device), pub.wait_all_acked(240)))
+    thread.start()
+    return pub, thread
+
+
+def test_sigterm_mid_stream_loses_nothing(wardline_factory, db):
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    pub, thread = _publish_in_background(prefix, devices=50, per_device=600)
+    while db.scalar(COUNT_ROWS, prefix + "-%") < 3000:
+        time.sleep(0.05)
+    assert w.stop(signal.SIGTERM) == 0
+    assert "shutdown complete" in w.log()
+    w.start()
+    thread.join()
+    pub.close()
+    assert db.wait_for(COUNT_ROWS, 30_000, prefix + "-%", timeout=180) == 30_000
+    w.stop()
+
+
+def test_kill_9_mid_stream_loses_nothing(wardline_factory, db):
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    pub, thread = _publish_in_background(prefix, devices=50, per_device=600)
+    while db.scalar(COUNT_ROWS, prefix + "-%") < 3000:
+        time.sleep(0.05)
+    w.stop(signal.SIGKILL)
+    w.start()
+    thread.join()
+    pub.close()
+    assert db.wait_for(COUNT_ROWS, 30_000, prefix + "-%", timeout=180) == 30_000
+    assert db.scalar("SELECT count(*) FROM (SELECT device_id, seq FROM vitals WHERE device_id LIKE %s "
+                     "GROUP BY 1, 2 HAVING count(*) > 1) d", prefix + "-%") == 0
+    w.stop()
+
+
+def test_device_status_and_last_will_are_recorded(wardline_factory, db, publisher):
+    import paho.mqtt.client as mqtt
+    from conftest import MQTT_HOST, MQTT_PORT
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    device = prefix + "-mon"
+    topic = f"devices/{device}/status"
+    dev = mqtt.Client(client_id=device, clean_session=True)
+    dev.will_set(topic, json.dumps({"v": 1, "state": "offline"}), qos=1, retain=True)
+    dev.connect(MQTT_HOST, MQTT_PORT, keepalive=5)
+    dev.loop_start()
+    dev.publish(topic, json.dumps({"v": 1, "state": "online", "firmware": "2.4.1", "battery": 87}), qos=1, retain=True).wait_for_publish()
+    status = "SELECT state FROM device_status WHERE device_id = %s"
+    assert db.wait_for(status, "online", device, timeout=10) == "online"
+    assert db.query("SELECT firmware, battery FROM device_status WHERE device_id = %s", device)[0] == ("2.4.1", 87.0)
+    dev.loop_stop()
+    dev.socket().close()  # vanish without DISCONNECT: the broker publishes the last will
+    assert db.wait_for(status, "offline", device, timeout=20) == "offline"
+    assert db.query("SELECT firmware FROM device_status WHERE device_id = %s", device)[0] == ("2.4.1",)
+    w.stop()
