@@ -1,0 +1,83 @@
+# shellcheck shell=bash disable=SC2034  # variables here are used by the scripts sourcing this
+# Shared helpers for deploy/*.sh and deploy/env.sh. Sourced, never run.
+# Deliberately sets no shell options: env.sh sources this into interactive shells,
+# where `set -e` would close the user's terminal on the first failing command.
+
+DEPLOY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$DEPLOY/.." && pwd)
+VAR=${WARDLINE_VAR:-$REPO/var}
+# Absolute, so pid files, sockets and the postgres cluster never depend on the caller's cwd.
+case $VAR in /*) ;; *) VAR=$PWD/$VAR ;; esac
+
+# Loopback only: these are dev/CI services with trust auth and anonymous MQTT.
+WARDLINE_MQTT_HOST=127.0.0.1
+WARDLINE_MQTT_PORT=${WARDLINE_MQTT_PORT:-18830}
+WARDLINE_PG_PORT=${WARDLINE_PG_PORT:-15432}
+WARDLINE_PG_DB=wardline
+WARDLINE_PG_USER=wardline
+# Always derived from the port, so re-sourcing env.sh with a new port never keeps a stale URL.
+WARDLINE_DATABASE_URL=postgresql://$WARDLINE_PG_USER@127.0.0.1:$WARDLINE_PG_PORT/$WARDLINE_PG_DB
+
+# Debian's versioned binaries, not the pg_wrapper shims: pg_ctl/initdb are not on PATH by default.
+PG_MAJOR=${WARDLINE_PG_MAJOR:-15}
+PGBIN=${WARDLINE_PGBIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+PGDATA_DIR=$VAR/pg/data
+RUN_DIR=$VAR/run
+LOG_DIR=$VAR/log
+MQTT_CONF=$VAR/mosquitto/mosquitto.conf
+MQTT_PIDFILE=$RUN_DIR/mosquitto.pid
+
+say() { printf '[wardline %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { say "ERROR: $*" >&2; exit 1; }
+
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+# Root work (apt, make install) without assuming we are root: CI runners often use sudo.
+as_root() {
+    if is_root; then "$@"
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo -n "$@"
+    else die "needs root (or passwordless sudo): $*"
+    fi
+}
+
+# PostgreSQL refuses to run as root, so as root we drop to the postgres user.
+# cd / first: initdb/pg_ctl fail when they cannot read the caller's cwd (e.g. /root).
+as_pg() {
+    if is_root; then (cd / && runuser -u postgres -- "$@")
+    else "$@"
+    fi
+}
+
+# chown only when root; a non-root user already owns what it creates.
+chown_if_root() { if is_root; then chown "$@"; fi; }
+
+# port_open HOST PORT: true when something accepts TCP there (bash's /dev/tcp, no nc needed).
+port_open() { timeout 1 bash -c ": >/dev/tcp/$1/$2" 2>/dev/null; }
+
+# wait_port HOST PORT [SECONDS]: poll until the port accepts, fail after the timeout.
+wait_port() {
+    local host=$1 port=$2 secs=${3:-30} i
+    for ((i = 0; i < secs * 10; i++)); do
+        port_open "$host" "$port" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# run_logged NAME CMD...: long step, output to $LOG_DIR/NAME.log, one line on the terminal.
+run_logged() {
+    local name=$1 log=$LOG_DIR/$1.log start=$SECONDS
+    shift
+    mkdir -p "$LOG_DIR"
+    if "$@" >"$log" 2>&1; then
+        say "  $name ok ($((SECONDS - start))s, log $log)"
+    else
+        tail -n 30 "$log" >&2
+        die "$name failed (full log: $log)"
+    fi
+}
+
+# pid_alive PID NAME: the pid runs and is really NAME (pids get reused after a reboot).
+pid_alive() {
+    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null && [[ $(cat "/proc/$1/comm" 2>/dev/null) == "$2" ]]
+}

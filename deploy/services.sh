@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Starts/stops Wardline's dev services on loopback, all state under $VAR (default <repo>/var).
+# Usage: deploy/services.sh up|down|status|start-db|stop-db|restart-db|start-mqtt|stop-mqtt
+#   up      start mosquitto and PostgreSQL+TimescaleDB (each skipped if it already answers),
+#           ensure role/database "wardline" and the timescaledb extension
+#   down    stop both, by pid (pg_ctl stop -m fast for postgres)
+#   status  one line per service
+# Ports: WARDLINE_MQTT_PORT (18830), WARDLINE_PG_PORT (15432); folder: WARDLINE_VAR.
+set -euo pipefail
+# shellcheck source=deploy/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+MOSQUITTO=${WARDLINE_MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
+MQTT_TEMPLATE=$DEPLOY/mosquitto/mosquitto.conf
+PG_LOG=$LOG_DIR/postgres.log
+
+usage() { sed -n '2,8s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+
+# Tests call stop/start concurrently; one state change at a time keeps pid files honest.
+# Re-exec under `flock -o` so flock itself holds the lock: an inherited lock fd in the daemons
+# we start would keep the lock taken for as long as they run.
+with_lock() {
+    if [[ -n ${_WARDLINE_SERVICES_LOCKED:-} ]]; then
+        unset _WARDLINE_SERVICES_LOCKED
+        return
+    fi
+    mkdir -p "$VAR"
+    _WARDLINE_SERVICES_LOCKED=1 exec flock -o "$VAR/.services.lock" "$0" "$@"
+}
+
+# --- mosquitto -------------------------------------------------------------------------------
+
+mqtt_pid() { [[ -r $MQTT_PIDFILE ]] && cat "$MQTT_PIDFILE" || true; }
+
+render_mqtt_conf() {
+    local conf
+    conf=$(<"$MQTT_TEMPLATE")
+    # Quoted replacements: bash 5.2 would otherwise expand '&' inside a path.
+    conf=${conf//@PORT@/"$WARDLINE_MQTT_PORT"}
+    conf=${conf//@VAR@/"$VAR"}
+    printf '%s\n' "$conf" >"$MQTT_CONF"
+}
+
+start_mqtt() {
+    if port_open 127.0.0.1 "$WARDLINE_MQTT_PORT"; then
+        say "mqtt: already answering on 127.0.0.1:$WARDLINE_MQTT_PORT, not starting"
+        return
+    fi
+    [[ -x $MOSQUITTO ]] || die "mosquitto not installed; run deploy/install.sh"
+    mkdir -p "$VAR/mosquitto/data" "$RUN_DIR" "$LOG_DIR"
+    # Started as root, mosquitto drops to user mosquitto before it writes its data, log and
+    # pid file; pre-created files let it write them inside folders it does not own.
+    pid_alive "$(mqtt_pid)" mosquitto || rm -f "$MQTT_PIDFILE"
+    touch "$LOG_DIR/mosquitto.log" "$MQTT_PIDFILE"
+    chown_if_root mosquitto: "$VAR/mosquitto/data" "$LOG_DIR/mosquitto.log" "$MQTT_PIDFILE"
+    render_mqtt_conf
+    "$MOSQUITTO" -c "$MQTT_CONF" -d
+    if ! wait_port 127.0.0.1 "$WARDLINE_MQTT_PORT" 10; then
+        tail -n 20 "$LOG_DIR/mosquitto.log" >&2 || true
+        die "mosquitto did not open 127.0.0.1:$WARDLINE_MQTT_PORT (log: $LOG_DIR/mosquitto.log)"
+    fi
+    say "mqtt: started on 127.0.0.1:$WARDLINE_MQTT_PORT (pid $(mqtt_pid))"
+}
+
+stop_mqtt() {
+    local pid i
+    pid=$(mqtt_pid)
+    if ! pid_alive "$pid" mosquitto; then
+        rm -f "$MQTT_PIDFILE"
+        if port_open 127.0.0.1 "$WARDLINE_MQTT_PORT"; then
+            say "mqtt: 127.0.0.1:$WARDLINE_MQTT_PORT answers but was not started from $VAR; leaving it"
+        else
+            say "mqtt: not running"
+        fi
+        return
+    fi
+    kill -TERM "$pid"
+    # On SIGTERM the broker writes its persistence file first; a deep queue takes a moment.
+    for ((i = 0; i < 300; i++)); do
+        pid_alive "$pid" mosquitto || break
+        sleep 0.1
+    done
+    pid_alive "$pid" mosquitto && die "mosquitto (pid $pid) still running after 30s"
+    rm -f "$MQTT_PIDFILE"
+    say "mqtt: stopped (pid $pid)"
+}
+
+status_mqtt() {
+    local pid
+    pid=$(mqtt_pid)
+    if pid_alive "$pid" mosquitto && port_open 127.0.0.1 "$WARDLINE_MQTT_PORT"; then
+        echo "mqtt      up    127.0.0.1:$WARDLINE_MQTT_PORT  pid $pid"
+    elif port_open 127.0.0.1 "$WARDLINE_MQTT_PORT"; then
+        echo "mqtt      up    127.0.0.1:$WARDLINE_MQTT_PORT  (not started from $VAR)"
+    else
+        echo "mqtt      down  127.0.0.1:$WARDLINE_MQTT_PORT"
+    fi
+}
+
+# --- PostgreSQL + TimescaleDB ----------------------------------------------------------------
+
+pg_answers() { "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$WARDLINE_PG_PORT" -t 2; }
+
+# Superuser access over TCP: works whether or not the socket dir is ours.
+psql_admin() {
+    PGOPTIONS='-c client_min_messages=warning' "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$WARDLINE_PG_PORT" -U postgres "$@"
+}
+
+pg_running_here() { [[ -d $PGDATA_DIR ]] && as_pg "$PGBIN/pg_ctl" status -D "$PGDATA_DIR" >/dev/null 2>&1; }
+
+init_pg_cluster() {
+    [[ -f $PGDATA_DIR/PG_VERSION ]] && return
+    mkdir -p "$VAR/pg"
+    chown_if_root postgres: "$VAR/pg"
+    chmod 0700 "$VAR/pg"
+    as_pg test -w "$VAR/pg" ||
+        die "user postgres cannot reach $VAR/pg (is a parent folder not world-executable?)"
+    say "postgres: initdb $PGDATA_DIR"
+    # trust on the socket and 127.0.0.1/::1 only: a dev cluster, listening on loopback.
+    run_logged initdb as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres \
+        --auth-local=trust --auth-host=trust --encoding=UTF8 --locale=C.UTF-8
+    echo "include_if_exists = 'wardline.conf'" >>"$PGDATA_DIR/postgresql.conf"
+}
+
+# Rewritten on every start so a changed port or setting here takes effect without a new initdb.
+write_pg_conf() {
+    cat >"$PGDATA_DIR/wardline.conf" <<CONF
+# Generated by deploy/services.sh on each start; edit the script, not this file.
+listen_addresses = '127.0.0.1'
+port = $WARDLINE_PG_PORT
+unix_socket_directories = '$RUN_DIR'
+shared_preload_libraries = 'timescaledb'
+max_connections = 50
+shared_buffers = 256MB
+# Durable like production: a stored reading must survive a crash, tests rely on it.
+fsync = on
+synchronous_commit = on
+timezone = 'UTC'
+log_timezone = 'UTC'
+log_line_prefix = '%m [%p] %q%u@%d '
+# TimescaleDB's background jobs need worker slots beyond the default 8.
+max_worker_processes = 16
+timescaledb.max_background_workers = 8
+CONF
+    chown_if_root postgres: "$PGDATA_DIR/wardline.conf"
+}
+
+ensure_pg_objects() {
+    psql_admin -d postgres <<'SQL'
+SELECT 'CREATE ROLE wardline LOGIN SUPERUSER'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'wardline') \gexec
+SELECT 'CREATE DATABASE wardline OWNER wardline'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'wardline') \gexec
+SQL
+    psql_admin -d "$WARDLINE_PG_DB" -c 'CREATE EXTENSION IF NOT EXISTS timescaledb'
+}
+
+start_db() {
+    if pg_answers; then
+        say "postgres: already answering on 127.0.0.1:$WARDLINE_PG_PORT, not starting"
+    else
+        [[ -x $PGBIN/pg_ctl ]] || die "PostgreSQL $PG_MAJOR not installed; run deploy/install.sh"
+        [[ -e $("$PGBIN/pg_config" --pkglibdir)/timescaledb.so ]] ||
+            die "TimescaleDB not built; run deploy/install.sh"
+        mkdir -p "$RUN_DIR" "$LOG_DIR"
+        chown_if_root postgres: "$RUN_DIR"
+        init_pg_cluster
+        write_pg_conf
+        touch "$PG_LOG"
+        chown_if_root postgres: "$PG_LOG"
+        if ! as_pg "$PGBIN/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 -s; then
+            tail -n 20 "$PG_LOG" >&2
+            die "postgres did not start (log: $PG_LOG)"
+        fi
+        say "postgres: started on 127.0.0.1:$WARDLINE_PG_PORT (pid $(head -n 1 "$PGDATA_DIR/postmaster.pid"))"
+    fi
+    ensure_pg_objects
+}
+
+stop_db() {
+    if pg_running_here; then
+        as_pg "$PGBIN/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t 60 -s
+        say "postgres: stopped"
+    elif pg_answers; then
+        say "postgres: 127.0.0.1:$WARDLINE_PG_PORT answers but was not started from $VAR; leaving it"
+    else
+        say "postgres: not running"
+    fi
+}
+
+status_db() {
+    local ver
+    if pg_answers; then
+        ver=$(psql_admin -d "$WARDLINE_PG_DB" -tAc \
+            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'" 2>/dev/null || true)
+        if pg_running_here; then
+            echo "postgres  up    127.0.0.1:$WARDLINE_PG_PORT  pid $(head -n 1 "$PGDATA_DIR/postmaster.pid")  timescaledb ${ver:-missing}"
+        else
+            echo "postgres  up    127.0.0.1:$WARDLINE_PG_PORT  (not started from $VAR)  timescaledb ${ver:-missing}"
+        fi
+    else
+        echo "postgres  down  127.0.0.1:$WARDLINE_PG_PORT"
+    fi
+}
+
+# --- commands --------------------------------------------------------------------------------
+
+main() {
+    local start=$SECONDS
+    case ${1:-} in
+        up | down | start-db | stop-db | restart-db | start-mqtt | stop-mqtt) with_lock "$@" ;;
+    esac
+    case ${1:-} in
+        up)         start_mqtt; start_db; say "up: done in $((SECONDS - start))s" ;;
+        down)       stop_db; stop_mqtt ;;
+        status)     status_mqtt; status_db ;;
+        start-db)   start_db ;;
+        stop-db)    stop_db ;;
+        restart-db) stop_db; start_db ;;
+        start-mqtt) start_mqtt ;;
+        stop-mqtt)  stop_mqtt ;;
+        -h | --help | help) usage 0 ;;
+        *)          usage 2 >&2 ;;
+    esac
+}
+
+main "$@"
