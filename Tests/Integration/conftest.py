@@ -130,6 +130,20 @@ def wardline_factory(database_url, tmp_path):
     yield make
     for w in started:
         w.stop(signal.SIGKILL)
+        forget_session(w.env["WARDLINE_MQTT_CLIENT_ID"])
+
+
+def forget_session(client_id):
+    """Ends a test's persistent MQTT session, so the broker stops queueing for it."""
+    c = mqtt.Client(client_id=client_id, clean_session=True)
+    try:
+        c.connect(MQTT_HOST, MQTT_PORT, keepalive=10)
+        c.loop_start()
+        time.sleep(0.2)
+        c.disconnect()
+        c.loop_stop()
+    except OSError:
+        pass
 
 
 def reading(device, seq, ts=None, **vitals):

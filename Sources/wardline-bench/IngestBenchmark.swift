@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import WardlineMQTT
+import WardlineServer
+import WardlineStore
+
+/// Broker-only delivery rate vs Wardline's committed-to-TimescaleDB rate, for the same backlog of
+/// QoS 1 readings, measured in one run (DESIGN: Wardline ≥ 0.9 × the broker alone).
+///
+/// Both sides drain a backlog the broker queued for their persistent session while they were away,
+/// so the publisher's own speed does not enter either number.
+struct IngestBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ingest",
+                                                    abstract: "Ingest rate: broker-only baseline vs Wardline to TimescaleDB.")
+
+    @Option(help: "Readings in the stream.") var readings = 200_000
+    @Option(help: "Simulated devices.") var devices = 1000
+    @Option(help: "Publisher connections.") var connections = 4
+    @Option(help: "Rounds of each measurement (the best of each is reported).") var rounds = 2
+    @Option(help: "The wardline executable (default: beside this one).") var wardline: String?
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        let host = env["WARDLINE_MQTT_HOST"] ?? "127.0.0.1"
+        let port = Int32(env["WARDLINE_MQTT_PORT"] ?? "18830") ?? 18830
+        let adminURL = env["WARDLINE_DATABASE_URL"] ?? "postgresql://wardline@127.0.0.1:15432/wardline"
+        let benchURL = adminURL.split(separator: "/").dropLast().joined(separator: "/") + "/wardline_bench"
+        let binary = wardline ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("wardline").path
+        let work = NSTemporaryDirectory() + "wardline-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+
+        print("stream: \(readings) QoS 1 readings from \(devices) devices over \(connections) publisher connections")
+        let admin = try PostgresConnection(url: adminURL)
+        try admin.execute("DROP DATABASE IF EXISTS wardline_bench WITH (FORCE)")
+        try admin.execute("CREATE DATABASE wardline_bench")
+        try Migrator(PostgresConnection(url: benchURL)).migrate()
+
+        let publisher = try StreamPublisher(host: host, port: port, connections: connections)
+        defer { publisher.stop() }
+        var seq = 1
+        var brokerRates: [Double] = [], wardlineRates: [Double] = [], peaks: [Double] = []
+        for round in 1...rounds {
+            let b = try brokerOnly(host: host, port: port, publisher: publisher, seq: &seq)
+            brokerRates.append(b)
+            print(String(format: "round %d  broker → bare subscriber: %8.0f readings/s", round, b))
+            let (w, peak) = try wardlineRun(binary: binary, url: benchURL, host: host, port: port, work: work,
+                                            publisher: publisher, seq: &seq)
+            wardlineRates.append(w)
+            peaks.append(peak)
+            print(String(format: "round %d  Wardline → TimescaleDB: %8.0f readings/s   (peak RSS %.0f MiB)", round, w, peak))
+        }
+        let best = (brokerRates.max()!, wardlineRates.max()!)
+        print("")
+        print(String(format: "broker-only baseline:       %8.0f readings/s", best.0))
+        print(String(format: "Wardline, committed rows:   %8.0f readings/s", best.1))
+        print(String(format: "ratio Wardline / broker:    %8.2f   (target ≥ 0.90)", best.1 / best.0))
+        print(String(format: "Wardline peak resident set: %8.0f MiB", peaks.max()!))
+        try? FileManager.default.removeItem(atPath: work)
+    }
+
+    /// Backlog drain by a bare libmosquitto subscriber that only counts.
+    private func brokerOnly(host: String, port: Int32, publisher: StreamPublisher, seq: inout Int) throws -> Double {
+        let id = "bench-bare-\(getpid())"
+        let received = Counter(), connected = Counter()
+        func subscriber() throws -> MQTTClient {
+            var o = MQTTClient.Options(clientID: id)
+            o.host = host
+            o.port = port
+            o.subscriptions = ["devices/+/vitals"]
+            return try MQTTClient(options: o, onMessage: { _ in received.add() },
+                                  onConnection: { if case .connected = $0 { connected.add() } })
+        }
+        let first = try subscriber()
+        try first.start()
+        guard waitUntil(timeout: 10, { connected.count == 1 }) else { throw BenchError(description: "subscriber did not connect") }
+        Thread.sleep(forTimeInterval: 0.3)  // the SUBACK
+        first.stop()
+        try publisher.publish(readings: readings, devices: devices, firstSeq: seq)
+        seq += readings / devices + 1
+        let before = received.count
+        let t0 = monotonicSeconds()
+        let second = try subscriber()
+        try second.start()
+        guard waitUntil(timeout: 600, poll: 0.001, { received.count - before >= readings }) else {
+            throw BenchError(description: "bare subscriber got \(received.count) of \(readings)")
+        }
+        let elapsed = monotonicSeconds() - t0
+        second.stop()
+        forgetSession(clientID: id, host: host, port: port)
+        return Double(readings) / elapsed
+    }
+
+    /// Backlog drain by `wardline serve`, timed until the last row is committed.
+    private func wardlineRun(binary: String, url: String, host: String, port: Int32, work: String,
+                             publisher: StreamPublisher, seq: inout Int) throws -> (Double, Double) {
+        let id = "bench-wardline-\(getpid())"
+        let db = try PostgresConnection(url: url)
+        try db.execute("TRUNCATE vitals")
+        let log = work + "/wardline.log"
+        func launch() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["serve"]
+            var env = ProcessInfo.processInfo.environment
+            env["WARDLINE_DATABASE_URL"] = url
+            env["WARDLINE_MQTT_CLIENT_ID"] = id
+            env["WARDLINE_VAR"] = work
+            env["WARDLINE_STATS_INTERVAL_S"] = "0"
+            p.environment = env
+            FileManager.default.createFile(atPath: log, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            try p.run()
+            return p
+        }
+        func stop(_ p: Process) { p.terminate(); p.waitUntilExit() }
+        let first = try launch()
+        guard waitUntil(timeout: 30, { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("mqtt connected") }) else {
+            stop(first)
+            throw BenchError(description: "wardline did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        stop(first)
+        try publisher.publish(readings: readings, devices: devices, firstSeq: seq)
+        seq += readings / devices + 1
+        let t0 = monotonicSeconds()
+        let second = try launch()
+        var rows = 0
+        let done = try waitUntil(timeout: 600, poll: 0.005) {
+            rows = Int(try db.execute("SELECT count(*) FROM vitals").rows[0][0] ?? "0") ?? 0
+            return rows >= readings
+        }
+        let elapsed = monotonicSeconds() - t0
+        let peak = peakResidentMiB(pid: second.processIdentifier) ?? 0
+        stop(second)
+        forgetSession(clientID: id, host: host, port: port)
+        guard done else { throw BenchError(description: "Wardline committed \(rows) of \(readings) rows") }
+        return (Double(readings) / elapsed, peak)
+    }
+}

@@ -1,1 +1,0 @@
-print("wardline-bench: not built yet")

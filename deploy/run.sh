@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's run command: installs and starts the services on loopback, builds Wardline in
+# release mode, migrates the schema, starts `wardline serve` and the device simulator in the
+# background, and says where to look. `deploy/stop.sh` ends all of it.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO"
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+
+"$DEPLOY/install.sh"
+"$DEPLOY/services.sh" up
+. "$DEPLOY/env.sh"
+
+say "build wardline (release)"
+swift build -c release --product wardline 2>&1 | grep -E 'error|warning: unre|Compiling wardline|Build' || true
+BIN=$(swift build -c release --show-bin-path)/wardline
+[[ -x $BIN ]] || die "build failed"
+"$BIN" migrate
+
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+start_bg() {  # start_bg NAME CMD...: one background process with a pid file, unless it already runs
+    local name=$1 pidfile=$RUN_DIR/$1.pid
+    shift
+    if [[ -r $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        say "$name already running (pid $(cat "$pidfile"))"
+        return
+    fi
+    nohup "$@" >>"$LOG_DIR/$name.log" 2>&1 &
+    echo $! >"$pidfile"
+    say "$name started (pid $!, log $LOG_DIR/$name.log)"
+}
+start_bg wardline "$BIN" serve
+for _ in $(seq 100); do grep -q "mqtt connected" "$LOG_DIR/wardline.log" 2>/dev/null && break; sleep 0.1; done
+
+if [[ -f firmware-sim/Makefile ]]; then
+    make -s -C firmware-sim
+    start_bg simulator firmware-sim/build/wardline-sim --devices "${WARDLINE_DEMO_DEVICES:-20}" --mix demo
+fi
+
+cat <<MSG
+
+Wardline is running on loopback.
+  pipeline log:   $LOG_DIR/wardline.log   (a statistics line every ${WARDLINE_STATS_INTERVAL_S:-10} s)
+  readings:       psql "$WARDLINE_DATABASE_URL" -c "SELECT * FROM vitals ORDER BY time DESC LIMIT 10"
+  rejections:     psql "$WARDLINE_DATABASE_URL" -c "SELECT reason, count(*) FROM rejected_messages GROUP BY 1"
+  stop it all:    deploy/stop.sh
+MSG

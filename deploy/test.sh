@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's test command: installs and starts every service the tests need, builds Wardline,
+# then runs the unit tests, the ring stress test under ThreadSanitizer, the simulator's tests and
+# the integration tests against the real services. Idempotent; safe to run again.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO"
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+
+"$DEPLOY/install.sh"
+"$DEPLOY/services.sh" up
+. "$DEPLOY/env.sh"
+
+say "build (debug, with tests)"
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Write|Linking)' || true
+swift build --build-tests >/dev/null
+
+say "unit tests (pure core, engine, store logic)"
+swift test --skip-build
+
+say "ring buffer stress test under ThreadSanitizer"
+swift test --sanitize=thread --scratch-path .build-tsan --filter RingBufferTests 2>&1 \
+    | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Write|Linking)'
+
+if [[ -f firmware-sim/Makefile ]]; then
+    say "firmware-sim: build and unit tests"
+    make -s -C firmware-sim
+    make -s -C firmware-sim test
+fi
+
+say "integration tests against the real services"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider Tests/Integration "$@"
