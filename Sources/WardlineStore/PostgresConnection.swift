@@ -29,8 +29,8 @@ public final class PostgresConnection {
         }
         conn = c
         guard PQstatus(c) == CONNECTION_OK else {
+            // No PQfinish here: throwing from a fully initialised class runs deinit, which frees it.
             let message = Self.trimmed(PQerrorMessage(c))
-            PQfinish(c)
             throw PostgresError(operation: "connect", message: message, sqlState: nil)
         }
         _ = PQsetClientEncoding(c, "UTF8")

@@ -25,7 +25,7 @@ struct IngestBenchmark: ParsableCommand {
         let host = env["WARDLINE_MQTT_HOST"] ?? "127.0.0.1"
         let port = Int32(env["WARDLINE_MQTT_PORT"] ?? "18830") ?? 18830
         let adminURL = env["WARDLINE_DATABASE_URL"] ?? "postgresql://wardline@127.0.0.1:15432/wardline"
-        let benchURL = adminURL.split(separator: "/").dropLast().joined(separator: "/") + "/wardline_bench"
+        let benchURL = String(adminURL[..<(adminURL.lastIndex(of: "/") ?? adminURL.endIndex)]) + "/wardline_bench"
         let binary = wardline ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("wardline").path
         let work = NSTemporaryDirectory() + "wardline-bench-\(getpid())"
