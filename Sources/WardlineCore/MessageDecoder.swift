@@ -66,6 +66,9 @@ public final class MessageDecoder {
                 reading(from: element.result, ctx.with(elementIndex: index))
             }
         case UInt8(ascii: "{"):
+            if let fast = ctx.payload.withUnsafeBytes({ FastVitalsParser.parse($0) }) {
+                return [reading(from: .success(fast), ctx)]
+            }
             let result = Result { try json.decode(VitalsPayload.self, from: ctx.payload) }
             return [reading(from: result, ctx)]
         default:

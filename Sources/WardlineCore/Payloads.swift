@@ -1,5 +1,5 @@
 /// The wire shapes of device payloads (DESIGN "MQTT contract"). Field names are the contract's.
-struct VitalsPayload: Decodable {
+struct VitalsPayload: Decodable, Equatable {
     let v: Int?
     let seq: Int64
     let ts: Int64

@@ -55,10 +55,17 @@ enum JournalFormat {
 
     static func align(_ n: Int) -> Int { (n + 7) & ~7 }
 
+    /// FNV-1a style, eight bytes at a time (a byte-at-a-time loop was most of `append`'s cost).
     static func checksum(_ p: UnsafeRawBufferPointer) -> UInt32 {
-        var h: UInt32 = 2_166_136_261
-        for b in p { h = (h ^ UInt32(b)) &* 16_777_619 }
-        return h == 0 ? 1 : h
+        var h: UInt64 = 14_695_981_039_346_656_037
+        var i = 0
+        while i + 8 <= p.count {
+            h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 1_099_511_628_211
+            i += 8
+        }
+        while i < p.count { h = (h ^ UInt64(p[i])) &* 1_099_511_628_211; i += 1 }
+        let folded = UInt32(truncatingIfNeeded: h ^ (h >> 32))
+        return folded == 0 ? 1 : folded
     }
 
     static func segments(in directory: String) -> [UInt32] {

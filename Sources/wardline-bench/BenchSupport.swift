@@ -47,12 +47,19 @@ final class StreamPublisher: Sendable {
     }
 
     /// Publishes `readings` readings round-robin over `devices` devices and waits for every PUBACK.
-    func publish(readings: Int, devices: Int, firstSeq: Int) throws {
+    /// Returns the last (device, seq) sent on each connection: once those are stored, all are,
+    /// because the broker keeps each connection's order and Wardline commits in arrival order.
+    @discardableResult
+    func publish(readings: Int, devices: Int, firstSeq: Int) throws -> [(device: String, seq: Int)] {
         let start = acked.count
-        let ts = Int64(Date().timeIntervalSince1970 * 1000)
+        let perDevice = (readings + devices - 1) / devices
+        // One reading a second per device, ending now: all in the past, none "from the future".
+        let ts = Int64(Date().timeIntervalSince1970 * 1000) - Int64(perDevice) * 1000
+        var last: [Int: (device: String, seq: Int)] = [:]
         for i in 0..<readings {
             let device = i % devices
             let seq = firstSeq + i / devices
+            last[device % clients.count] = ("bench-\(device)", seq)
             let payload = #"{"v":1,"seq":\#(seq),"ts":\#(ts + Int64(i / devices) * 1000),"patient_id":"PAT-\#(device)","hr":\#(60 + i % 40),"spo2":\#(94 + i % 6),"temp":36.8,"rr":\#(12 + i % 8),"sbp":121,"dbp":79,"o2":false,"acvpu":"A"}"#
             try clients[device % clients.count].publish(topic: "devices/bench-\(device)/vitals", payload: Array(payload.utf8))
             // Keep libmosquitto's own queue bounded.
@@ -61,6 +68,7 @@ final class StreamPublisher: Sendable {
         guard waitUntil(timeout: 300, { acked.count - start >= readings }) else {
             throw BenchError(description: "broker acknowledged \(acked.count - start) of \(readings)")
         }
+        return last.sorted { $0.key < $1.key }.map(\.value)
     }
 
     func stop() { for c in clients { c.stop() } }
