@@ -28,7 +28,8 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     private let checkpointRaw: Atomic<UInt64>
     private let stopRequested = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
-    private let databaseUp = Atomic<Bool>(false)
+    /// 0: not yet connected, 1: up, 2: down.
+    private let databaseState = Atomic<Int>(0)
     private let stopDeadline = Atomic<Int64>(.max)
     // Writer-thread state.
     private var store: VitalsStore?
@@ -48,7 +49,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
 
     /// Everything before this journal position is in the database.
     var committedThrough: JournalPosition { JournalPosition(rawValue: checkpointRaw.load(ordering: .acquiring)) }
-    var isDatabaseUp: Bool { databaseUp.load(ordering: .relaxed) }
+    var isDatabaseUp: Bool { databaseState.load(ordering: .relaxed) == 1 }
     var isStopped: Bool { stopped.load(ordering: .acquiring) }
     var waiting: Int { queue.withLock { $0.waiting } }
 
@@ -111,8 +112,9 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
                 let outcome = try connectedStore().write(readings: readings, rejected: rejected, statuses: statuses)
                 committed(outcome, batches: 1, last: batch.last?.position)
                 return
-            } catch let error as PostgresError where store?.db.isConnected == true {
-                // The server answered but refused the batch: find the item it refuses and keep the rest.
+            } catch let error as PostgresError where error.isDataError {
+                // The server refused what is in the batch (not an outage): find the item it refuses
+                // and keep the rest. Anything else is retried, never dropped.
                 failures += 1
                 if failures >= 2 { writeOneByOne(batch, error: error); return }
             } catch {
@@ -173,7 +175,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
         let db = try PostgresConnection(url: settings.databaseURL)
         let fresh = VitalsStore(db: db)
         store = fresh
-        if !databaseUp.exchange(true, ordering: .relaxed) {
+        if databaseState.exchange(1, ordering: .relaxed) != 1 {
             logger.notice("database connected; writing", metadata: ["waiting": "\(waiting)"])
         }
         return fresh
@@ -182,7 +184,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     private func databaseWentDown(_ error: any Error) {
         store = nil
         counters.batchFailures.add()
-        if databaseUp.exchange(false, ordering: .relaxed) {
+        if databaseState.exchange(2, ordering: .relaxed) != 2 {
             logger.error("database unavailable; holding readings in memory, then in the journal",
                          metadata: ["error": "\(error)", "waiting": "\(waiting)"])
         }

@@ -7,6 +7,13 @@ public struct PostgresError: Error, CustomStringConvertible {
     /// The SQLSTATE code when the server sent one ("23505" …).
     public let sqlState: String?
     public var description: String { "postgres \(operation) failed: \(message)" + (sqlState.map { " [\($0)]" } ?? "") }
+
+    /// The server refused the data itself (SQLSTATE classes 22 and 23): retrying cannot help.
+    /// Every other failure (connection, shutdown, resources, missing table) may pass.
+    public var isDataError: Bool {
+        guard let s = sqlState else { return false }
+        return s.hasPrefix("22") || s.hasPrefix("23")
+    }
 }
 
 /// The rows a statement returned, as text (libpq's text format), and how many rows it touched.

@@ -158,6 +158,7 @@ def test_kill_9_mid_stream_loses_nothing(wardline_factory, db):
         time.sleep(0.05)
     w.stop(signal.SIGKILL)
     w.start()
+    assert "replayed journal from the last run" in w.log()
     thread.join()
     pub.close()
     assert db.wait_for(COUNT_ROWS, 30_000, prefix + "-%", timeout=180) == 30_000
@@ -186,3 +187,17 @@ def test_device_status_and_last_will_are_recorded(wardline_factory, db, publishe
     assert db.wait_for(status, "offline", device, timeout=20) == "offline"
     assert db.query("SELECT firmware FROM device_status WHERE device_id = %s", device)[0] == ("2.4.1",)
     w.stop()
+
+
+def test_bad_database_configuration_is_a_clear_error_not_a_crash(wardline_factory):
+    w = wardline_factory(WARDLINE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", WARDLINE_DATABASE_WAIT_S=1)
+    w.start(wait=False)
+    assert w.proc.wait(timeout=30) == 1
+    assert "database unreachable after 1 s" in w.log()
+
+
+def test_bad_setting_names_itself_and_exits(wardline_factory):
+    w = wardline_factory(WARDLINE_BATCH_SIZE="lots")
+    w.start(wait=False)
+    assert w.proc.wait(timeout=30) == 78
+    assert "WARDLINE_BATCH_SIZE=lots is not a whole number" in w.log()
