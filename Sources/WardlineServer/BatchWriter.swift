@@ -92,7 +92,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
 
     // MARK: writing
 
-    private func write(_ batch: [IngestItem]) {
+    private func write(_ batch: [IngestItem], replaying: Bool = false) {
         var readings: [Reading] = []
         var rejected: [RejectedRow] = []
         var statuses: [DeviceStatus] = []
@@ -109,7 +109,8 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
         var pause: Int64 = 100
         while true {
             do {
-                let outcome = try connectedStore().write(readings: readings, rejected: rejected, statuses: statuses)
+                let outcome = try connectedStore().write(readings: readings, rejected: rejected, statuses: statuses,
+                                                         duplicatesLikely: replaying)
                 committed(outcome, batches: 1, last: batch.last?.position)
                 return
             } catch let error as PostgresError where error.isDataError {
@@ -202,7 +203,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
                                             payloadSize: record.payloadSize, receivedAt: record.receivedAt)
                 for e in events where !isDeviceAlert(e) { batch.append(IngestItem(position: record.position, event: e)) }
                 if batch.count >= settings.batchSize {
-                    write(batch)
+                    write(batch, replaying: true)
                     replayed += batch.count
                     batch.removeAll(keepingCapacity: true)
                 }
@@ -211,7 +212,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
         } catch {
             logger.critical("journal replay failed; readings in this range may be missing", metadata: ["error": "\(error)"])
         }
-        if !batch.isEmpty && !abandoned { write(batch); replayed += batch.count }
+        if !batch.isEmpty && !abandoned { write(batch, replaying: true); replayed += batch.count }
         counters.replayedFromJournal.add(replayed)
         if !abandoned { queue.withLock { $0.replayed(through: spill.through) } }
     }
