@@ -52,6 +52,10 @@ public final class MQTTClient: @unchecked Sendable {
         public var maxInflight: UInt32 = 1000
         public var reconnectDelayMin: UInt32 = 1
         public var reconnectDelayMax: UInt32 = 30
+        /// Send each packet at once (no Nagle). Publishers want it for latency; a subscriber that
+        /// only sends PUBACKs can let the kernel coalesce them, which saves a loopback round of
+        /// TCP work per message (the broker's in-flight window keeps delivery flowing meanwhile).
+        public var tcpNoDelay = true
         /// Last will: topic, payload, retained — published by the broker if we vanish.
         public var will: (topic: String, payload: String, retain: Bool)?
 
@@ -87,7 +91,7 @@ public final class MQTTClient: @unchecked Sendable {
         mosquitto_publish_callback_set(h, mqttOnPublish)
         mosquitto_max_inflight_messages_set(h, options.maxInflight)
         mosquitto_reconnect_delay_set(h, options.reconnectDelayMin, options.reconnectDelayMax, true)
-        _ = mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, 1)
+        _ = mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, options.tcpNoDelay ? 1 : 0)
         if let user = options.username {
             try check("credentials", mosquitto_username_pw_set(h, user, options.password))
         }

@@ -18,6 +18,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_MQTT_CLIENT_ID", defaultValue: "wardline", help: "MQTT client id; names the persistent session the broker keeps while Wardline is away."),
         .init(name: "WARDLINE_MQTT_USERNAME", defaultValue: "", help: "MQTT user name (empty: anonymous)."),
         .init(name: "WARDLINE_MQTT_PASSWORD", defaultValue: "", help: "MQTT password."),
+        .init(name: "WARDLINE_MQTT_TCP_NODELAY", defaultValue: "false", help: "Send PUBACKs at once (true) or let the kernel coalesce them (false: less CPU per message, same delivery)."),
         .init(name: "WARDLINE_MQTT_KEEPALIVE_S", defaultValue: "30", help: "MQTT keep-alive in seconds."),
         .init(name: "WARDLINE_DATABASE_URL", defaultValue: "postgresql://wardline@127.0.0.1:15432/wardline", help: "libpq connection string of the TimescaleDB database."),
         .init(name: "WARDLINE_DATABASE_WAIT_S", defaultValue: "60", help: "At start, how long to wait for the database before giving up (the broker holds readings meanwhile)."),
@@ -56,6 +57,7 @@ public struct WardlineConfiguration: Sendable {
     public var mqttUsername: String?
     public var mqttPassword: String?
     public var mqttKeepAliveSeconds: Int32
+    public var mqttTCPNoDelay: Bool
     public var databaseURL: String
     public var databaseWaitSeconds: Int
     public var ringCapacity: Int
@@ -102,6 +104,7 @@ public struct WardlineConfiguration: Sendable {
             mqttClientID: r.string("WARDLINE_MQTT_CLIENT_ID"),
             mqttUsername: r.optional("WARDLINE_MQTT_USERNAME"), mqttPassword: r.optional("WARDLINE_MQTT_PASSWORD"),
             mqttKeepAliveSeconds: Int32(r.int("WARDLINE_MQTT_KEEPALIVE_S", 5...3600)),
+            mqttTCPNoDelay: r.bool("WARDLINE_MQTT_TCP_NODELAY"),
             databaseURL: r.string("WARDLINE_DATABASE_URL"), databaseWaitSeconds: r.int("WARDLINE_DATABASE_WAIT_S", 0...86400),
             ringCapacity: r.int("WARDLINE_RING_CAPACITY", 2...(1 << 24)),
             maxPayloadBytes: r.int("WARDLINE_MAX_PAYLOAD_BYTES", 64...(16 << 20)),
@@ -124,6 +127,13 @@ public struct WardlineConfiguration: Sendable {
         let values: [String: String]
         func string(_ key: String) -> String { values[key] ?? "" }
         func optional(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
+        func bool(_ key: String) throws -> Bool {
+            switch string(key).lowercased() {
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: throw ConfigurationError(description: "\(key)=\(string(key)) is not true or false")
+            }
+        }
         func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int {
             let raw = string(key)
             guard let v = Int(raw) else { throw ConfigurationError(description: "\(key)=\(raw) is not a whole number") }

@@ -74,6 +74,7 @@ public final class WardlineService: @unchecked Sendable {
         options.password = c.mqttPassword
         options.keepAliveSeconds = c.mqttKeepAliveSeconds
         options.subscriptions = DeviceTopic.subscriptions
+        options.tcpNoDelay = c.mqttTCPNoDelay
         let log = logger
         let mqtt = try MQTTClient(options: options, onMessage: { ingest.handle($0) }, onConnection: { event in
             switch event {

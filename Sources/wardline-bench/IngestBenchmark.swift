@@ -20,6 +20,11 @@ struct IngestBenchmark: ParsableCommand {
     @Option(help: "Rounds of each measurement (the best of each is reported).") var rounds = 2
     @Option(help: "The wardline executable (default: beside this one).") var wardline: String?
     @Flag(help: "Print Wardline's per-second statistics lines (where the time goes).") var stats = false
+    @Option(help: "TCP_NODELAY for both subscribers (bare and Wardline), so they stay comparable.") var nodelay = false
+    @Option(help: "backlog: each side drains a backlog queued while it was away (the broker's top speed); live: each side is connected while the stream is published as fast as the publisher can.")
+    var mode: Mode = .backlog
+
+    enum Mode: String, ExpressibleByArgument { case backlog, live }
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
@@ -32,7 +37,7 @@ struct IngestBenchmark: ParsableCommand {
         let work = NSTemporaryDirectory() + "wardline-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 
-        print("stream: \(readings) QoS 1 readings from \(devices) devices over \(connections) publisher connections")
+        print("stream: \(readings) QoS 1 readings from \(devices) devices over \(connections) publisher connections, \(mode.rawValue) mode, TCP_NODELAY \(nodelay)")
         let admin = try PostgresConnection(url: adminURL)
         try admin.execute("DROP DATABASE IF EXISTS wardline_bench WITH (FORCE)")
         try admin.execute("CREATE DATABASE wardline_bench")
@@ -70,6 +75,7 @@ struct IngestBenchmark: ParsableCommand {
             o.host = host
             o.port = port
             o.subscriptions = ["devices/+/vitals"]
+            o.tcpNoDelay = nodelay
             return try MQTTClient(options: o, onMessage: { _ in received.add() },
                                   onConnection: { if case .connected = $0 { connected.add() } })
         }
@@ -77,13 +83,19 @@ struct IngestBenchmark: ParsableCommand {
         try first.start()
         guard waitUntil(timeout: 10, { connected.count == 1 }) else { throw BenchError(description: "subscriber did not connect") }
         Thread.sleep(forTimeInterval: 0.3)  // the SUBACK
-        first.stop()
-        try publisher.publish(readings: readings, devices: devices, firstSeq: seq)
-        seq += readings / devices + 1
+        var second = first
         let before = received.count
-        let t0 = monotonicSeconds()
-        let second = try subscriber()
-        try second.start()
+        var t0 = monotonicSeconds()
+        if mode == .live {
+            try publisher.publish(readings: readings, devices: devices, firstSeq: seq)
+        } else {
+            first.stop()
+            try publisher.publish(readings: readings, devices: devices, firstSeq: seq)
+            t0 = monotonicSeconds()
+            second = try subscriber()
+            try second.start()
+        }
+        seq += readings / devices + 1
         guard waitUntil(timeout: 600, poll: 0.001, { received.count - before >= readings }) else {
             throw BenchError(description: "bare subscriber got \(received.count) of \(readings)")
         }
@@ -111,6 +123,7 @@ struct IngestBenchmark: ParsableCommand {
             env["WARDLINE_MQTT_CLIENT_ID"] = id
             env["WARDLINE_VAR"] = work
             env["WARDLINE_STATS_INTERVAL_S"] = stats ? "1" : "0"
+            env["WARDLINE_MQTT_TCP_NODELAY"] = nodelay ? "true" : "false"
             p.environment = env
             FileManager.default.createFile(atPath: log, contents: nil)
             p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -124,14 +137,21 @@ struct IngestBenchmark: ParsableCommand {
             throw BenchError(description: "wardline did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         }
         Thread.sleep(forTimeInterval: 0.3)
-        stop(first)
-        let lastSent = try publisher.publish(readings: readings, devices: devices, firstSeq: seq)
+        var second = first
+        var t0 = monotonicSeconds()
+        let lastSent: [(device: String, seq: Int)]
+        if mode == .live {
+            lastSent = try publisher.publish(readings: readings, devices: devices, firstSeq: seq)
+        } else {
+            stop(first)
+            lastSent = try publisher.publish(readings: readings, devices: devices, firstSeq: seq)
+            t0 = monotonicSeconds()
+            second = try launch()
+        }
         seq += readings / devices + 1
         // Polling count(*) would load the database it measures; the last reading of each publisher
         // connection is a cheap index lookup, and the full count is checked once at the end.
         let markers = lastSent.map { "('\($0.device)', \($0.seq))" }.joined(separator: ", ")
-        let t0 = monotonicSeconds()
-        let second = try launch()
         var done = try waitUntil(timeout: 600, poll: 0.002) {
             let found = try db.execute("SELECT count(*) FROM vitals WHERE (device_id, seq) IN (\(markers))").rows[0][0]
             return Int(found ?? "0") == lastSent.count
