@@ -26,7 +26,7 @@ let package = Package(
             "CLibpq", "WardlineCore", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "WardlineServer", dependencies: [
-            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineStore",
+            "WardlineCore", "WardlineJournal", "WardlineMQTT", "WardlineStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [

@@ -15,6 +15,8 @@ public enum MQTTConnectionEvent: Sendable, Equatable {
     /// `code` 0 means a disconnect Wardline asked for; anything else is unexpected.
     case disconnected(code: Int32, reason: String)
     case refused(code: Int32, reason: String)
+    /// The first connection attempt failed (broker down or wrong address); retried with backoff.
+    case unreachable(reason: String)
 }
 
 public struct MQTTError: Error, CustomStringConvertible {
@@ -113,8 +115,10 @@ public final class MQTTClient: @unchecked Sendable {
         if rc != MOSQ_ERR_SUCCESS.rawValue && rc != MOSQ_ERR_ERRNO.rawValue {
             throw MQTTError("connect to \(options.host):\(options.port)", rc)
         }
+        let failure = rc == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : nil
         try check("start loop", mosquitto_loop_start(handle))
         loopRunning = true
+        if let failure { onConnection(.unreachable(reason: failure)) }
     }
 
     /// Disconnects cleanly (no last will) and joins the network thread. Queued outgoing messages

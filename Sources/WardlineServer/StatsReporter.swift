@@ -8,11 +8,14 @@ final class StatsReporter: @unchecked Sendable {
     private let counters: PipelineCounters
     private let ring: RingBuffer<IngestItem>
     private let writer: BatchWriter
+    private let mqttConnected: @Sendable () -> Bool
     private let logger: Logger
     private let intervalMillis: Int64
     private let stopRequested = Atomic<Bool>(false)
 
-    init(counters: PipelineCounters, ring: RingBuffer<IngestItem>, writer: BatchWriter, logger: Logger, intervalSeconds: Int) {
+    init(counters: PipelineCounters, ring: RingBuffer<IngestItem>, writer: BatchWriter,
+         mqttConnected: @escaping @Sendable () -> Bool, logger: Logger, intervalSeconds: Int) {
+        self.mqttConnected = mqttConnected
         self.counters = counters
         self.ring = ring
         self.writer = writer
@@ -42,7 +45,7 @@ final class StatsReporter: @unchecked Sendable {
                 "msgs_per_s": "\(Int(Double(received - lastReceived) / seconds))",
                 "rows_per_s": "\(Int(Double(inserted - lastInserted) / seconds))",
                 "received": "\(received)", "rows": "\(inserted)", "duplicates": "\(counters.duplicateReadings.count)",
-                "ring": "\(ring.count)", "writer_waiting": "\(writer.waiting)", "db_up": "\(writer.isDatabaseUp)",
+                "ring": "\(ring.count)", "writer_waiting": "\(writer.waiting)", "db_up": "\(writer.isDatabaseUp)", "mqtt_up": "\(mqttConnected())",
                 "spilled": "\(counters.spilledToJournal.count)", "ring_full_waits": "\(counters.ringFullWaits.count)",
                 "rejected": .dictionary(rejects),
             ])

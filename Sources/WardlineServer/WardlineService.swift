@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import WardlineCore
 import WardlineJournal
 import WardlineMQTT
@@ -13,6 +14,8 @@ import WardlineStore
 public final class WardlineService: @unchecked Sendable {
     public let configuration: WardlineConfiguration
     public let counters = PipelineCounters()
+    /// Whether the MQTT session is up right now (for the stats line and, later, /ready).
+    public let mqttConnected = StateFlag()
     private let logger: Logger
     private let registry = DeviceRegistry()
     private var mqtt: MQTTClient?
@@ -76,6 +79,7 @@ public final class WardlineService: @unchecked Sendable {
         options.subscriptions = DeviceTopic.subscriptions
         options.tcpNoDelay = c.mqttTCPNoDelay
         let log = logger
+        let connected = mqttConnected
         let mqtt = try MQTTClient(options: options, onMessage: { ingest.handle($0) }, onConnection: { event in
             switch event {
             case .connected: log.notice("mqtt connected; subscribed", metadata: ["topics": "\(DeviceTopic.subscriptions)"])
@@ -83,7 +87,11 @@ public final class WardlineService: @unchecked Sendable {
                 log.error("mqtt connection lost; reconnecting with backoff", metadata: ["reason": "\(reason)"])
             case .disconnected: log.notice("mqtt disconnected")
             case .refused(_, let reason): log.error("mqtt broker refused the connection", metadata: ["reason": "\(reason)"])
+            case .unreachable(let reason):
+                log.error("mqtt broker unreachable; retrying with backoff (the broker keeps readings for this session)",
+                          metadata: ["reason": "\(reason)", "broker": "\(c.mqttHost):\(c.mqttPort)"])
             }
+            connected.set(event.isConnected)
         })
         try mqtt.start()
         self.mqtt = mqtt
@@ -94,7 +102,7 @@ public final class WardlineService: @unchecked Sendable {
         refresher.start()
         self.refresher = refresher
         if c.statsIntervalSeconds > 0 {
-            let stats = StatsReporter(counters: counters, ring: ring, writer: writer, logger: logger,
+            let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [mqttConnected] in mqttConnected.isSet }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)
             stats.start()
             self.stats = stats
@@ -155,4 +163,8 @@ public final class WardlineService: @unchecked Sendable {
                                                                            "damaged_tail": "\(result.damaged)"])
         }
     }
+}
+
+extension MQTTConnectionEvent {
+    var isConnected: Bool { if case .connected = self { true } else { false } }
 }

@@ -125,7 +125,7 @@ struct IngestBenchmark: ParsableCommand {
             env["WARDLINE_STATS_INTERVAL_S"] = stats ? "1" : "0"
             env["WARDLINE_MQTT_TCP_NODELAY"] = nodelay ? "true" : "false"
             p.environment = env
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             try p.run()
             return p

@@ -201,3 +201,22 @@ def test_bad_setting_names_itself_and_exits(wardline_factory):
     w.start(wait=False)
     assert w.proc.wait(timeout=30) == 78
     assert "WARDLINE_BATCH_SIZE=lots is not a whole number" in w.log()
+
+
+def test_readings_around_a_broker_restart_all_arrive(wardline_factory, db):
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    before = Publisher(prefix=prefix)
+    publish_stream(before, prefix, devices=10, per_device=300, start_seq=1)
+    before.wait_all_acked()
+    before.close()
+    services("stop-mqtt")  # a clean broker stop saves its store, Wardline's session queue with it
+    services("start-mqtt")
+    w.wait_for_log("mqtt connected", occurrences=2, timeout=60)
+    after = Publisher(prefix=prefix)
+    publish_stream(after, prefix, devices=10, per_device=300, start_seq=301)
+    after.wait_all_acked()
+    after.close()
+    assert db.wait_for(COUNT_ROWS, 6000, prefix + "-%") == 6000
+    assert "mqtt connection lost; reconnecting with backoff" in w.log()
+    w.stop()
