@@ -12,11 +12,12 @@ public enum Migrations {
             CREATE EXTENSION IF NOT EXISTS timescaledb;
 
             -- One row per reading, one column per vital. (device_id, seq, time) is a reading's
-            -- identity, so a QoS 1 redelivery is stored once.
+            -- identity, so a QoS 1 redelivery is stored once. Ids compare bytewise (COLLATE "C"):
+            -- locale-aware comparison was a fifth of the database's insert cost in the benchmark.
             CREATE TABLE vitals (
                 time        timestamptz NOT NULL,
-                device_id   text        NOT NULL,
-                patient_id  text        NOT NULL,
+                device_id   text COLLATE "C" NOT NULL,
+                patient_id  text COLLATE "C" NOT NULL,
                 seq         bigint      NOT NULL,
                 hr          real,
                 spo2        real,
