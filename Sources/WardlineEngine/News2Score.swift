@@ -24,6 +24,19 @@ public enum News2Risk: Int, Sendable, Hashable, Comparable, CaseIterable {
 /// The seven NEWS2 parameters.
 public enum News2Parameter: Int, Sendable, Hashable, CaseIterable {
     case respirationRate, oxygenSaturation, supplementalOxygen, systolicBP, pulse, consciousness, temperature
+
+    /// The chart's row name.
+    public var name: String {
+        switch self {
+        case .respirationRate: "respiration rate"
+        case .oxygenSaturation: "SpO2"
+        case .supplementalOxygen: "air or oxygen"
+        case .systolicBP: "systolic BP"
+        case .pulse: "pulse"
+        case .consciousness: "consciousness"
+        case .temperature: "temperature"
+        }
+    }
 }
 
 /// A set of NEWS2 parameters (the ones missing from a score).
