@@ -1,0 +1,207 @@
+import WardlineCore
+
+/// The alert engine: thresholds, windowed anomalies, NEWS2 and the alarm lifecycle, for every
+/// patient, as one deterministic state machine.
+///
+/// Not thread-safe and not `Sendable`: one thread owns it (the pipeline's consumer thread) and
+/// calls `process` for each ingest event, `tick` about once a second, and the commands
+/// (`acknowledge`, overrides, assignments) between them. Pure Swift, no I/O, no clock of its own:
+/// physiological rules run on each reading's device time, timers (stale data, offline grace,
+/// escalation, device-alert quiet periods) on the `now` passed in, epoch ms. The same inputs
+/// always give the same events, alarm ids included.
+public final class AlertEngine {
+    public let configuration: EngineConfiguration
+    /// Who makes alarm ids; nil for the deterministic "<patient>/<rule>[@device]/<raisedAt>".
+    private let makeAlarmID: ((AlarmIDSeed) -> String)?
+    var patients: [String: PatientState] = [:]
+    var settings: [String: PatientSettings] = [:]
+    var devices: [String: DeviceWatch] = [:]
+    /// Open alarm id → the key of the patient state holding it.
+    var alarmIndex: [String: String] = [:]
+    private let defaultRules: [ThresholdRule]
+    /// The vitals with windows (those some anomaly rule watches), and each anomaly rule's window.
+    let windowedVitals: [Vital]
+    private let anomalyWindow: [Int]
+    private var lastIDTime: Int64 = .min
+    private var idSerial = 0
+    var lastSweep: Int64 = .min
+
+    /// Refuses a configuration with `problems` (a clinical setting that would never alarm or clear).
+    public init(configuration: EngineConfiguration = EngineConfiguration(),
+                makeAlarmID: ((AlarmIDSeed) -> String)? = nil) throws(InvalidConfiguration) {
+        let problems = configuration.problems
+        guard problems.isEmpty else { throw InvalidConfiguration(problems: problems) }
+        self.configuration = configuration
+        self.makeAlarmID = makeAlarmID
+        defaultRules = configuration.thresholdRules
+        var vitals: [Vital] = []
+        for r in configuration.anomalyRules where !vitals.contains(r.vital) { vitals.append(r.vital) }
+        windowedVitals = vitals
+        anomalyWindow = configuration.anomalyRules.map { r in vitals.firstIndex(of: r.vital)! }
+    }
+
+    // MARK: Input
+
+    /// Feeds one validated ingest event. Rejected messages concern no patient and return nothing.
+    public func process(_ event: IngestEvent, now: Int64) -> [EngineEvent] {
+        var events: [EngineEvent] = []
+        process(event, now: now, into: &events)
+        return events
+    }
+
+    /// As `process(_:now:)`, appending to a caller's buffer (the consumer thread reuses one).
+    public func process(_ event: IngestEvent, now: Int64, into events: inout [EngineEvent]) {
+        switch event {
+        case .reading(let r): processReading(r, now: now, into: &events)
+        case .deviceStatus(let s): processStatus(s, now: now, into: &events)
+        case .deviceAlert(let a): processDeviceAlert(a, now: now, into: &events)
+        case .rejected: break
+        }
+    }
+
+    func processReading(_ r: Reading, now: Int64, into events: inout [EngineEvent]) {
+        let (technical, trusted) = noteReading(from: r.deviceID, patientID: r.patientID, now: now, into: &events)
+        let p = state(for: r.patientID, now: now)
+        p.lastActivity = now
+        if trusted { p.observations.record(r.vitals, at: r.time) }
+        let score = p.observations.score(at: r.time, staleness: configuration.news2Staleness, scale: p.settings.scale)
+        p.lastScore = score
+        events.append(.scored(r, score))
+        if let technical { apply(technical, device: r.deviceID, patient: r.patientID, now: now, into: &events) }
+        guard trusted else { return }
+        evaluateThresholds(p, r, now: now, into: &events)
+        evaluateWindows(p, r, now: now, into: &events)
+        evaluateNews2(p, score, r, now: now, into: &events)
+    }
+
+    // MARK: Rules
+
+    private func evaluateThresholds(_ p: PatientState, _ r: Reading, now: Int64, into events: inout [EngineEvent]) {
+        let gap = configuration.evidenceGap
+        for i in p.rules.indices {
+            let rule = p.rules[i]
+            guard let v = rule.vital.value(in: r.vitals) else { continue }
+            let level = rule.level(of: v)
+            let outcome = p.trackers[i].observe(level: level, clear: level < 0 && rule.clears(v), at: r.time,
+                                                evidenceGap: gap) { rule.bands[$0].persistence }
+            switch outcome {
+            case .none:
+                break
+            case .clear:
+                conditionGone(p, rule: rule.id, device: nil, value: v, readingTime: r.time, now: now, into: &events)
+            case .confirmed(let band, let since):
+                let b = rule.bands[band]
+                conditionHolds(p, rule: rule.id, device: r.deviceID, category: .physiological, vital: rule.vital,
+                               priority: b.priority, value: v, threshold: b.limit, since: since, readingTime: r.time,
+                               now: now, into: &events,
+                               message: rule.message(v, band: band))
+            }
+        }
+    }
+
+    private func evaluateWindows(_ p: PatientState, _ r: Reading, now: Int64, into events: inout [EngineEvent]) {
+        let c = configuration
+        for w in windowedVitals.indices {
+            guard let v = windowedVitals[w].value(in: r.vitals) else { continue }
+            if p.windows[w] == nil { p.windows[w] = VitalWindow() }
+            guard p.windows[w]!.add(v, at: r.time, ewmaTimeConstant: c.ewmaTimeConstant) else { continue }
+            for k in c.anomalyRules.indices where anomalyWindow[k] == w {
+                let rule = c.anomalyRules[k]
+                guard let m = rule.evaluate(p.windows[w]!, minimumSamples: c.anomalyMinimumSamples,
+                                            baselineMinutes: c.baselineMinimumMinutes) else { continue }
+                let reaches = rule.reaches(m)
+                // Buckets close every 10 s at best, so the evidence gap is at least two buckets.
+                let gap = max(c.evidenceGap, 2 * VitalWindow.fineWidth)
+                switch p.anomalyTrackers[k].observe(level: reaches ? 0 : -1, clear: !reaches && rule.clears(m), at: r.time,
+                                                    evidenceGap: gap, persistence: { _ in rule.persistence }) {
+                case .none:
+                    break
+                case .clear:
+                    conditionGone(p, rule: rule.id, device: nil, value: m, readingTime: r.time, now: now, into: &events)
+                case .confirmed(_, let since):
+                    if p.hasOpenAlarm(ruleIn: rule.suppressedBy) {
+                        // Let it confirm afresh once the more specific alarm has gone.
+                        p.anomalyTrackers[k].reset()
+                        continue
+                    }
+                    conditionHolds(p, rule: rule.id, device: r.deviceID, category: .physiological, vital: rule.vital,
+                                   priority: rule.priority, value: m, threshold: rule.raiseAt, since: since,
+                                   readingTime: r.time, now: now, into: &events, message: rule.message(m))
+                }
+            }
+        }
+    }
+
+    private func evaluateNews2(_ p: PatientState, _ score: News2Score, _ r: Reading, now: Int64,
+                               into events: inout [EngineEvent]) {
+        let rule = configuration.news2Alarm
+        let risk = score.risk
+        let clear = score.isComplete && rule.priority(for: risk) == nil
+        let outcome = p.news2Tracker.observe(level: risk.rawValue - 1, clear: clear, at: r.time,
+                                             evidenceGap: configuration.evidenceGap) { _ in rule.persistence }
+        switch outcome {
+        case .none:
+            break
+        case .clear:
+            conditionGone(p, rule: "news2", device: nil, value: Double(score.total), readingTime: r.time, now: now,
+                          into: &events)
+        case .confirmed(let band, let since):
+            let bandRisk = News2Risk(rawValue: band + 1)!
+            guard let priority = rule.priority(for: bandRisk) else { return }
+            let threshold: Double = bandRisk == .high ? 7 : bandRisk == .medium ? 5 : 3
+            let missing = score.isComplete ? "" : " (at least: " + score.missing.members.map(\.name).joined(separator: ", ") + " missing)"
+            conditionHolds(p, rule: "news2", device: nil, category: .physiological, vital: nil, priority: priority,
+                           value: Double(score.total), threshold: threshold, since: since, readingTime: r.time, now: now,
+                           into: &events, message: "NEWS2 \(score.total), \(bandRisk.clinicalName) clinical risk" + missing)
+        }
+    }
+
+    // MARK: State
+
+    /// The working state of a patient, created on first use.
+    func state(for patientID: String, now: Int64) -> PatientState {
+        if let p = patients[patientID] { return p }
+        let s = settings[patientID] ?? PatientSettings()
+        let p = PatientState(key: patientID, patientID: patientID, settings: s,
+                             rules: s.isDefault ? defaultRules : s.effectiveRules(configuration),
+                             windowCount: windowedVitals.count, anomalyRuleCount: configuration.anomalyRules.count,
+                             now: now)
+        patients[patientID] = p
+        return p
+    }
+
+    func nextAlarmID(_ seed: AlarmIDSeed) -> String {
+        if let makeAlarmID { return makeAlarmID(seed) }
+        // Raising, resolving and raising again within one millisecond still gives distinct ids.
+        if seed.raisedAt == lastIDTime { idSerial += 1 } else { (lastIDTime, idSerial) = (seed.raisedAt, 0) }
+        let device = TechnicalRule.isPerDevice(seed.ruleID) ? seed.deviceID.map { "@" + $0 } ?? "" : ""
+        return "\(seed.patientID ?? "-")/\(seed.ruleID)\(device)/\(seed.raisedAt)" + (idSerial > 0 ? "-\(idSerial)" : "")
+    }
+}
+
+/// What an injected id maker is told about the alarm it names.
+public struct AlarmIDSeed: Sendable, Hashable {
+    public var patientID: String?
+    public var deviceID: String?
+    public var ruleID: String
+    public var category: AlarmCategory
+    public var raisedAt: Int64
+}
+
+/// A configuration the engine refuses, with every reason.
+public struct InvalidConfiguration: Error, Sendable, Equatable, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { "invalid engine configuration: " + problems.joined(separator: "; ") }
+}
+
+extension News2Risk {
+    /// The RCP chart's words.
+    public var clinicalName: String {
+        switch self {
+        case .low: "low"
+        case .lowMedium: "low-medium"
+        case .medium: "medium"
+        case .high: "high"
+        }
+    }
+}
