@@ -23,10 +23,10 @@ let package = Package(
         .target(name: "WardlineJournal"),
         .target(name: "WardlineMQTT", dependencies: ["CMosquitto"]),
         .target(name: "WardlineStore", dependencies: [
-            "CLibpq", "WardlineCore", .product(name: "Logging", package: "swift-log"),
+            "CLibpq", "WardlineCore", "WardlineEngine", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "WardlineServer", dependencies: [
-            "WardlineCore", "WardlineJournal", "WardlineMQTT", "WardlineStore",
+            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
@@ -35,7 +35,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline-bench", dependencies: [
-            "WardlineMQTT", "WardlineStore", "WardlineServer",
+            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineStore", "WardlineServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

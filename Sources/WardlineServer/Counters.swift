@@ -28,6 +28,8 @@ public final class PipelineCounters: Sendable {
     public let spilledToJournal = Counter()
     public let replayedFromJournal = Counter()
     public let unstorable = Counter()
+    public let alarmsRaised = Counter()
+    public let alarmTransitionsStored = Counter()
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
 
     public init() {}

@@ -2,22 +2,35 @@ import Foundation
 import Logging
 import Synchronization
 import WardlineCore
+import WardlineEngine
 
-/// The consumer end of the ring, on its own thread: counts and logs each event and hands it to
-/// every sink (database writer, engine). Sinks never block it.
+/// The consumer end of the ring, on its own thread: counts and logs each event, hands it to every
+/// ingest sink (the database writer), runs it through the alert engine, and hands the engine's
+/// events to every engine sink (the alarm store, …). Sinks never block it.
+///
+/// The engine is not thread-safe; this thread is its only user, which also runs its timers (`tick`).
 final class PipelineConsumer: @unchecked Sendable {
     private let ring: RingBuffer<IngestItem>
     private let sinks: [any PipelineSink]
+    private let engine: AlertEngine
+    private let engineSinks: [any EngineSink]
     private let counters: PipelineCounters
     private let log: RateLimitedLog
+    private let tickMillis: Int64
     private let producerFinished = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
+    private var engineEvents: [EngineEvent] = []
+    private var lastTick: Int64 = 0
 
-    init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], counters: PipelineCounters, log: RateLimitedLog) {
+    init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], engine: AlertEngine, engineSinks: [any EngineSink],
+         counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500) {
         self.ring = ring
         self.sinks = sinks
+        self.engine = engine
+        self.engineSinks = engineSinks
         self.counters = counters
         self.log = log
+        self.tickMillis = tickMillis
     }
 
     func start() {
@@ -36,6 +49,11 @@ final class PipelineConsumer: @unchecked Sendable {
         while true {
             let done = producerFinished.load(ordering: .acquiring)
             let n = ring.popBatch(max: 1024) { item in handle(item) }
+            let now = wallClockMillis()
+            if now - lastTick >= tickMillis {
+                lastTick = now
+                dispatch(engine.tick(now: now))
+            }
             if n > 0 { idle = 0; continue }
             if done { break }
             // Spin briefly, then sleep: each wake-up is a context switch, so sleep long enough to find a
@@ -58,5 +76,21 @@ final class PipelineConsumer: @unchecked Sendable {
                                    "element": "\(r.elementIndex.map(String.init) ?? "-")"])
         }
         for sink in sinks { sink.accept(item) }
+        engineEvents.removeAll(keepingCapacity: true)
+        engine.process(item.event, now: wallClockMillis(), into: &engineEvents)
+        dispatch(engineEvents)
+    }
+
+    private func dispatch(_ events: [EngineEvent]) {
+        for event in events {
+            if case .alarmRaised(let alarm, _) = event {
+                counters.alarmsRaised.add()
+                // Ids and the rule only: the alarm's message carries the patient's values.
+                log.notice(key: "alarm", now: wallClockMillis(), "alarm raised",
+                           metadata: ["alarm": "\(alarm.id)", "patient": "\(alarm.patientID ?? "-")",
+                                      "rule": "\(alarm.ruleID)", "priority": "\(alarm.priority.rawValue)"])
+            }
+            for sink in engineSinks { sink.accept(event) }
+        }
     }
 }

@@ -18,6 +18,16 @@ public final class RateLimitedLog: Sendable {
 
     public func warning(key: String, now: Int64, _ message: @autoclosure () -> Logger.Message,
                         metadata: @autoclosure () -> Logger.Metadata) {
+        log(.warning, key: key, now: now, message(), metadata: metadata())
+    }
+
+    public func notice(key: String, now: Int64, _ message: @autoclosure () -> Logger.Message,
+                       metadata: @autoclosure () -> Logger.Metadata) {
+        log(.notice, key: key, now: now, message(), metadata: metadata())
+    }
+
+    private func log(_ level: Logger.Level, key: String, now: Int64, _ message: @autoclosure () -> Logger.Message,
+                     metadata: @autoclosure () -> Logger.Metadata) {
         let (allowed, heldBack) = windows.withLock { all -> (Bool, Int) in
             var w = all[key] ?? Window()
             var held = 0
@@ -33,6 +43,6 @@ public final class RateLimitedLog: Sendable {
         if heldBack > 0 {
             logger.warning("suppressed similar messages", metadata: ["key": "\(key)", "suppressed": "\(heldBack)"])
         }
-        if allowed { logger.warning(message(), metadata: metadata()) }
+        if allowed { logger.log(level: level, message(), metadata: metadata()) }
     }
 }

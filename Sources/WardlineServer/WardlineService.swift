@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import WardlineCore
+import WardlineEngine
 import WardlineJournal
 import WardlineMQTT
 import WardlineStore
@@ -22,6 +23,7 @@ public final class WardlineService: @unchecked Sendable {
     private var ingest: MQTTIngest?
     private var consumer: PipelineConsumer?
     private var writer: BatchWriter?
+    private var alarmWriter: AlarmWriter?
     private var refresher: AssignmentRefresher?
     private var stats: StatsReporter?
 
@@ -54,7 +56,16 @@ public final class WardlineService: @unchecked Sendable {
                             shutdownGraceMillis: Int64(c.shutdownGraceSeconds) * 1000),
             memoryBound: c.writerMemoryReadings, counters: counters, logger: logger, reader: reader,
             checkpoint: checkpoint, decoder: MessageDecoder(registry: registry, limits: limits))
-        let consumer = PipelineConsumer(ring: ring, sinks: [writer], counters: counters, log: badInputLog)
+        // The engine continues the alarms that were open when Wardline stopped; it never raises them again.
+        let engine = try AlertEngine(configuration: EngineConfiguration())
+        let openAlarms = try AlarmStore(db: db).openAlarms()
+        engine.restore(openAlarms: openAlarms, now: wallClockMillis())
+        logger.info("open alarms restored", metadata: ["alarms": "\(openAlarms.count)"])
+        let alarmWriter = AlarmWriter(url: c.databaseURL, counters: counters, logger: logger)
+        self.alarmWriter = alarmWriter
+        let consumer = PipelineConsumer(ring: ring, sinks: [writer], engine: engine, engineSinks: [alarmWriter],
+                                        counters: counters, log: badInputLog)
+        alarmWriter.start()
         writer.start()
         consumer.start()
         self.writer = writer
@@ -123,7 +134,8 @@ public final class WardlineService: @unchecked Sendable {
         while !consumer.isFinished { sleepMicros(1000) }
         logger.notice("ring drained; flushing batches", metadata: ["waiting": "\(writer.waiting)"])
         writer.stopAfterFlushing()
-        while !writer.isStopped { sleepMicros(1000) }
+        alarmWriter?.stopAfterFlushing(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
+        while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
     }
 

@@ -73,6 +73,57 @@ public enum Migrations {
             );
             CREATE INDEX rejected_messages_reason ON rejected_messages (reason, received_at DESC);
             """),
+        Migration(version: 2, name: "alarms and their history", sql: """
+            -- One row per alarm, as it stands now; at most one open alarm per patient, rule and device.
+            CREATE TABLE alerts (
+                id                text PRIMARY KEY,
+                patient_id        text COLLATE "C",
+                device_id         text COLLATE "C",
+                rule_id           text NOT NULL,
+                category          text NOT NULL CHECK (category IN ('physiological', 'technical')),
+                vital             text,
+                priority          text NOT NULL CHECK (priority IN ('low', 'medium', 'high')),
+                state             text NOT NULL CHECK (state IN ('active', 'acknowledged', 'resolved')),
+                latching          boolean NOT NULL,
+                condition_present boolean NOT NULL,
+                message           text NOT NULL,
+                value             double precision,
+                threshold         double precision,
+                condition_since   timestamptz NOT NULL,
+                raised_at         timestamptz NOT NULL,
+                active_since      timestamptz NOT NULL,
+                acknowledged_at   timestamptz,
+                acknowledged_by   text,
+                resolved_at       timestamptz,
+                escalation_level  integer NOT NULL,
+                revision          integer NOT NULL,
+                updated_at        timestamptz NOT NULL
+            );
+            -- The engine keeps one open alarm per patient and rule; no unique index here, so a store
+            -- can never refuse (and so hold back) an alarm.
+            CREATE INDEX alerts_open_by_rule ON alerts (patient_id, rule_id)
+                WHERE state <> 'resolved';
+            CREATE INDEX alerts_patient ON alerts (patient_id, raised_at DESC);
+            CREATE INDEX alerts_open ON alerts (priority, raised_at DESC) WHERE state <> 'resolved';
+
+            -- Every transition: who acknowledged, when, the value and the limit at the time.
+            CREATE TABLE alert_transitions (
+                alert_id         text NOT NULL REFERENCES alerts (id),
+                revision         integer NOT NULL,
+                kind             text NOT NULL,
+                from_state       text,
+                to_state         text NOT NULL,
+                priority         text NOT NULL,
+                at               timestamptz NOT NULL,
+                reading_time     timestamptz,
+                by_user          text,
+                value            double precision,
+                threshold        double precision,
+                escalation_level integer NOT NULL,
+                resolution       text,
+                PRIMARY KEY (alert_id, revision)
+            );
+            """),
     ]
 }
 

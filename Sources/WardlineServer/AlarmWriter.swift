@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import Synchronization
+import WardlineEngine
+import WardlineStore
+
+/// Something downstream of the engine (the alarm store, later the WebSocket hub, Kafka, the task
+/// queue). `accept` is called on the consumer thread and must not block.
+public protocol EngineSink: AnyObject, Sendable {
+    func accept(_ event: EngineEvent)
+}
+
+/// Stores every alarm transition in TimescaleDB, on its own thread with its own connection, so a
+/// slow database never holds up the engine. Alarm events are never dropped: while the database is
+/// down they wait in memory (they are few next to readings) and the wait is logged.
+final class AlarmWriter: EngineSink, @unchecked Sendable {
+    private let url: String
+    private let logger: Logger
+    private let counters: PipelineCounters
+    private let pending = Mutex<[(Alarm, AlarmTransition)]>([])
+    private let stopRequested = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    private let stopDeadline = Atomic<Int64>(.max)
+    private var store: AlarmStore?
+
+    init(url: String, counters: PipelineCounters, logger: Logger) {
+        self.url = url
+        self.counters = counters
+        self.logger = logger
+    }
+
+    func accept(_ event: EngineEvent) {
+        guard let alarm = event.alarm, let transition = event.transition else { return }
+        pending.withLock { $0.append((alarm, transition)) }
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "wardline-alarms"
+        thread.start()
+    }
+
+    func stopAfterFlushing(graceMillis: Int64) {
+        stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
+        stopRequested.store(true, ordering: .releasing)
+    }
+
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    var waiting: Int { pending.withLock { $0.count } }
+
+    private func run() {
+        var pause = 100
+        var down = false
+        while true {
+            let stopping = stopRequested.load(ordering: .acquiring)
+            let batch = pending.withLock { p -> [(Alarm, AlarmTransition)] in defer { p.removeAll() }; return p }
+            if batch.isEmpty {
+                if stopping { break }
+                sleepMicros(20_000)
+                continue
+            }
+            do {
+                let s = try store ?? AlarmStore(db: PostgresConnection(url: url))
+                store = s
+                counters.alarmTransitionsStored.add(try s.write(batch))
+                if down { logger.notice("alarm store reachable again") }
+                down = false
+                pause = 100
+            } catch {
+                store = nil
+                pending.withLock { $0.insert(contentsOf: batch, at: 0) }
+                if !down {
+                    logger.error("cannot store alarms; keeping them in memory and retrying",
+                                 metadata: ["error": "\(error)", "waiting": "\(batch.count)"])
+                }
+                down = true
+                if stopping && wallClockMillis() > stopDeadline.load(ordering: .relaxed) {
+                    logger.critical("alarm transitions not stored at shutdown", metadata: ["count": "\(waiting)"])
+                    break
+                }
+                sleepMicros(pause * 1000)
+                pause = min(pause * 2, 5000)
+            }
+        }
+        stopped.store(true, ordering: .releasing)
+    }
+}
