@@ -35,9 +35,7 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "wardline-alarms"
-        thread.start()
+        startDedicatedThread(named: "wardline-alarms") { [self] in run() }
     }
 
     func stopAfterFlushing(graceMillis: Int64) {

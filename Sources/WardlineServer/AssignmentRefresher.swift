@@ -21,9 +21,7 @@ final class AssignmentRefresher: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "wardline-assignments"
-        thread.start()
+        startDedicatedThread(named: "wardline-assignments") { [self] in run() }
     }
 
     func stop() { stopRequested.store(true, ordering: .relaxed) }

@@ -60,9 +60,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "wardline-writer"
-        thread.start()
+        startDedicatedThread(named: "wardline-writer") { [self] in run() }
     }
 
     /// Call once nothing more will be accepted: flushes everything, then the thread ends.

@@ -34,9 +34,7 @@ final class PipelineConsumer: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "wardline-consumer"
-        thread.start()
+        startDedicatedThread(named: "wardline-consumer") { [self] in run() }
     }
 
     /// Tells the consumer that nothing more will be pushed; it drains the ring and stops.

@@ -24,9 +24,7 @@ final class StatsReporter: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "wardline-stats"
-        thread.start()
+        startDedicatedThread(named: "wardline-stats") { [self] in run() }
     }
 
     func stop() { stopRequested.store(true, ordering: .relaxed) }
