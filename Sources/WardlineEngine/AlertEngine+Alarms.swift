@@ -126,7 +126,7 @@ extension AlertEngine {
 
     public func windowStatistics(patientID: String, vital: Vital) -> WindowStatistics? {
         guard let w = windowedVitals.firstIndex(of: vital) else { return nil }
-        return patients[patientID]?.windows[w]?.statistics
+        return patients[patientID]?.windows[w].statistics
     }
 
     /// Patients with working state (windows, trackers) in memory.

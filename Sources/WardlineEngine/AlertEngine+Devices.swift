@@ -102,8 +102,8 @@ extension AlertEngine {
     /// The state holding alarms of a device that serves no patient.
     func deviceState(key: String, now: Int64) -> PatientState {
         if let p = patients[key] { return p }
-        let p = PatientState(key: key, patientID: nil, settings: PatientSettings(), rules: [], windowCount: 0,
-                             anomalyRuleCount: 0, now: now)
+        let p = PatientState(key: key, patientID: nil, settings: PatientSettings(), rules: [], checks: [],
+                             windowCount: 0, anomalyRuleCount: 0, now: now)
         patients[key] = p
         return p
     }

@@ -19,6 +19,7 @@ public final class AlertEngine {
     /// Open alarm id → the key of the patient state holding it.
     var alarmIndex: [String: String] = [:]
     private let defaultRules: [ThresholdRule]
+    private let defaultChecks: [RuleCheck]
     /// The vitals with windows (those some anomaly rule watches), and each anomaly rule's window.
     let windowedVitals: [Vital]
     private let anomalyWindow: [Int]
@@ -34,6 +35,7 @@ public final class AlertEngine {
         self.configuration = configuration
         self.makeAlarmID = makeAlarmID
         defaultRules = configuration.thresholdRules
+        defaultChecks = defaultRules.map(RuleCheck.init)
         var vitals: [Vital] = []
         for r in configuration.anomalyRules where !vitals.contains(r.vital) { vitals.append(r.vital) }
         windowedVitals = vitals
@@ -78,56 +80,71 @@ public final class AlertEngine {
 
     private func evaluateThresholds(_ p: PatientState, _ r: Reading, now: Int64, into events: inout [EngineEvent]) {
         let gap = configuration.evidenceGap
-        for i in p.rules.indices {
-            let rule = p.rules[i]
-            guard let v = rule.vital.value(in: r.vitals) else { continue }
-            let level = rule.level(of: v)
-            let outcome = p.trackers[i].observe(level: level, clear: level < 0 && rule.clears(v), at: r.time,
-                                                evidenceGap: gap) { rule.bands[$0].persistence }
+        // Work on the trackers outside the patient object: one exclusive access instead of one per rule.
+        var trackers: [BreachTracker] = []
+        swap(&trackers, &p.trackers)
+        defer { swap(&trackers, &p.trackers) }
+        let checks = p.checks
+        for i in checks.indices {
+            let check = checks[i]
+            guard let v = check.vital.value(in: r.vitals) else { continue }
+            let level = check.level(of: v)
+            let outcome = trackers[i].observe(level: level, clear: level < 0 && check.clears(v), at: r.time,
+                                              evidenceGap: gap) { check.persistence[$0] }
             switch outcome {
             case .none:
                 break
             case .clear:
-                conditionGone(p, rule: rule.id, device: nil, value: v, readingTime: r.time, now: now, into: &events)
+                if !p.alarms.isEmpty {
+                    conditionGone(p, rule: p.rules[i].id, device: nil, value: v, readingTime: r.time, now: now, into: &events)
+                }
             case .confirmed(let band, let since):
+                let rule = p.rules[i]
                 let b = rule.bands[band]
                 conditionHolds(p, rule: rule.id, device: r.deviceID, category: .physiological, vital: rule.vital,
                                priority: b.priority, value: v, threshold: b.limit, since: since, readingTime: r.time,
-                               now: now, into: &events,
-                               message: rule.message(v, band: band))
+                               now: now, into: &events, message: rule.message(v, band: band))
             }
         }
     }
 
     private func evaluateWindows(_ p: PatientState, _ r: Reading, now: Int64, into events: inout [EngineEvent]) {
-        let c = configuration
+        var windows: [VitalWindow] = []
+        swap(&windows, &p.windows)
+        defer { swap(&windows, &p.windows) }
         for w in windowedVitals.indices {
-            guard let v = windowedVitals[w].value(in: r.vitals) else { continue }
-            if p.windows[w] == nil { p.windows[w] = VitalWindow() }
-            guard p.windows[w]!.add(v, at: r.time, ewmaTimeConstant: c.ewmaTimeConstant) else { continue }
-            for k in c.anomalyRules.indices where anomalyWindow[k] == w {
-                let rule = c.anomalyRules[k]
-                guard let m = rule.evaluate(p.windows[w]!, minimumSamples: c.anomalyMinimumSamples,
-                                            baselineMinutes: c.baselineMinimumMinutes) else { continue }
-                let reaches = rule.reaches(m)
-                // Buckets close every 10 s at best, so the evidence gap is at least two buckets.
-                let gap = max(c.evidenceGap, 2 * VitalWindow.fineWidth)
-                switch p.anomalyTrackers[k].observe(level: reaches ? 0 : -1, clear: !reaches && rule.clears(m), at: r.time,
-                                                    evidenceGap: gap, persistence: { _ in rule.persistence }) {
-                case .none:
-                    break
-                case .clear:
-                    conditionGone(p, rule: rule.id, device: nil, value: m, readingTime: r.time, now: now, into: &events)
-                case .confirmed(_, let since):
-                    if p.hasOpenAlarm(ruleIn: rule.suppressedBy) {
-                        // Let it confirm afresh once the more specific alarm has gone.
-                        p.anomalyTrackers[k].reset()
-                        continue
-                    }
-                    conditionHolds(p, rule: rule.id, device: r.deviceID, category: .physiological, vital: rule.vital,
-                                   priority: rule.priority, value: m, threshold: rule.raiseAt, since: since,
-                                   readingTime: r.time, now: now, into: &events, message: rule.message(m))
+            guard let v = windowedVitals[w].value(in: r.vitals),
+                  windows[w].add(v, at: r.time, ewmaTimeConstant: configuration.ewmaTimeConstant) else { continue }
+            // A 10-second bucket closed: the moment the window rules can change.
+            evaluateAnomalies(p, window: w, windows[w], r, now: now, into: &events)
+        }
+    }
+
+    private func evaluateAnomalies(_ p: PatientState, window w: Int, _ window: VitalWindow, _ r: Reading, now: Int64,
+                                   into events: inout [EngineEvent]) {
+        let rules = configuration.anomalyRules
+        // Buckets close every 10 s at best, so the evidence gap is at least two buckets.
+        let gap = max(configuration.evidenceGap, 2 * VitalWindow.fineWidth)
+        for k in rules.indices where anomalyWindow[k] == w {
+            let rule = rules[k]
+            guard let m = rule.evaluate(window, minimumSamples: configuration.anomalyMinimumSamples,
+                                        baselineMinutes: configuration.baselineMinimumMinutes) else { continue }
+            let reaches = rule.reaches(m)
+            switch p.anomalyTrackers[k].observe(level: reaches ? 0 : -1, clear: !reaches && rule.clears(m), at: r.time,
+                                                evidenceGap: gap, persistence: { _ in rule.persistence }) {
+            case .none:
+                break
+            case .clear:
+                conditionGone(p, rule: rule.id, device: nil, value: m, readingTime: r.time, now: now, into: &events)
+            case .confirmed(_, let since):
+                if p.hasOpenAlarm(ruleIn: rule.suppressedBy) {
+                    // Let it confirm afresh once the more specific alarm has gone.
+                    p.anomalyTrackers[k].reset()
+                    continue
                 }
+                conditionHolds(p, rule: rule.id, device: r.deviceID, category: .physiological, vital: rule.vital,
+                               priority: rule.priority, value: m, threshold: rule.raiseAt, since: since,
+                               readingTime: r.time, now: now, into: &events, message: rule.message(m))
             }
         }
     }
@@ -162,9 +179,9 @@ public final class AlertEngine {
     func state(for patientID: String, now: Int64) -> PatientState {
         if let p = patients[patientID] { return p }
         let s = settings[patientID] ?? PatientSettings()
-        let p = PatientState(key: patientID, patientID: patientID, settings: s,
-                             rules: s.isDefault ? defaultRules : s.effectiveRules(configuration),
-                             windowCount: windowedVitals.count, anomalyRuleCount: configuration.anomalyRules.count,
+        let rules = s.isDefault ? defaultRules : s.effectiveRules(configuration)
+        let p = PatientState(key: patientID, patientID: patientID, settings: s, rules: rules,
+                             checks: s.isDefault ? defaultChecks : rules.map(RuleCheck.init), windowCount: windowedVitals.count, anomalyRuleCount: configuration.anomalyRules.count,
                              now: now)
         patients[patientID] = p
         return p

@@ -1,5 +1,3 @@
-import WardlineCore
-
 /// A fixed ring of time buckets with running totals over the newest buckets: the bounded memory
 /// and O(1)-per-reading cost behind the sliding windows.
 ///
@@ -8,7 +6,9 @@ import WardlineCore
 /// Spans therefore cover closed buckets only: the "last minute" ends where the open bucket begins.
 /// Closed buckets keep `Float` sums (12 bytes a bucket); totals are `Double` sums of those same
 /// `Float`s, so what is added is exactly what is later subtracted, and they are recomputed from the
-/// buckets each time the ring wraps in case rounding ever crept in (amortised O(1)).
+/// buckets each time the ring wraps in case rounding ever crept in (amortised O(1)). The ring's
+/// storage is allocated on the first value, so a vital a patient's devices never measure costs
+/// nothing.
 struct BucketRing {
     struct Bucket {
         var sum: Float = 0
@@ -23,12 +23,22 @@ struct BucketRing {
         var sumOfSquares: Double = 0
         var filled: Int = 0
 
-        mutating func add(_ b: Bucket, sign: Int = 1) {
+        @inline(__always)
+        mutating func add(_ b: Bucket) {
             guard b.count > 0 else { return }
-            count += sign * Int(b.count)
-            sum += Double(sign) * Double(b.sum)
-            sumOfSquares += Double(sign) * Double(b.sumOfSquares)
-            filled += sign
+            count += Int(b.count)
+            sum += Double(b.sum)
+            sumOfSquares += Double(b.sumOfSquares)
+            filled += 1
+        }
+
+        @inline(__always)
+        mutating func subtract(_ b: Bucket) {
+            guard b.count > 0 else { return }
+            count -= Int(b.count)
+            sum -= Double(b.sum)
+            sumOfSquares -= Double(b.sumOfSquares)
+            filled -= 1
         }
 
         static func - (a: Totals, b: Totals) -> Totals {
@@ -46,10 +56,11 @@ struct BucketRing {
     }
 
     let width: Int64
-    private var buckets: ContiguousArray<Bucket>
-    /// Span lengths in buckets, each at most the ring's size, and their totals.
-    private let spanLengths: ContiguousArray<Int>
-    private(set) var spans: ContiguousArray<Totals>
+    private let size: Int
+    /// Span lengths in buckets, each at most the ring's size.
+    private let spanLengths: [Int]
+    private var buckets: ContiguousArray<Bucket> = []
+    private var totals: ContiguousArray<Totals> = []
     private var head = 0
     private var openStart: Int64 = .min
     private var openCount: UInt32 = 0
@@ -59,10 +70,12 @@ struct BucketRing {
     init(width: Int64, count: Int, spans: [Int]) {
         precondition(width > 0 && count > 0 && spans.allSatisfy { $0 > 0 && $0 <= count })
         self.width = width
-        buckets = ContiguousArray(repeating: Bucket(), count: count)
-        spanLengths = ContiguousArray(spans)
-        self.spans = ContiguousArray(repeating: Totals(), count: spans.count)
+        size = count
+        spanLengths = spans
     }
+
+    /// The totals of span `s` (zero before the first value).
+    func span(_ s: Int) -> Totals { totals.isEmpty ? Totals() : totals[s] }
 
     enum Added { case inOpenBucket, closedBuckets, tooOld }
 
@@ -72,6 +85,8 @@ struct BucketRing {
         let start = time - ((time % width) + width) % width
         var result = Added.inOpenBucket
         if openStart == .min {
+            buckets = ContiguousArray(repeating: Bucket(), count: size)
+            totals = ContiguousArray(repeating: Totals(), count: spanLengths.count)
             openStart = start
         } else if start < openStart {
             return .tooOld
@@ -88,10 +103,10 @@ struct BucketRing {
     /// Closes the open bucket and any empty ones a gap left, up to the bucket starting at `start`.
     private mutating func advance(to start: Int64) {
         let steps = (start - openStart) / width
-        if steps > Int64(buckets.count) {
+        if steps > Int64(size) {
             // The gap is longer than the whole ring: nothing in it is recent any more.
             for i in buckets.indices { buckets[i] = Bucket() }
-            for i in spans.indices { spans[i] = Totals() }
+            for i in totals.indices { totals[i] = Totals() }
         } else {
             push(Bucket(sum: Float(openSum), sumOfSquares: Float(openSumOfSquares), count: openCount))
             for _ in 1..<max(1, Int(steps)) { push(Bucket()) }
@@ -103,24 +118,31 @@ struct BucketRing {
     }
 
     private mutating func push(_ bucket: Bucket) {
-        let n = buckets.count
+        let n = size
         head = head + 1 == n ? 0 : head + 1
-        for s in spans.indices {
-            var leaving = head - spanLengths[s]
-            if leaving < 0 { leaving += n }
-            spans[s].add(buckets[leaving], sign: -1)
+        let h = head
+        let lengths = spanLengths
+        buckets.withUnsafeMutableBufferPointer { b in
+            totals.withUnsafeMutableBufferPointer { t in
+                for s in 0..<t.count {
+                    // For a span as long as the ring, the bucket leaving is the one about to be overwritten.
+                    var leaving = h - lengths[s]
+                    if leaving < 0 { leaving += n }
+                    t[s].subtract(b[leaving])
+                    t[s].add(bucket)
+                }
+            }
+            b[h] = bucket
         }
-        buckets[head] = bucket
-        for s in spans.indices { spans[s].add(bucket) }
-        if head == 0 { recomputeSpans() }
+        if h == 0 { recomputeTotals() }
     }
 
-    private mutating func recomputeSpans() {
-        let n = buckets.count
-        for s in spans.indices {
+    private mutating func recomputeTotals() {
+        let n = size
+        for s in totals.indices {
             var t = Totals()
             for back in 0..<spanLengths[s] { t.add(buckets[(head - back + n) % n]) }
-            spans[s] = t
+            totals[s] = t
         }
     }
 }

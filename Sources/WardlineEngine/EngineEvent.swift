@@ -6,13 +6,15 @@ import WardlineCore
 public enum EngineEvent: Sendable, Equatable {
     /// A reading was scored: the patient's NEWS2 from the newest fresh value of each parameter.
     case scored(Reading, News2Score)
-    case alarmRaised(Alarm, AlarmTransition)
+    // Alarm events are boxed (`indirect`): they are rare, and inline they would make every
+    // `.scored` event twice as large to copy.
+    indirect case alarmRaised(Alarm, AlarmTransition)
     /// Acknowledged, priority raised, reactivated, latched, or condition returned.
-    case alarmUpdated(Alarm, AlarmTransition)
-    case alarmResolved(Alarm, AlarmTransition)
+    indirect case alarmUpdated(Alarm, AlarmTransition)
+    indirect case alarmResolved(Alarm, AlarmTransition)
     /// A high-priority alarm is still unacknowledged: escalate to `level` (1, 2, …). The task queue
     /// decides who that pages.
-    case escalationDue(Alarm, level: Int, AlarmTransition)
+    indirect case escalationDue(Alarm, level: Int, AlarmTransition)
 
     init(_ alarm: Alarm, _ t: AlarmTransition) {
         switch t.kind {

@@ -35,9 +35,11 @@ final class PatientState {
     let patientID: String?
     var settings: PatientSettings
     var rules: [ThresholdRule]
+    /// `rules` flattened for the per-reading checks.
+    var checks: [RuleCheck]
     var trackers: [BreachTracker]
-    /// Indexed like the engine's windowed vitals; created on the vital's first value.
-    var windows: [VitalWindow?]
+    /// Indexed like the engine's windowed vitals; their storage is allocated on the first value.
+    var windows: [VitalWindow]
     var anomalyTrackers: [BreachTracker]
     var observations = News2Observations()
     var news2Tracker = BreachTracker()
@@ -46,14 +48,15 @@ final class PatientState {
     /// Engine clock of the last reading or alarm activity, for forgetting idle patients.
     var lastActivity: Int64
 
-    init(key: String, patientID: String?, settings: PatientSettings, rules: [ThresholdRule], windowCount: Int,
-         anomalyRuleCount: Int, now: Int64) {
+    init(key: String, patientID: String?, settings: PatientSettings, rules: [ThresholdRule], checks: [RuleCheck],
+         windowCount: Int, anomalyRuleCount: Int, now: Int64) {
         self.key = key
         self.patientID = patientID
         self.settings = settings
         self.rules = rules
+        self.checks = checks
         trackers = Array(repeating: BreachTracker(), count: rules.count)
-        windows = Array(repeating: nil, count: windowCount)
+        windows = Array(repeating: VitalWindow(), count: windowCount)
         anomalyTrackers = Array(repeating: BreachTracker(), count: anomalyRuleCount)
         lastActivity = now
     }
@@ -66,6 +69,7 @@ final class PatientState {
             if let i = rules.firstIndex(of: r) { kept.append(trackers[i]) } else { kept.append(BreachTracker()) }
         }
         rules = new
+        checks = new.map(RuleCheck.init)
         trackers = kept
     }
 

@@ -49,23 +49,6 @@ public struct ThresholdRule: Sendable, Hashable, Identifiable {
 
     public var isEnabled: Bool { !bands.isEmpty }
 
-    /// The index of the most severe band `value` is beyond, or -1.
-    @inlinable
-    func level(of value: Double) -> Int {
-        var level = -1
-        for i in bands.indices {
-            guard direction.isBeyond(value, bands[i].limit) else { break }
-            level = i
-        }
-        return level
-    }
-
-    /// Whether `value` clears an open alarm of this rule.
-    @inlinable
-    func clears(_ value: Double) -> Bool {
-        !isEnabled || direction.hasReturned(value, to: clearLevel)
-    }
-
     /// Why this rule would be unsafe or meaningless, or nothing when it is sound.
     public var problems: [String] {
         var p: [String] = []
@@ -101,4 +84,46 @@ func formatted(_ v: Double) -> String {
     if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
     let tenths = (v * 10).rounded() / 10
     return tenths == v ? String(tenths) : String((v * 100).rounded() / 100)
+}
+
+/// A threshold rule flattened for the per-reading path: no reference-counted fields, so checking
+/// thirteen rules costs no retain or release.
+struct RuleCheck {
+    let vital: Vital
+    let direction: BreachDirection
+    let bandCount: Int
+    let limits: SIMD4<Double>
+    let persistence: SIMD4<Int64>
+    let clearLevel: Double
+
+    init(_ r: ThresholdRule) {
+        vital = r.vital
+        direction = r.direction
+        bandCount = min(r.bands.count, 3)
+        var l = SIMD4<Double>(repeating: 0), p = SIMD4<Int64>(repeating: 0)
+        for i in 0..<bandCount {
+            l[i] = r.bands[i].limit
+            p[i] = r.bands[i].persistence
+        }
+        limits = l
+        persistence = p
+        clearLevel = r.clearLevel
+    }
+
+    /// The index of the most severe band `value` is beyond, or -1.
+    @inline(__always)
+    func level(of value: Double) -> Int {
+        var level = -1
+        for i in 0..<bandCount {
+            guard direction.isBeyond(value, limits[i]) else { break }
+            level = i
+        }
+        return level
+    }
+
+    /// Whether `value` clears an open alarm of this rule.
+    @inline(__always)
+    func clears(_ value: Double) -> Bool {
+        bandCount == 0 || direction.hasReturned(value, to: clearLevel)
+    }
 }

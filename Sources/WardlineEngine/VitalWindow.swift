@@ -15,8 +15,12 @@ struct VitalWindow {
     /// The longest "change over k minutes" the fine ring can answer.
     static let longestChangeMinutes = 5
 
-    private var fine = BucketRing(width: fineWidth, count: fineBuckets, spans: [6, 12, 18, 24, 30, 36])
-    private var coarse = BucketRing(width: coarseWidth, count: coarseBuckets, spans: [coarseBuckets])
+    /// The last 1, 2, … 6 minutes; shared by every window rather than allocated with each.
+    private static let fineSpans = [6, 12, 18, 24, 30, 36]
+    private static let coarseSpans = [coarseBuckets]
+
+    private var fine = BucketRing(width: fineWidth, count: fineBuckets, spans: fineSpans)
+    private var coarse = BucketRing(width: coarseWidth, count: coarseBuckets, spans: coarseSpans)
     private(set) var ewma: Double = 0
     private(set) var ewmaTime: Int64 = .min
     /// Readings refused because they were older than the open bucket.
@@ -48,17 +52,17 @@ struct VitalWindow {
     }
 
     /// The last minute of closed buckets.
-    var lastMinute: WindowSummary { fine.spans[0].summary }
+    var lastMinute: WindowSummary { fine.span(0).summary }
     /// The last five minutes of closed buckets.
-    var lastFiveMinutes: WindowSummary { fine.spans[4].summary }
+    var lastFiveMinutes: WindowSummary { fine.span(4).summary }
     /// The last hour of closed 2-minute buckets, and how many minutes of it hold readings.
-    var lastHour: WindowSummary { coarse.spans[0].summary }
-    var minutesCoveredInLastHour: Int { coarse.spans[0].filled * Int(Self.coarseWidth / 60_000) }
+    var lastHour: WindowSummary { coarse.span(0).summary }
+    var minutesCoveredInLastHour: Int { coarse.span(0).filled * Int(Self.coarseWidth / 60_000) }
 
     /// The minute that ended `minutes` minutes before the last one began.
     func minute(endingMinutesAgo minutes: Int) -> WindowSummary {
         precondition((1...Self.longestChangeMinutes).contains(minutes))
-        return (fine.spans[minutes] - fine.spans[minutes - 1]).summary
+        return (fine.span(minutes) - fine.span(minutes - 1)).summary
     }
 
     /// Mean of the last minute minus the mean of the minute `minutes` earlier, when both minutes

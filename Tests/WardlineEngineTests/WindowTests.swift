@@ -27,7 +27,7 @@ import WardlineCore
             let openBucket = t / 10_000
             for (s, length) in [6, 30, 36].enumerated() {
                 let inSpan = history.filter { $0.bucket < openBucket && $0.bucket >= openBucket - Int64(length) }.map(\.value)
-                let got = ring.spans[s].summary
+                let got = ring.span(s).summary
                 #expect(got.count == inSpan.count)
                 guard let mean = got.mean, !inSpan.isEmpty else { continue }
                 let m = inSpan.reduce(0, +) / Double(inSpan.count)
@@ -45,7 +45,7 @@ import WardlineCore
         #expect(ring.add(1, at: 100_000) == .inOpenBucket)
         #expect(ring.add(1, at: 110_000) == .closedBuckets)
         #expect(ring.add(1, at: 95_000) == .tooOld)
-        #expect(ring.spans[0].count == 1)
+        #expect(ring.span(0).count == 1)
     }
 
     @Test func memoryIsFixedWhateverTheReadingRate() {
