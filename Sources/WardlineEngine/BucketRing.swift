@@ -6,7 +6,7 @@
 /// Spans therefore cover closed buckets only: the "last minute" ends where the open bucket begins.
 /// Closed buckets keep `Float` sums (12 bytes a bucket); totals are `Double` sums of those same
 /// `Float`s, so what is added is exactly what is later subtracted, and they are recomputed from the
-/// buckets each time the ring wraps in case rounding ever crept in (amortised O(1)). The ring's
+/// buckets every sixteenth time the ring wraps in case rounding ever crept in (amortised O(1)). The ring's
 /// storage is allocated on the first value, so a vital a patient's devices never measure costs
 /// nothing.
 struct BucketRing {
@@ -62,6 +62,7 @@ struct BucketRing {
     private var buckets: ContiguousArray<Bucket> = []
     private var totals: ContiguousArray<Totals> = []
     private var head = 0
+    private var wraps: UInt16 = 0
     private var openStart: Int64 = .min
     private var openCount: UInt32 = 0
     private var openSum: Double = 0
@@ -134,7 +135,10 @@ struct BucketRing {
             }
             b[h] = bucket
         }
-        if h == 0 { recomputeTotals() }
+        if h == 0 {
+            wraps &+= 1
+            if wraps % 16 == 0 { recomputeTotals() }
+        }
     }
 
     private mutating func recomputeTotals() {
