@@ -95,11 +95,11 @@ extension Alarm {
         return t
     }
 
-    /// The transition record of raising this alarm.
-    var raisedTransition: AlarmTransition {
+    /// The transition record of raising this alarm, on the evidence of the reading at `readingTime`.
+    func raisedTransition(readingTime: Int64?) -> AlarmTransition {
         AlarmTransition(alarmID: id, revision: revision, kind: .raised, from: nil, to: state, priority: priority,
-                        at: raisedAt, readingTime: category == .physiological ? conditionSince : nil, by: nil,
-                        value: value, threshold: threshold, escalationLevel: 0, resolution: nil)
+                        at: raisedAt, readingTime: readingTime, by: nil, value: value, threshold: threshold,
+                        escalationLevel: 0, resolution: nil)
     }
 
     private mutating func record(_ kind: AlarmTransition.Kind, from: AlarmState, at now: Int64, readingTime: Int64? = nil,

@@ -27,7 +27,7 @@ extension AlertEngine {
                           value: value, threshold: threshold, conditionSince: since, raisedAt: now)
         p.alarms.append(OpenAlarm(alarm: alarm, lastEvidenceAt: now))
         alarmIndex[alarm.id] = p.key
-        events.append(.alarmRaised(alarm, alarm.raisedTransition))
+        events.append(.alarmRaised(alarm, alarm.raisedTransition(readingTime: readingTime)))
     }
 
     /// The condition of `rule` no longer holds: resolve its alarm, or latch it.

@@ -96,7 +96,7 @@ import WardlineCore
 
     @Test func everyTransitionCountsARevision() throws {
         var a = alarm(.medium, latching: false)
-        let raised = a.raisedTransition
+        let raised = a.raisedTransition(readingTime: nil)
         let priorityResult = a.conditionConfirmed(priority: .high, latching: true, value: 85, threshold: 90,
                                                          message: nil, readingTime: nil, at: 2000)
 
