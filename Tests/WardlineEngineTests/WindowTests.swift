@@ -118,6 +118,20 @@ import WardlineCore
         #expect(ward.open("hr.rising")?.message.contains("60-min baseline") == true)
     }
 
+    @Test func aDepartureOfSeveralStandardDeviationsFromTheHourAlarmsWhenConfigured() throws {
+        var c = EngineConfiguration()
+        c.anomalyRules = [AnomalyRule(id: "hr.deviation", vital: .heartRate,
+                                      measure: .deviationsFromHourlyBaseline(minimumDeviation: 2), direction: .above,
+                                      raiseAt: 2.5, clearAt: 1.5, priority: .low)]
+        let ward = Ward(c)
+        ward.run(seconds: 3600) { s in stable.with { $0.heartRate = s % 2 == 0 ? 68 : 72 } }
+        let hour = try #require(ward.engine.windowStatistics(patientID: "P1", vital: .heartRate)?.lastHour)
+        #expect(abs((hour.mean ?? 0) - 70) < 0.01 && abs((hour.standardDeviation ?? 0) - 2) < 0.01)
+        ward.run(seconds: 300) { _ in stable.with { $0.heartRate = 85 } }
+        #expect(ward.raised == ["hr.deviation"])
+        #expect(ward.open("hr.deviation")?.message.contains("SD from its 60-min baseline") == true)
+    }
+
     @Test func noBaselineAlarmWithoutHalfAnHourOfBaseline() {
         let ward = Ward()
         ward.run(seconds: 20 * 60) { _ in stable.with { $0.heartRate = 70 } }
