@@ -32,7 +32,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_JOURNAL_SEGMENT_MB", defaultValue: "64", help: "Size of one journal segment file."),
         .init(name: "WARDLINE_JOURNAL_SYNC_MS", defaultValue: "1000", help: "How often the journal is flushed to disk (bounds loss on power failure; a crash loses nothing)."),
         .init(name: "WARDLINE_JOURNAL_MAX_SEGMENTS", defaultValue: "256", help: "Journal segments allowed before ingest pauses and lets the broker hold readings (disk bound)."),
-        .init(name: "WARDLINE_ASSIGNMENT_REFRESH_S", defaultValue: "5", help: "How often device assignments are re-read from the database."),
+        .init(name: "WARDLINE_ASSIGNMENT_REFRESH_S", defaultValue: "5", help: "How often device assignments and per-patient alarm settings are re-read from the database."),
         .init(name: "WARDLINE_STATS_INTERVAL_S", defaultValue: "10", help: "How often a statistics line is logged (0: never)."),
     ]
 

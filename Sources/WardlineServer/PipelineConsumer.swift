@@ -14,6 +14,7 @@ final class PipelineConsumer: @unchecked Sendable {
     private let sinks: [any PipelineSink]
     private let engine: AlertEngine
     private let engineSinks: [any EngineSink]
+    private let commands: EngineCommandQueue
     private let counters: PipelineCounters
     private let log: RateLimitedLog
     private let tickMillis: Int64
@@ -23,7 +24,8 @@ final class PipelineConsumer: @unchecked Sendable {
     private var lastTick: Int64 = 0
 
     init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], engine: AlertEngine, engineSinks: [any EngineSink],
-         counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500) {
+         commands: EngineCommandQueue, counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500) {
+        self.commands = commands
         self.ring = ring
         self.sinks = sinks
         self.engine = engine
@@ -48,6 +50,7 @@ final class PipelineConsumer: @unchecked Sendable {
             let done = producerFinished.load(ordering: .acquiring)
             let n = ring.popBatch(max: 1024) { item in handle(item) }
             let now = wallClockMillis()
+            for command in commands.drain() { dispatch(command(engine, now)) }
             if now - lastTick >= tickMillis {
                 lastTick = now
                 dispatch(engine.tick(now: now))

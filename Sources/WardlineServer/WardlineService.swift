@@ -24,7 +24,7 @@ public final class WardlineService: @unchecked Sendable {
     private var consumer: PipelineConsumer?
     private var writer: BatchWriter?
     private var alarmWriter: AlarmWriter?
-    private var refresher: AssignmentRefresher?
+    private var refresher: SettingsRefresher?
     private var stats: StatsReporter?
 
     public init(configuration: WardlineConfiguration, logger: Logger) {
@@ -41,8 +41,10 @@ public final class WardlineService: @unchecked Sendable {
         guard version == migrator.latestVersion else {
             throw ConfigurationError(description: "database schema is at version \(version), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
         }
-        registry.replaceAll(try VitalsStore(db: db).loadAssignments())
-        logger.info("device assignments loaded", metadata: ["devices": "\(registry.count)"])
+        let commands = EngineCommandQueue()
+        let refresher = SettingsRefresher(url: c.databaseURL, registry: registry, commands: commands,
+                                          intervalSeconds: c.assignmentRefreshSeconds, logger: logger)
+        try refresher.loadNow(db)
 
         var limits = MessageDecoder.Limits()
         limits.maxPayloadBytes = c.maxPayloadBytes
@@ -64,7 +66,7 @@ public final class WardlineService: @unchecked Sendable {
         let alarmWriter = AlarmWriter(url: c.databaseURL, counters: counters, logger: logger)
         self.alarmWriter = alarmWriter
         let consumer = PipelineConsumer(ring: ring, sinks: [writer], engine: engine, engineSinks: [alarmWriter],
-                                        counters: counters, log: badInputLog)
+                                        commands: commands, counters: counters, log: badInputLog)
         alarmWriter.start()
         writer.start()
         consumer.start()
@@ -108,8 +110,6 @@ public final class WardlineService: @unchecked Sendable {
         self.mqtt = mqtt
         logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)"])
 
-        let refresher = AssignmentRefresher(url: c.databaseURL, registry: registry,
-                                            intervalSeconds: c.assignmentRefreshSeconds, logger: logger)
         refresher.start()
         self.refresher = refresher
         if c.statsIntervalSeconds > 0 {

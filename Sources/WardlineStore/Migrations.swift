@@ -124,6 +124,29 @@ public enum Migrations {
                 PRIMARY KEY (alert_id, revision)
             );
             """),
+        Migration(version: 3, name: "per-patient alarm settings", sql: """
+            -- The SpO2 scale each patient is scored on (2: hypercapnic respiratory failure).
+            CREATE TABLE patient_settings (
+                patient_id text COLLATE "C" PRIMARY KEY,
+                spo2_scale smallint NOT NULL DEFAULT 1 CHECK (spo2_scale IN (1, 2)),
+                updated_by text,
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+
+            -- A clinician's threshold for one patient, replacing the hospital rule of the same id.
+            -- bands: [{"limit": 85, "priority": "high", "persistence_ms": 10000}, …]; none disables it.
+            CREATE TABLE threshold_overrides (
+                patient_id text COLLATE "C" NOT NULL,
+                rule_id    text NOT NULL,
+                vital      text NOT NULL,
+                direction  text NOT NULL CHECK (direction IN ('above', 'below')),
+                bands      jsonb NOT NULL,
+                clear_at   double precision NOT NULL,
+                updated_by text,
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (patient_id, rule_id)
+            );
+            """),
     ]
 }
 

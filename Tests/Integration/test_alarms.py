@@ -56,3 +56,31 @@ def test_a_one_second_artefact_raises_nothing(wardline_factory, db, publisher):
     time.sleep(1)
     assert db.scalar("SELECT count(*) FROM alerts WHERE patient_id = %s", patient) == 0
     w.stop()
+
+
+def test_per_patient_threshold_override_and_spo2_scale_come_from_the_database(wardline_factory, db, publisher):
+    """A clinician lowered patient A's SpO2 limit to 85 and put patient B on scale 2 (target 88-92):
+    at SpO2 88 for half a minute neither alarms, while patient C on hospital defaults does."""
+    import json
+    prefix = unique_prefix()
+    a, b, c = ("PAT-" + prefix + s for s in ("-a", "-b", "-c"))
+    db.query("INSERT INTO threshold_overrides (patient_id, rule_id, vital, direction, bands, clear_at, updated_by) "
+             "VALUES (%s, 'spo2.low', 'spo2', 'below', %s::jsonb, 87, 'dr-house') RETURNING 1",
+             a, json.dumps([{"limit": 85, "priority": "high", "persistence_ms": 10000}]))
+    db.query("INSERT INTO patient_settings (patient_id, spo2_scale) VALUES (%s, 2) RETURNING 1", b)
+    w = wardline_factory(WARDLINE_ASSIGNMENT_REFRESH_S=1).start()
+    t0 = now_ms() - 120_000
+    for patient in (a, b, c):
+        desaturate(publisher, patient.lower() + "-oxi", patient, 1, 30, t0, spo2=88)
+    assert db.wait_for(OPEN, 1, c, "spo2.low", timeout=30) == 1
+    time.sleep(1)
+    assert db.scalar(OPEN, a, "spo2.low") == 0, "the patient's own limit (85) holds, not the hospital's (92)"
+    assert db.scalar(OPEN, b, "spo2.low") == 0, "scale 2: 88 % is on target"
+
+    # Raising A's limit back above 88 while Wardline runs takes effect within a refresh.
+    db.query("UPDATE threshold_overrides SET bands = %s::jsonb, clear_at = 93 WHERE patient_id = %s RETURNING 1",
+             json.dumps([{"limit": 90, "priority": "high", "persistence_ms": 10000}]), a)
+    time.sleep(2.5)
+    desaturate(publisher, a.lower() + "-oxi", a, 31, 30, t0 + 30_000, spo2=88)
+    assert db.wait_for(OPEN, 1, a, "spo2.low", timeout=30) == 1
+    w.stop()

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import Synchronization
+import WardlineCore
+import WardlineEngine
+import WardlineStore
+
+/// Re-reads device assignments and per-patient alarm settings from the database every few seconds,
+/// on its own thread, so admissions and clinicians' threshold changes made elsewhere reach the
+/// decoder and the engine. Keeps the last good copy while the database is down.
+final class SettingsRefresher: @unchecked Sendable {
+    private let url: String
+    private let registry: DeviceRegistry
+    private let commands: EngineCommandQueue
+    private let intervalMillis: Int64
+    private let logger: Logger
+    private let stopRequested = Atomic<Bool>(false)
+    private var assignments: [String: String] = [:]
+    private var settings: [String: SettingsStore.PatientAlarmSettings] = [:]
+
+    init(url: String, registry: DeviceRegistry, commands: EngineCommandQueue, intervalSeconds: Int, logger: Logger) {
+        self.url = url
+        self.registry = registry
+        self.commands = commands
+        self.intervalMillis = Int64(intervalSeconds) * 1000
+        self.logger = logger
+    }
+
+    /// Reads everything once, before the pipeline starts; the engine gets it as its first commands.
+    func loadNow(_ db: PostgresConnection) throws {
+        try refresh(db)
+        logger.info("device assignments and alarm settings loaded",
+                    metadata: ["devices": "\(assignments.count)", "patients_with_settings": "\(settings.count)"])
+    }
+
+    func start() { startDedicatedThread(named: "wardline-settings") { [self] in run() } }
+
+    func stop() { stopRequested.store(true, ordering: .relaxed) }
+
+    private func run() {
+        var db: PostgresConnection?
+        var failing = false
+        while !stopRequested.load(ordering: .relaxed) {
+            var slept: Int64 = 0
+            while slept < intervalMillis && !stopRequested.load(ordering: .relaxed) { sleepMicros(100_000); slept += 100 }
+            do {
+                let conn = try db ?? PostgresConnection(url: url)
+                db = conn
+                try refresh(conn)
+                if failing { logger.notice("device assignments and alarm settings readable again") }
+                failing = false
+            } catch {
+                db = nil
+                if !failing { logger.warning("cannot refresh assignments and alarm settings; keeping the last copy", metadata: ["error": "\(error)"]) }
+                failing = true
+            }
+        }
+    }
+
+    private func refresh(_ db: PostgresConnection) throws {
+        let newAssignments = try VitalsStore(db: db).loadAssignments()
+        let (newSettings, refused) = try SettingsStore(db: db).load()
+        registry.replaceAll(newAssignments)
+        for device in Set(assignments.keys).union(newAssignments.keys) where assignments[device] != newAssignments[device] {
+            let patient = newAssignments[device]
+            commands.enqueue { engine, now in engine.assign(device: device, to: patient, now: now) }
+        }
+        for patient in Set(settings.keys).union(newSettings.keys) where settings[patient] != newSettings[patient] {
+            let s = newSettings[patient] ?? SettingsStore.PatientAlarmSettings()
+            let log = logger
+            commands.enqueue { engine, _ in
+                engine.setSpO2Scale(patientID: patient, scale: s.scale)
+                do { try engine.setThresholdOverrides(patientID: patient, rules: s.overrides) } catch {
+                    log.error("threshold override refused", metadata: ["patient": "\(patient)", "error": "\(error)"])
+                }
+                return []
+            }
+        }
+        for r in refused where !refusedBefore.contains(r) {
+            logger.error("stored threshold override is unusable and ignored", metadata: ["override": "\(r)"])
+        }
+        refusedBefore = Set(refused)
+        assignments = newAssignments
+        settings = newSettings
+    }
+
+    private var refusedBefore: Set<String> = []
+}
