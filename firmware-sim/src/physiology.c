@@ -30,7 +30,12 @@ void patient_init(patient_t *p, rng_t *r) {
     p->baseline[V_RR] = 15 + rng_gauss(r) * 1.5;
     p->baseline[V_SBP] = 115 + old * 25 + rng_gauss(r) * 8;
     p->baseline[V_DBP] = 72 + old * 6 + rng_gauss(r) * 5;
+    /* Ward patients who are well: the tails of the normal ranges would be alarms, not baselines. */
     p->baseline[V_SPO2] = clamp(p->baseline[V_SPO2], 94.5, 99.5);
+    p->baseline[V_HR] = clamp(p->baseline[V_HR], 58, 100);
+    p->baseline[V_RR] = clamp(p->baseline[V_RR], 12, 20);
+    p->baseline[V_SBP] = clamp(p->baseline[V_SBP], 105, 160);
+    p->baseline[V_DBP] = clamp(p->baseline[V_DBP], 60, 95);
     p->phase = rng_uniform(r) * 2 * M_PI;
     p->spike_vital = -1;
 }
