@@ -130,3 +130,19 @@ def test_accelerated_sepsis_scenario_raises_alarms_through_the_whole_pipeline(wa
     rules = {r for (r,) in db.query("SELECT rule_id FROM alerts WHERE patient_id = %s", patient)}
     assert len(rules & {"rr.high", "sbp.low", "spo2.low", "temp.high", "hr.high"}) >= 3, rules
     w.stop()
+
+
+def test_probe_off_scenario_raises_a_technical_alarm_not_a_physiological_one(wardline_factory, db):
+    prefix = "p" + uuid.uuid4().hex[:5]
+    w = wardline_factory().start()
+    out = subprocess.run(sim("--devices", 1, "--scenario", REPO / "firmware-sim" / "scenarios" / "probe-off.scn",
+                             "--speed", 30, "--duration", 8, "--oximeter-share", 1, "--artefacts-per-hour", 0,
+                             "--id-prefix", prefix, "--quiet"), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    patient = f"PAT-{prefix}00000"
+    assert db.wait_for("SELECT count(*) FROM alerts WHERE patient_id = %s AND category = 'technical'", 1, patient,
+                       timeout=20) >= 1
+    rules = db.query("SELECT rule_id, category FROM alerts WHERE patient_id = %s", patient)
+    assert all(category == "technical" for _, category in rules), rules
+    assert any("probe_off" in rule for rule, _ in rules), rules
+    w.stop()
