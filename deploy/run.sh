@@ -3,13 +3,7 @@
 # release mode, migrates the schema, starts `wardline serve` and the device simulator in the
 # background, and says where to look. `deploy/stop.sh` ends all of it.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-cd "$REPO"
-command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
-
-"$DEPLOY/install.sh"
-"$DEPLOY/services.sh" up
-. "$DEPLOY/env.sh"
+. "$(dirname "$0")/prepare.sh"
 
 say "build wardline (release)"
 swift build -c release --product wardline 2>&1 | grep -E 'error|warning: unre|Compiling wardline|Build' || true

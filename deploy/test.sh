@@ -3,13 +3,7 @@
 # then runs the unit tests, the ring stress test under ThreadSanitizer, the simulator's tests and
 # the integration tests against the real services. Idempotent; safe to run again.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-cd "$REPO"
-command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
-
-"$DEPLOY/install.sh"
-"$DEPLOY/services.sh" up
-. "$DEPLOY/env.sh"
+. "$(dirname "$0")/prepare.sh"
 
 say "build (debug, with tests)"
 swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Write|Linking)' || true
