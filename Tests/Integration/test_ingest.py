@@ -189,3 +189,17 @@ def test_readings_around_a_broker_restart_all_arrive(wardline_factory, db):
     assert db.wait_for(COUNT_ROWS, 6000, prefix + "-%") == 6000
     assert "mqtt connection lost; reconnecting with backoff" in w.log()
     w.stop()
+
+
+def test_a_full_ring_applies_backpressure_and_loses_nothing(wardline_factory, db, publisher):
+    prefix = unique_prefix()
+    # A two-slot ring and a tiny memory bound: the MQTT thread must wait, often, and say so.
+    w = wardline_factory(WARDLINE_RING_CAPACITY=2, WARDLINE_BATCH_SIZE=50).start()
+    publish_stream(publisher, prefix, devices=20, per_device=250)
+    publisher.wait_all_acked()
+    assert db.wait_for(COUNT_ROWS, 5000, prefix + "-%") == 5000
+    time.sleep(1.2)  # one more statistics line
+    waits = [int(part.split("=")[1]) for line in w.log().splitlines() if "ring_full_waits=" in line
+             for part in line.split() if part.startswith("ring_full_waits=")]
+    assert waits and waits[-1] > 0, "the waits are counted"
+    w.stop()
