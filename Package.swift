@@ -17,20 +17,23 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // librdkafka 2.8, built by deploy/install.sh into /usr/local (Debian 12's 2.0.2 is too old).
+        .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka"),
 
         .target(name: "WardlineCore"),
         .target(name: "WardlineEngine", dependencies: ["WardlineCore"]),
         .target(name: "WardlineJournal"),
         .target(name: "WardlineMQTT", dependencies: ["CMosquitto"]),
+        .target(name: "WardlineKafka", dependencies: ["CRdkafka"]),
         .target(name: "WardlineStore", dependencies: [
             "CLibpq", "WardlineCore", "WardlineEngine", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "WardlineServer", dependencies: [
-            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineStore",
+            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
-            "WardlineServer", "WardlineStore",
+            "WardlineServer", "WardlineStore", "WardlineKafka",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "WardlineCoreTests", dependencies: ["WardlineCore", "WardlineJournal"]),
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
         .testTarget(name: "WardlineStoreTests", dependencies: ["WardlineStore", "WardlineServer"]),
+        .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
     ],
     swiftLanguageModes: [.v6]
 )

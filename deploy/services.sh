@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts/stops Wardline's dev services on loopback, all state under $VAR (default <repo>/var).
-# Usage: deploy/services.sh up|down|status|start-db|stop-db|restart-db|start-mqtt|stop-mqtt
+# Usage: deploy/services.sh up|down|status|start-db|stop-db|restart-db|start-mqtt|stop-mqtt|start-kafka|stop-kafka
 #   up      start mosquitto and PostgreSQL+TimescaleDB (each skipped if it already answers),
 #           ensure role/database "wardline" and the timescaledb extension
 #   down    stop both, by pid (pg_ctl stop -m fast for postgres)
@@ -94,6 +94,53 @@ status_mqtt() {
         echo "mqtt      up    127.0.0.1:$WARDLINE_MQTT_PORT  (not started from $VAR)"
     else
         echo "mqtt      down  127.0.0.1:$WARDLINE_MQTT_PORT"
+    fi
+}
+
+# --- Kafka-compatible broker (Tansu, in-memory storage) ----------------------------------------
+
+KAFKA_PIDFILE=$RUN_DIR/tansu.pid
+TANSU=$VAR/tools/tansu
+kafka_pid() { [[ -r $KAFKA_PIDFILE ]] && cat "$KAFKA_PIDFILE" || true; }
+
+start_kafka() {
+    if port_open 127.0.0.1 "$WARDLINE_KAFKA_PORT"; then
+        say "kafka: already answering on 127.0.0.1:$WARDLINE_KAFKA_PORT, not starting"
+        return
+    fi
+    [[ -x $TANSU ]] || die "tansu not installed; run deploy/install.sh"
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
+    local url=tcp://127.0.0.1:$WARDLINE_KAFKA_PORT
+    nohup "$TANSU" broker --listener-url "$url" --advertised-listener-url "$url" \
+        --storage-engine memory://tansu/ >>"$LOG_DIR/tansu.log" 2>&1 &
+    echo $! >"$KAFKA_PIDFILE"
+    wait_port 127.0.0.1 "$WARDLINE_KAFKA_PORT" 20 || die "tansu did not open 127.0.0.1:$WARDLINE_KAFKA_PORT (log: $LOG_DIR/tansu.log)"
+    # In-memory storage: the topic is made again on every start.
+    "$TANSU" topic create --broker "$url" --partitions 3 "$WARDLINE_KAFKA_ALERTS_TOPIC" >>"$LOG_DIR/tansu.log" 2>&1 \
+        || die "could not create topic $WARDLINE_KAFKA_ALERTS_TOPIC (log: $LOG_DIR/tansu.log)"
+    say "kafka: tansu started on 127.0.0.1:$WARDLINE_KAFKA_PORT (pid $(kafka_pid)), topic $WARDLINE_KAFKA_ALERTS_TOPIC"
+}
+
+stop_kafka() {
+    local pid i
+    pid=$(kafka_pid)
+    if ! pid_alive "$pid" tansu; then
+        rm -f "$KAFKA_PIDFILE"
+        say "kafka: not running (from $VAR)"
+        return
+    fi
+    kill -TERM "$pid"
+    for ((i = 0; i < 100; i++)); do pid_alive "$pid" tansu || break; sleep 0.1; done
+    pid_alive "$pid" tansu && kill -KILL "$pid"
+    rm -f "$KAFKA_PIDFILE"
+    say "kafka: stopped (pid $pid)"
+}
+
+status_kafka() {
+    if port_open 127.0.0.1 "$WARDLINE_KAFKA_PORT"; then
+        echo "kafka     up    127.0.0.1:$WARDLINE_KAFKA_PORT  pid $(kafka_pid)"
+    else
+        echo "kafka     down  127.0.0.1:$WARDLINE_KAFKA_PORT"
     fi
 }
 
@@ -209,17 +256,19 @@ status_db() {
 main() {
     local start=$SECONDS
     case ${1:-} in
-        up | down | start-db | stop-db | restart-db | start-mqtt | stop-mqtt) with_lock "$@" ;;
+        up | down | start-db | stop-db | restart-db | start-mqtt | stop-mqtt | start-kafka | stop-kafka) with_lock "$@" ;;
     esac
     case ${1:-} in
-        up)         start_mqtt; start_db; say "up: done in $((SECONDS - start))s" ;;
-        down)       stop_db; stop_mqtt ;;
-        status)     status_mqtt; status_db ;;
+        up)         start_mqtt; start_db; start_kafka; say "up: done in $((SECONDS - start))s" ;;
+        down)       stop_kafka; stop_db; stop_mqtt ;;
+        status)     status_mqtt; status_db; status_kafka ;;
         start-db)   start_db ;;
         stop-db)    stop_db ;;
         restart-db) stop_db; start_db ;;
         start-mqtt) start_mqtt ;;
         stop-mqtt)  stop_mqtt ;;
+        start-kafka) start_kafka ;;
+        stop-kafka) stop_kafka ;;
         -h | --help | help) usage 0 ;;
         *)          usage 2 >&2 ;;
     esac

@@ -15,6 +15,7 @@ public protocol EngineSink: AnyObject, Sendable {
 /// down they wait in memory (they are few next to readings) and the wait is logged.
 final class AlarmWriter: EngineSink, @unchecked Sendable {
     private let url: String
+    private let outboxTopic: String?
     private let logger: Logger
     private let counters: PipelineCounters
     private let pending = Mutex<[(Alarm, AlarmTransition)]>([])
@@ -23,8 +24,9 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     private let stopDeadline = Atomic<Int64>(.max)
     private var store: AlarmStore?
 
-    init(url: String, counters: PipelineCounters, logger: Logger) {
+    init(url: String, outboxTopic: String?, counters: PipelineCounters, logger: Logger) {
         self.url = url
+        self.outboxTopic = outboxTopic
         self.counters = counters
         self.logger = logger
     }
@@ -58,7 +60,7 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
                 continue
             }
             do {
-                let s = try store ?? AlarmStore(db: PostgresConnection(url: url))
+                let s = try store ?? AlarmStore(db: PostgresConnection(url: url), outboxTopic: outboxTopic)
                 store = s
                 counters.alarmTransitionsStored.add(try s.write(batch))
                 if down { logger.notice("alarm store reachable again") }

@@ -25,6 +25,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     private let reader: JournalReader
     private let checkpoint: JournalCheckpoint
     private let decoder: MessageDecoder
+    private let journalID: String
     private let checkpointRaw: Atomic<UInt64>
     private let stopRequested = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
@@ -36,7 +37,8 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     private var abandoned = false
 
     init(settings: Settings, memoryBound: Int, counters: PipelineCounters, logger: Logger,
-         reader: JournalReader, checkpoint: JournalCheckpoint, decoder: MessageDecoder) {
+         reader: JournalReader, checkpoint: JournalCheckpoint, decoder: MessageDecoder, journalID: String) {
+        self.journalID = journalID
         self.settings = settings
         self.queue = Mutex(WriterQueue(memoryBound: memoryBound))
         self.counters = counters
@@ -98,7 +100,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
         for item in batch {
             switch item.event {
             case .reading(let r): readings.append(r)
-            case .rejected(let m): rejected.append(RejectedRow(message: m, journalPosition: item.position.rawValue))
+            case .rejected(let m): rejected.append(RejectedRow(message: m, journalID: journalID, journalPosition: item.position.rawValue))
             case .deviceStatus(let s): statuses.append(s)
             case .deviceAlert: break
             }
@@ -150,7 +152,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
         switch event {
         case .reading(let r): outcome = try store.write(readings: [r], rejected: [], statuses: [])
         case .rejected(let m):
-            outcome = try store.write(readings: [], rejected: [RejectedRow(message: m, journalPosition: position.rawValue)], statuses: [])
+            outcome = try store.write(readings: [], rejected: [RejectedRow(message: m, journalID: journalID, journalPosition: position.rawValue)], statuses: [])
         case .deviceStatus(let s): outcome = try store.write(readings: [], rejected: [], statuses: [s])
         case .deviceAlert: return
         }

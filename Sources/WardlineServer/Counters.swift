@@ -30,6 +30,7 @@ public final class PipelineCounters: Sendable {
     public let unstorable = Counter()
     public let alarmsRaised = Counter()
     public let alarmTransitionsStored = Counter()
+    public let eventsPublished = Counter()
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
 
     public init() {}

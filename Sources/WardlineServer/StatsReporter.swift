@@ -44,7 +44,7 @@ final class StatsReporter: @unchecked Sendable {
                 "rows_per_s": "\(Int(Double(inserted - lastInserted) / seconds))",
                 "received": "\(received)", "rows": "\(inserted)", "duplicates": "\(counters.duplicateReadings.count)",
                 "ring": "\(ring.count)", "writer_waiting": "\(writer.waiting)", "db_up": "\(writer.isDatabaseUp)", "mqtt_up": "\(mqttConnected())",
-                "spilled": "\(counters.spilledToJournal.count)", "alarms_raised": "\(counters.alarmsRaised.count)", "ring_full_waits": "\(counters.ringFullWaits.count)",
+                "spilled": "\(counters.spilledToJournal.count)", "alarms_raised": "\(counters.alarmsRaised.count)", "events_published": "\(counters.eventsPublished.count)", "ring_full_waits": "\(counters.ringFullWaits.count)",
                 "rejected": .dictionary(rejects),
             ])
             lastReceived = received

@@ -24,6 +24,7 @@ public final class WardlineService: @unchecked Sendable {
     private var consumer: PipelineConsumer?
     private var writer: BatchWriter?
     private var alarmWriter: AlarmWriter?
+    private var outboxRelay: OutboxRelay?
     private var refresher: SettingsRefresher?
     private var stats: StatsReporter?
 
@@ -57,13 +58,20 @@ public final class WardlineService: @unchecked Sendable {
             settings: .init(databaseURL: c.databaseURL, batchSize: c.batchSize, batchAgeMillis: Int64(c.batchAgeMillis),
                             shutdownGraceMillis: Int64(c.shutdownGraceSeconds) * 1000),
             memoryBound: c.writerMemoryReadings, counters: counters, logger: logger, reader: reader,
-            checkpoint: checkpoint, decoder: MessageDecoder(registry: registry, limits: limits))
+            checkpoint: checkpoint, decoder: MessageDecoder(registry: registry, limits: limits),
+            journalID: try JournalIdentity.load(directory: c.journalDirectory))
         // The engine continues the alarms that were open when Wardline stopped; it never raises them again.
         let engine = try AlertEngine(configuration: EngineConfiguration())
         let openAlarms = try AlarmStore(db: db).openAlarms()
         engine.restore(openAlarms: openAlarms, now: wallClockMillis())
         logger.info("open alarms restored", metadata: ["alarms": "\(openAlarms.count)"])
-        let alarmWriter = AlarmWriter(url: c.databaseURL, counters: counters, logger: logger)
+        let alarmWriter = AlarmWriter(url: c.databaseURL, outboxTopic: c.kafkaBrokers == nil ? nil : c.kafkaAlertsTopic,
+                                      counters: counters, logger: logger)
+        if let brokers = c.kafkaBrokers {
+            let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, logger: logger)
+            relay.start()
+            outboxRelay = relay
+        }
         self.alarmWriter = alarmWriter
         let consumer = PipelineConsumer(ring: ring, sinks: [writer], engine: engine, engineSinks: [alarmWriter],
                                         commands: commands, counters: counters, log: badInputLog)
@@ -136,6 +144,8 @@ public final class WardlineService: @unchecked Sendable {
         writer.stopAfterFlushing()
         alarmWriter?.stopAfterFlushing(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
         while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
+        outboxRelay?.stopAfterFlushing(graceMillis: 5000)
+        while !(outboxRelay?.isStopped ?? true) { sleepMicros(1000) }
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
     }
 

@@ -9,8 +9,13 @@ import WardlineEngine
 /// raising them a second time.
 public final class AlarmStore {
     public let db: PostgresConnection
+    /// Where each transition's DomainEvent goes (the Kafka topic), or nil for no outbox rows.
+    public let outboxTopic: String?
 
-    public init(db: PostgresConnection) { self.db = db }
+    public init(db: PostgresConnection, outboxTopic: String? = nil) {
+        self.db = db
+        self.outboxTopic = outboxTopic
+    }
 
     /// Writes alarm events in one transaction; returns how many transitions were new.
     @discardableResult
@@ -30,6 +35,16 @@ public final class AlarmStore {
                           t.priority.rawValue, String(t.at), t.readingTime.map(String.init), t.by,
                           t.value.map { String($0) }, t.threshold.map { String($0) }, String(t.escalationLevel),
                           t.resolution?.rawValue]).affectedRows
+                if let topic = outboxTopic {
+                    // Same transaction as the alarm: the event exists exactly when the change does.
+                    try db.execute("""
+                        INSERT INTO outbox (event_id, topic, key, payload)
+                        SELECT e.id, $2, $3, jsonb_set($4::jsonb, '{event_id}', to_jsonb(e.id::text))
+                        FROM (SELECT md5($1)::uuid AS id) e
+                        ON CONFLICT (event_id) DO NOTHING
+                        """, ["\(t.alarmID)#\(t.revision)", topic, alarm.patientID ?? alarm.deviceID,
+                              AlarmEvent.json(alarm, t)])
+                }
             }
             return inserted
         }

@@ -56,10 +56,12 @@ public enum Migrations {
             );
             CREATE UNIQUE INDEX device_assignments_open ON device_assignments (device_id) WHERE discharged_at IS NULL;
 
-            -- Everything that could not be accepted, with why. journal_position + element_index
-            -- identify the message, so a replay after a crash does not store a rejection twice.
+            -- Everything that could not be accepted, with why. (journal_id, journal_position,
+            -- element_index) identifies the message, so a replay after a crash does not store a
+            -- rejection twice, and another journal's positions never collide with this one's.
             CREATE TABLE rejected_messages (
                 id               bigserial PRIMARY KEY,
+                journal_id       uuid        NOT NULL,
                 journal_position bigint      NOT NULL,
                 element_index    integer     NOT NULL DEFAULT -1,
                 received_at      timestamptz NOT NULL,
@@ -69,7 +71,7 @@ public enum Migrations {
                 detail           text        NOT NULL,
                 payload          text        NOT NULL,
                 payload_size     integer     NOT NULL,
-                UNIQUE (journal_position, element_index)
+                UNIQUE (journal_id, journal_position, element_index)
             );
             CREATE INDEX rejected_messages_reason ON rejected_messages (reason, received_at DESC);
             """),
@@ -146,6 +148,23 @@ public enum Migrations {
                 updated_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (patient_id, rule_id)
             );
+            """),
+        Migration(version: 4, name: "transactional outbox for alarm events", sql: """
+            -- Domain events written in the same transaction as the alarm change they describe, and
+            -- published to Kafka from here; event_id derives from (alarm, revision), so writing the
+            -- same transition twice stores one event and a redelivery carries the same id.
+            CREATE TABLE outbox (
+                id           bigserial PRIMARY KEY,
+                event_id     uuid NOT NULL UNIQUE,
+                topic        text NOT NULL,
+                key          text,
+                payload      jsonb NOT NULL,
+                created_at   timestamptz NOT NULL DEFAULT now(),
+                delivered_at timestamptz,
+                attempts     integer NOT NULL DEFAULT 0,
+                last_error   text
+            );
+            CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
             """),
     ]
 }

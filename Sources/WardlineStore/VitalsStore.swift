@@ -17,9 +17,11 @@ public struct BatchOutcome: Sendable, Equatable {
 /// A rejected message with the journal position that identifies it across replays.
 public struct RejectedRow: Sendable {
     public var message: RejectedMessage
+    public var journalID: String
     public var journalPosition: UInt64
-    public init(message: RejectedMessage, journalPosition: UInt64) {
+    public init(message: RejectedMessage, journalID: String, journalPosition: UInt64) {
         self.message = message
+        self.journalID = journalID
         self.journalPosition = journalPosition
     }
 }
@@ -74,9 +76,9 @@ public final class VitalsStore {
             if !rejected.isEmpty {
                 try db.copy("COPY rejected_staging FROM STDIN", data: Self.encode(rejected))
                 outcome.rejectedInserted = try db.execute("""
-                    INSERT INTO rejected_messages (journal_position, element_index, received_at, topic, device_id,
-                                                   reason, detail, payload, payload_size)
-                    SELECT journal_position, element_index, timestamptz 'epoch' + received_ms * interval '1 millisecond',
+                    INSERT INTO rejected_messages (journal_id, journal_position, element_index, received_at, topic,
+                                                   device_id, reason, detail, payload, payload_size)
+                    SELECT journal_id, journal_position, element_index, timestamptz 'epoch' + received_ms * interval '1 millisecond',
                            topic, device_id, reason, detail, payload, payload_size
                     FROM rejected_staging
                     ON CONFLICT DO NOTHING
@@ -106,7 +108,7 @@ public final class VitalsStore {
                 rr real, sbp real, dbp real, o2 boolean, acvpu char(1), received_ms bigint, sent_at_us bigint
             ) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS rejected_staging (
-                journal_position bigint, element_index integer, received_ms bigint, topic text, device_id text,
+                journal_id uuid, journal_position bigint, element_index integer, received_ms bigint, topic text, device_id text,
                 reason text, detail text, payload text, payload_size integer
             ) ON COMMIT DELETE ROWS;
             """)
@@ -162,6 +164,7 @@ public final class VitalsStore {
         var out = CopyText(reserving: rows.count * 256)
         for row in rows {
             let m = row.message
+            out.column(row.journalID)
             out.column(Int64(bitPattern: row.journalPosition))
             out.column(Int64(m.elementIndex ?? -1))
             out.column(m.receivedAt)

@@ -82,4 +82,11 @@ import WardlineJournal
         #expect(seen == ["first"])
         #expect(result.damaged)
     }
+
+    @Test func aJournalKeepsOneIdentityForLife() throws {
+        let first = try JournalIdentity.load(directory: directory)
+        #expect(first.count == 36 && first.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
+        #expect(try JournalIdentity.load(directory: directory) == first, "reopening keeps the id")
+        #expect(try JournalIdentity.load(directory: directory + "-other") != first, "another journal, another id")
+    }
 }

@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import Synchronization
+import WardlineKafka
+import WardlineStore
+
+/// Publishes the outbox to Kafka, on its own thread with its own database connection: sends what
+/// is pending, marks each event delivered when its delivery report says so, and sends failed ones
+/// again after a pause. A crash or a broker outage loses nothing: the rows wait in the outbox, and
+/// a redelivery carries the same event_id.
+final class OutboxRelay: @unchecked Sendable {
+    private let url: String
+    private let brokers: String
+    private var producer: KafkaProducer?   // relay thread only, after init
+    private let box: ReportBox
+    private let logger: Logger
+    private let counters: PipelineCounters
+    private let stopRequested = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    private let stopDeadline = Atomic<Int64>(.max)
+
+    init(url: String, brokers: String, counters: PipelineCounters, logger: Logger) throws {
+        self.url = url
+        self.brokers = brokers
+        self.logger = logger
+        self.counters = counters
+        let box = ReportBox()
+        self.box = box
+        let first = try Self.makeProducer(brokers: brokers, box: box)
+        producer = first
+        if !first.brokerReachable(timeoutMillis: 2000) {
+            logger.error("kafka broker unreachable; alarm events wait in the outbox until it answers",
+                         metadata: ["brokers": "\(brokers)"])
+        }
+    }
+
+    private static func makeProducer(brokers: String, box: ReportBox) throws -> KafkaProducer {
+        try KafkaProducer(brokers: brokers, clientID: "wardline") { d in box.reports.withLock { $0.append(d) } }
+    }
+
+    func start() { startDedicatedThread(named: "wardline-outbox") { [self] in run() } }
+
+    func stopAfterFlushing(graceMillis: Int64) {
+        stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
+        stopRequested.store(true, ordering: .releasing)
+    }
+
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    private func run() {
+        var store: OutboxStore?
+        var inFlight = Set<UInt64>()
+        var retryAt: Int64 = 0
+        var failing = false
+        while true {
+            let now = wallClockMillis()
+            let stopping = stopRequested.load(ordering: .acquiring)
+            do {
+                let s = try store ?? OutboxStore(db: PostgresConnection(url: url))
+                store = s
+                let done = box.reports.withLock { r -> [KafkaDelivery] in defer { r.removeAll() }; return r }
+                let delivered = done.filter { $0.error == nil }.map(\.id)
+                try s.markDelivered(delivered)
+                counters.eventsPublished.add(delivered.count)
+                for d in done {
+                    inFlight.remove(d.id)
+                    guard let error = d.error else { continue }
+                    try s.markFailed(d.id, error: error)
+                    retryAt = now + 1000
+                    // A broker that restarted has forgotten this idempotent producer's id: its
+                    // messages can only time out. A new producer gets a new id.
+                    producer = nil
+                    if !failing { logger.error("kafka delivery failing; events stay in the outbox and are sent again", metadata: ["error": "\(error)"]) }
+                    failing = true
+                }
+                if !delivered.isEmpty && failing { logger.notice("kafka delivering again"); failing = false }
+                if now >= retryAt {
+                    let p = try producer ?? Self.makeProducer(brokers: brokers, box: box)
+                    producer = p
+                    for e in try s.pending(limit: 500) where !inFlight.contains(e.id) {
+                        try p.send(topic: e.topic, key: e.key, value: e.payload, id: e.id)
+                        inFlight.insert(e.id)
+                    }
+                }
+                if stopping && (inFlight.isEmpty || now > stopDeadline.load(ordering: .relaxed)) { break }
+            } catch {
+                store = nil
+                logger.warning("outbox relay: database or producer error; retrying", metadata: ["error": "\(error)"])
+                if stopping && now > stopDeadline.load(ordering: .relaxed) { break }
+                sleepMicros(500_000)
+            }
+            sleepMicros(20_000)
+        }
+        producer?.flush(timeoutMillis: 2000)
+        stopped.store(true, ordering: .releasing)
+    }
+}
+
+/// Delivery reports from librdkafka's poll thread, picked up by the relay's thread.
+final class ReportBox: Sendable {
+    let reports = Mutex<[KafkaDelivery]>([])
+}

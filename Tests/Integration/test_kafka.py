@@ -1,0 +1,67 @@
+"""Alarm events to Kafka through the transactional outbox, against the real Kafka-compatible broker."""
+import json
+import subprocess
+import time
+
+from conftest import BIN, now_ms, services, unique_prefix
+
+
+def events(timeout=20, want=lambda e: True, count=1):
+    """Reads the alarm topic from the beginning until `count` matching events arrived."""
+    deadline = time.time() + timeout
+    found = []
+    while time.time() < deadline:
+        out = subprocess.run([str(BIN), "events", "--idle", "2"], capture_output=True, text=True, timeout=60)
+        found = [e for e in (json.loads(line) for line in out.stdout.splitlines()) if want(e)]
+        if len(found) >= count:
+            return found
+        time.sleep(0.5)
+    return found
+
+
+def desaturate(publisher, patient, seconds=30, start_seq=1):
+    t0 = now_ms() - 120_000
+    for i in range(seconds):
+        publisher.publish(f"devices/{patient.lower()}-oxi/vitals",
+                          {"v": 1, "seq": start_seq + i, "ts": t0 + i * 1000, "patient_id": patient, "hr": 90, "spo2": 84})
+    publisher.wait_all_acked()
+
+
+def test_a_raised_alarm_is_a_domain_event_keyed_by_patient(wardline_factory, db, publisher):
+    patient = "PAT-" + unique_prefix()
+    w = wardline_factory().start()
+    desaturate(publisher, patient)
+    got = events(want=lambda e: e["key"] == patient and e["value"]["event_type"] == "vitals.alert.raised")
+    assert got, "no vitals.alert.raised event for the patient"
+    event = got[0]["value"]
+    assert set(event) == {"event_id", "event_type", "event_version", "timestamp", "source_service", "correlation_id", "data"}
+    assert event["source_service"] == "wardline" and event["event_version"] == 1
+    assert event["data"]["patient_id"] == patient and event["data"]["rule_id"] == "spo2.low"
+    assert event["data"]["priority"] == "high" and event["data"]["transition"]["kind"] == "raised"
+    alert_id = event["correlation_id"]
+    outbox = db.query("SELECT event_id::text, delivered_at IS NOT NULL FROM outbox WHERE payload->>'correlation_id' = %s "
+                      "AND payload->>'event_type' = 'vitals.alert.raised'", alert_id)
+    assert outbox == [(event["event_id"], True)], "the event on Kafka is the outbox row, marked delivered"
+    w.stop()
+
+
+def test_alarms_raised_while_kafka_is_down_are_stored_and_published_when_it_returns(wardline_factory, db, publisher):
+    patient = "PAT-" + unique_prefix()
+    w = wardline_factory().start()
+    services("stop-kafka")
+    try:
+        desaturate(publisher, patient)
+        assert db.wait_for("SELECT count(*) FROM alerts WHERE patient_id = %s", 1, patient, timeout=30) == 1, \
+            "alarms keep being raised and stored without Kafka"
+        time.sleep(1)
+        waiting = [r for (r,) in db.query("SELECT id FROM outbox WHERE key = %s AND delivered_at IS NULL", patient)]
+        assert waiting, "the events wait in the outbox"
+    finally:
+        services("start-kafka")
+    got = events(timeout=90, want=lambda e: e["key"] == patient)
+    assert got and got[0]["value"]["event_type"] == "vitals.alert.raised"
+    assert db.wait_for("SELECT count(*) FROM outbox WHERE id = ANY(%s) AND delivered_at IS NULL", 0, waiting,
+                       timeout=60) == 0, "everything that waited is delivered"
+    ids = {e["value"]["event_id"] for e in got}
+    assert ids <= {r for (r,) in db.query("SELECT event_id::text FROM outbox WHERE key = %s", patient)}
+    w.stop()
