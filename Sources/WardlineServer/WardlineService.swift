@@ -17,6 +17,8 @@ public final class WardlineService: @unchecked Sendable {
     public let counters = PipelineCounters()
     /// Whether the MQTT session is up right now (for the stats line and, later, /ready).
     public let mqttConnected = StateFlag()
+    /// What `/ready` reports: each outside dependency's state, set by the part that uses it.
+    public let health = HealthBoard()
     private let logger: Logger
     private let registry = DeviceRegistry()
     private var mqtt: MQTTClient?
@@ -101,6 +103,8 @@ public final class WardlineService: @unchecked Sendable {
         options.tcpNoDelay = c.mqttTCPNoDelay
         let log = logger
         let connected = mqttConnected
+        let health = health
+        health.report("mqtt", ok: false, detail: "connecting to \(c.mqttHost):\(c.mqttPort)")
         let mqtt = try MQTTClient(options: options, onMessage: { ingest.handle($0) }, onConnection: { event in
             switch event {
             case .connected: log.notice("mqtt connected; subscribed", metadata: ["topics": "\(DeviceTopic.subscriptions)"])
@@ -113,6 +117,7 @@ public final class WardlineService: @unchecked Sendable {
                           metadata: ["reason": "\(reason)", "broker": "\(c.mqttHost):\(c.mqttPort)"])
             }
             connected.set(event.isConnected)
+            health.report("mqtt", ok: event.isConnected, detail: event.isConnected ? "" : "\(event)")
         })
         try mqtt.start()
         self.mqtt = mqtt
