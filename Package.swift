@@ -19,21 +19,31 @@ let package = Package(
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // librdkafka 2.8, built by deploy/install.sh into /usr/local (Debian 12's 2.0.2 is too old).
         .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka"),
+        .systemLibrary(name: "CLibwebsockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
+        .systemLibrary(name: "CJWT", pkgConfig: "libjwt", providers: [.apt(["libjwt-dev"])]),
 
         .target(name: "WardlineCore"),
         .target(name: "WardlineEngine", dependencies: ["WardlineCore"]),
         .target(name: "WardlineJournal"),
         .target(name: "WardlineMQTT", dependencies: ["CMosquitto"]),
         .target(name: "WardlineKafka", dependencies: ["CRdkafka"]),
+        // The hub's rooms, access rules and per-socket queues: pure Swift, tested without a socket.
+        .target(name: "WardlineHub", dependencies: ["WardlineCore", "WardlineEngine"]),
+        // The libwebsockets server and the token signer: the only files that see lws or libjwt.
+        .target(name: "WardlineWeb", dependencies: ["CLibwebsockets", "CJWT", "WardlineHub"]),
         .target(name: "WardlineStore", dependencies: [
             "CLibpq", "WardlineCore", "WardlineEngine", .product(name: "Logging", package: "swift-log"),
         ]),
+        // REST routes and handlers over the store; no C library of its own.
+        .target(name: "WardlineAPI", dependencies: [
+            "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineStore", "WardlineWeb", .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "WardlineServer", dependencies: [
-            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineStore",
+            "WardlineAPI", "WardlineHub", "WardlineWeb", "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineStore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
-            "WardlineServer", "WardlineStore", "WardlineKafka",
+            "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWeb", "WardlineHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -46,6 +56,7 @@ let package = Package(
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
         .testTarget(name: "WardlineStoreTests", dependencies: ["WardlineStore", "WardlineServer"]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
+        .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWeb", "WardlineAPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

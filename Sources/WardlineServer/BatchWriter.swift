@@ -109,8 +109,10 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
         var pause: Int64 = 100
         while true {
             do {
+                let began = DispatchTime.now().uptimeNanoseconds
                 let outcome = try connectedStore().write(readings: readings, rejected: rejected, statuses: statuses,
                                                          duplicatesLikely: replaying)
+                counters.batchWriteMicros.add(Int((DispatchTime.now().uptimeNanoseconds - began) / 1000))
                 committed(outcome, batches: 1, last: batch.last?.position)
                 return
             } catch let error as PostgresError where error.isDataError {

@@ -36,6 +36,13 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_JOURNAL_MAX_SEGMENTS", defaultValue: "256", help: "Journal segments allowed before ingest pauses and lets the broker hold readings (disk bound)."),
         .init(name: "WARDLINE_ASSIGNMENT_REFRESH_S", defaultValue: "5", help: "How often device assignments and per-patient alarm settings are re-read from the database."),
         .init(name: "WARDLINE_STATS_INTERVAL_S", defaultValue: "10", help: "How often a statistics line is logged (0: never)."),
+        .init(name: "WARDLINE_HTTP_HOST", defaultValue: "127.0.0.1", help: "Address the ward page, the REST API and the WebSocket hub listen on."),
+        .init(name: "WARDLINE_HTTP_PORT", defaultValue: "18080", help: "Port of the ward page (`/`), the REST API (`/api/v1`), `/ws`, `/health`, `/ready` and `/metrics`."),
+        .init(name: "WARDLINE_JWT_SECRET", defaultValue: "wardline-dev-secret-change-me", help: "HS256 secret that signs and verifies tokens (at least 16 bytes). The default is for loopback demos; Wardline warns when it is in use."),
+        .init(name: "WARDLINE_DASHBOARD_DIR", defaultValue: "dashboards", help: "Folder of the nurses' station page served at `/`."),
+        .init(name: "WARDLINE_API_WORKERS", defaultValue: "4", help: "Threads (each with its own database connection) answering REST calls."),
+        .init(name: "WARDLINE_WS_ALARM_QUEUE", defaultValue: "1024", help: "Alarm frames that may wait for one WebSocket client; beyond it the client is disconnected (alarms are never dropped)."),
+        .init(name: "WARDLINE_WS_PING_S", defaultValue: "10", help: "Idle seconds before a WebSocket is pinged; one silent for 2.5 times as long is closed."),
     ]
 
     public static func markdownTable() -> String {
@@ -76,8 +83,16 @@ public struct WardlineConfiguration: Sendable {
     public var journalMaxSegments: Int
     public var assignmentRefreshSeconds: Int
     public var statsIntervalSeconds: Int
+    public var httpHost: String
+    public var httpPort: Int32
+    public var jwtSecret: String
+    public var dashboardDirectory: String
+    public var apiWorkers: Int
+    public var wsAlarmQueue: Int
+    public var wsPingSeconds: Int
 
     public var journalDirectory: String { varDirectory + "/journal" }
+    public var usesDemoSecret: Bool { jwtSecret == "wardline-dev-secret-change-me" }
 
     /// Reads the configuration; a malformed value is an error that names the setting.
     public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
@@ -121,7 +136,14 @@ public struct WardlineConfiguration: Sendable {
             journalSyncMillis: r.int("WARDLINE_JOURNAL_SYNC_MS", 1...600_000),
             journalMaxSegments: r.int("WARDLINE_JOURNAL_MAX_SEGMENTS", 2...100_000),
             assignmentRefreshSeconds: r.int("WARDLINE_ASSIGNMENT_REFRESH_S", 1...3600),
-            statsIntervalSeconds: r.int("WARDLINE_STATS_INTERVAL_S", 0...3600))
+            statsIntervalSeconds: r.int("WARDLINE_STATS_INTERVAL_S", 0...3600),
+            httpHost: r.string("WARDLINE_HTTP_HOST"), httpPort: Int32(r.int("WARDLINE_HTTP_PORT", 1...65535)),
+            jwtSecret: r.string("WARDLINE_JWT_SECRET"), dashboardDirectory: r.string("WARDLINE_DASHBOARD_DIR"),
+            apiWorkers: r.int("WARDLINE_API_WORKERS", 1...64), wsAlarmQueue: r.int("WARDLINE_WS_ALARM_QUEUE", 16...1_000_000),
+            wsPingSeconds: r.int("WARDLINE_WS_PING_S", 1...3600))
+        guard config.jwtSecret.utf8.count >= 16 else {
+            throw ConfigurationError(description: "WARDLINE_JWT_SECRET must be at least 16 bytes")
+        }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(config.logLevel) else {
             throw ConfigurationError(description: "WARDLINE_LOG_LEVEL=\(config.logLevel) is not a log level")
         }

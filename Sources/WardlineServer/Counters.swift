@@ -23,6 +23,8 @@ public final class PipelineCounters: Sendable {
     public let duplicateReadings = Counter()
     public let rejectedStored = Counter()
     public let batchesCommitted = Counter()
+    /// Time spent writing committed batches (with `batchesCommitted`, the mean batch latency).
+    public let batchWriteMicros = Counter()
     public let batchFailures = Counter()
     /// Readings that went to the on-disk journal instead of memory while the database was down.
     public let spilledToJournal = Counter()
@@ -31,6 +33,9 @@ public final class PipelineCounters: Sendable {
     public let alarmsRaised = Counter()
     public let alarmTransitionsStored = Counter()
     public let eventsPublished = Counter()
+    public let acknowledgements = Counter()
+    /// Alarms open in the engine now (raised minus resolved), set by the consumer.
+    public let openAlarms = Atomic<Int>(0)
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
 
     public init() {}

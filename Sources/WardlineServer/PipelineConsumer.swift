@@ -54,6 +54,7 @@ final class PipelineConsumer: @unchecked Sendable {
             if now - lastTick >= tickMillis {
                 lastTick = now
                 dispatch(engine.tick(now: now))
+                counters.openAlarms.store(engine.openAlarmCount, ordering: .relaxed)
             }
             if n > 0 { idle = 0; continue }
             if done { break }

@@ -3,11 +3,12 @@ import Logging
 import Synchronization
 import WardlineCore
 import WardlineEngine
+import WardlineHub
 import WardlineStore
 
 /// Re-reads device assignments and per-patient alarm settings from the database every few seconds,
 /// on its own thread, so admissions and clinicians' threshold changes made elsewhere reach the
-/// decoder and the engine. Keeps the last good copy while the database is down.
+/// decoder and the engine, and wards and care assignments reach the hub and the API. Keeps the last good copy while the database is down.
 final class SettingsRefresher: @unchecked Sendable {
     private let url: String
     private let registry: DeviceRegistry
@@ -15,6 +16,10 @@ final class SettingsRefresher: @unchecked Sendable {
     private let intervalMillis: Int64
     private let logger: Logger
     private let stopRequested = Atomic<Bool>(false)
+    private let wanted = Atomic<Bool>(false)
+    /// Called with who lies where and who looks after whom, after each read that changed them.
+    var onDirectory: (@Sendable (WardDirectory) -> Void)?
+    private var directory: WardDirectory?
     private var assignments: [String: String] = [:]
     private var settings: [String: SettingsStore.PatientAlarmSettings] = [:]
 
@@ -37,12 +42,19 @@ final class SettingsRefresher: @unchecked Sendable {
 
     func stop() { stopRequested.store(true, ordering: .relaxed) }
 
+    /// Re-reads at once (a change was just made through the API).
+    func refreshSoon() { wanted.store(true, ordering: .releasing) }
+
     private func run() {
         var db: PostgresConnection?
         var failing = false
         while !stopRequested.load(ordering: .relaxed) {
             var slept: Int64 = 0
-            while slept < intervalMillis && !stopRequested.load(ordering: .relaxed) { sleepMicros(100_000); slept += 100 }
+            while slept < intervalMillis && !stopRequested.load(ordering: .relaxed) && !wanted.load(ordering: .acquiring) {
+                sleepMicros(10_000)
+                slept += 10
+            }
+            wanted.store(false, ordering: .releasing)
             do {
                 let conn = try db ?? PostgresConnection(url: url)
                 db = conn
@@ -58,6 +70,16 @@ final class SettingsRefresher: @unchecked Sendable {
     }
 
     private func refresh(_ db: PostgresConnection) throws {
+        let ward = WardStore(db: db)
+        var care: [String: Set<String>] = [:]
+        for (user, patient) in try ward.careAssignments() { care[user, default: []].insert(patient) }
+        let places = try ward.patients().map { PatientPlace(patientID: $0.patientID, ward: $0.ward, bed: $0.bed) }
+        let newDirectory = WardDirectory(places: Dictionary(places.map { ($0.patientID, $0) }, uniquingKeysWith: { a, _ in a }),
+                                         careAssignments: care)
+        if newDirectory != directory {
+            directory = newDirectory
+            onDirectory?(newDirectory)
+        }
         let newAssignments = try VitalsStore(db: db).loadAssignments()
         let (newSettings, refused) = try SettingsStore(db: db).load()
         registry.replaceAll(newAssignments)

@@ -1,11 +1,14 @@
 import Foundation
 import Logging
 import Synchronization
+import WardlineAPI
 import WardlineCore
 import WardlineEngine
+import WardlineHub
 import WardlineJournal
 import WardlineMQTT
 import WardlineStore
+import WardlineWeb
 
 /// The whole ingest pipeline in one process: MQTT → journal → ring → consumer → writer.
 ///
@@ -29,6 +32,8 @@ public final class WardlineService: @unchecked Sendable {
     private var outboxRelay: OutboxRelay?
     private var refresher: SettingsRefresher?
     private var stats: StatsReporter?
+    private var web: WebServer?
+    private let mqttForCommands = Mutex<MQTTClient?>(nil)
 
     public init(configuration: WardlineConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -47,6 +52,12 @@ public final class WardlineService: @unchecked Sendable {
         let commands = EngineCommandQueue()
         let refresher = SettingsRefresher(url: c.databaseURL, registry: registry, commands: commands,
                                           intervalSeconds: c.assignmentRefreshSeconds, logger: logger)
+        let directory = DirectoryBox()
+        let web = try startWebServer(commands: commands, directory: directory, refresher: refresher)
+        refresher.onDirectory = { [web] d in
+            directory.replace(d)
+            web.server.post(directory: d)
+        }
         try refresher.loadNow(db)
 
         var limits = MessageDecoder.Limits()
@@ -75,7 +86,9 @@ public final class WardlineService: @unchecked Sendable {
             outboxRelay = relay
         }
         self.alarmWriter = alarmWriter
-        let consumer = PipelineConsumer(ring: ring, sinks: [writer], engine: engine, engineSinks: [alarmWriter],
+        ringGauge.withLock { $0 = { [ring] in ring.count } }
+        writerGauge.withLock { $0 = { [writer] in writer.waiting } }
+        let consumer = PipelineConsumer(ring: ring, sinks: [writer, web.sink], engine: engine, engineSinks: [alarmWriter, web.sink],
                                         commands: commands, counters: counters, log: badInputLog)
         alarmWriter.start()
         writer.start()
@@ -121,6 +134,7 @@ public final class WardlineService: @unchecked Sendable {
         })
         try mqtt.start()
         self.mqtt = mqtt
+        mqttForCommands.withLock { $0 = mqtt }
         logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)"])
 
         refresher.start()
@@ -137,6 +151,7 @@ public final class WardlineService: @unchecked Sendable {
     /// once the database has been unreachable for the shutdown grace (the journal keeps the rest).
     public func stop() {
         logger.notice("shutting down: stopping intake")
+        mqttForCommands.withLock { $0 = nil }
         mqtt?.stop()
         mqtt = nil
         ingest?.sync()
@@ -151,7 +166,77 @@ public final class WardlineService: @unchecked Sendable {
         while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
         while !(outboxRelay?.isStopped ?? true) { sleepMicros(1000) }
+        web?.stop()
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
+    }
+
+    private let ringGauge = Mutex<@Sendable () -> Int>({ 0 })
+    private let writerGauge = Mutex<@Sendable () -> Int>({ 0 })
+
+    /// The ward page, the REST API and the WebSocket hub, on one libwebsockets server.
+    private func startWebServer(commands: EngineCommandQueue, directory: DirectoryBox,
+                                refresher: SettingsRefresher) throws -> (server: WebServer, sink: HubSink) {
+        let c = configuration
+        if c.usesDemoSecret {
+            logger.warning("WARDLINE_JWT_SECRET is the demo default: anyone can mint tokens; set a secret outside loopback demos")
+        }
+        let tokens = TokenAuthority(secret: c.jwtSecret)
+        let acknowledger = Acknowledger(commands: commands, counters: counters)
+        let sinkBox = Mutex<HubSink?>(nil)
+        let webStats = Mutex<WebStats?>(nil)
+        let health = health
+        let counters = counters
+        let ringCapacity = c.ringCapacity
+        let context = APIContext(
+            databaseURL: c.databaseURL, tokens: tokens, directory: directory,
+            acknowledge: { acknowledger.acknowledge($0, by: $1) },
+            publishCommand: { [weak self] device, payload in
+                guard let mqtt = self?.mqttForCommands.withLock({ $0 }) else { throw ConfigurationError(description: "not connected to the MQTT broker") }
+                _ = try mqtt.publish(topic: "devices/\(device)/commands", payload: payload, qos: 1)
+            },
+            directoryChanged: { refresher.refreshSoon() },
+            settingsChanged: { refresher.refreshSoon() },
+            latestScore: { patient in sinkBox.withLock { $0 }?.latestScore(patient) },
+            readiness: { health.snapshot.map { Readiness(component: $0.0, ok: $0.1.ok, required: $0.1.required, detail: $0.1.detail) } },
+            metrics: { [weak self] in
+                guard let self, let web = webStats.withLock({ $0 }) else { return "" }
+                let ring = ringGauge.withLock { $0 }
+                let writer = writerGauge.withLock { $0 }
+                return MetricsText(counters: counters, web: web, ringOccupancy: ring, ringCapacity: ringCapacity,
+                                   writerWaiting: writer).render()
+            })
+        let api = WardAPI(context: context, workers: c.apiWorkers, logger: logger)
+        var options = WebServer.Options()
+        options.host = c.httpHost
+        options.port = c.httpPort
+        options.staticRoot = c.dashboardDirectory
+        options.pingSeconds = UInt16(c.wsPingSeconds)
+        options.hangupSeconds = UInt16(min(65535, c.wsPingSeconds * 5 / 2))
+        options.hubLimits.alarmQueue = c.wsAlarmQueue
+        let log = logger
+        let serverBox = Mutex<WebServer?>(nil)
+        let server = WebServer(options: options, tokens: tokens, handler: api) { request in
+            switch request {
+            case .acknowledge(let alarmID, let who, let session):
+                // Off the socket thread: the acknowledgement waits for the engine.
+                DispatchQueue.global().async {
+                    if case .failure(let e) = acknowledger.acknowledge(alarmID, by: who) {
+                        serverBox.withLock { $0 }?.postError(session: session, code: e.code, message: e.message, extra: ["alarm_id": alarmID])
+                    }
+                }
+            }
+        }
+        serverBox.withLock { $0 = server }
+        webStats.withLock { $0 = server.stats }
+        do { try server.start() } catch {
+            throw ConfigurationError(description: "\(error) (WARDLINE_HTTP_HOST/WARDLINE_HTTP_PORT)")
+        }
+        api.start()
+        let sink = HubSink(server: server, registry: registry)
+        sinkBox.withLock { $0 = sink }
+        web = server
+        log.notice("ward page, REST API and WebSocket hub listening", metadata: ["url": "http://\(c.httpHost):\(c.httpPort)/"])
+        return (server, sink)
     }
 
     private func waitForDatabase() throws -> PostgresConnection {

@@ -52,14 +52,15 @@ public final class AlarmStore {
 
     /// The alarms that were open when Wardline last stopped.
     public func openAlarms() throws -> [Alarm] {
-        try db.execute("""
-            SELECT id, patient_id, device_id, rule_id, category, vital, priority, state, latching, condition_present,
-                   message, value, threshold, \(Self.millis("condition_since")), \(Self.millis("raised_at")),
-                   \(Self.millis("active_since")), \(Self.millis("acknowledged_at")), acknowledged_by,
-                   escalation_level, revision
-            FROM alerts WHERE state <> 'resolved' ORDER BY raised_at
-            """).rows.compactMap(Self.alarm)
+        try db.execute("SELECT \(Self.selectColumns) FROM alerts WHERE state <> 'resolved' ORDER BY raised_at").rows.compactMap(Self.alarm)
     }
+
+    /// The columns `alarm(_:)` reads, in its order.
+    static let selectColumns = """
+        id, patient_id, device_id, rule_id, category, vital, priority, state, latching, condition_present,
+        message, value, threshold, \(millis("condition_since")), \(millis("raised_at")),
+        \(millis("active_since")), \(millis("acknowledged_at")), acknowledged_by, escalation_level, revision
+        """
 
     private func upsert(_ a: Alarm) throws {
         try db.execute("""
@@ -87,7 +88,7 @@ public final class AlarmStore {
     private static func time(_ n: Int) -> String { "timestamptz 'epoch' + $\(n)::bigint * interval '1 millisecond'" }
     private static func millis(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000)::bigint" }
 
-    private static func alarm(_ r: [String?]) -> Alarm? {
+    static func alarm(_ r: [String?]) -> Alarm? {
         guard let id = r[0], let rule = r[3], let category = r[4].flatMap(AlarmCategory.init(rawValue:)),
               let priority = r[6].flatMap(AlarmPriority.init(rawValue:)), let state = r[7].flatMap(AlarmState.init(rawValue:)),
               let message = r[10], let since = r[13].flatMap(Int64.init), let raised = r[14].flatMap(Int64.init)

@@ -166,6 +166,28 @@ public enum Migrations {
             );
             CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
             """),
+        Migration(version: 5, name: "wards, beds and care assignments", sql: """
+            -- Where each patient lies. Who may watch a patient follows from it: ward-wide roles see
+            -- their ward, a nurse the patients in her care assignments.
+            CREATE TABLE patients (
+                patient_id  text COLLATE "C" PRIMARY KEY,
+                ward        text NOT NULL,
+                bed         text,
+                admitted_at timestamptz NOT NULL DEFAULT now(),
+                updated_by  text
+            );
+            CREATE INDEX patients_ward ON patients (ward, bed);
+
+            -- Which nurse looks after which patient (managed through the REST API).
+            CREATE TABLE care_assignments (
+                user_id     text NOT NULL,
+                patient_id  text COLLATE "C" NOT NULL REFERENCES patients (patient_id) ON DELETE CASCADE,
+                assigned_by text,
+                assigned_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (user_id, patient_id)
+            );
+            CREATE INDEX care_assignments_patient ON care_assignments (patient_id);
+            """),
     ]
 }
 

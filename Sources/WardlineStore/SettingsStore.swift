@@ -73,7 +73,8 @@ public final class SettingsStore {
         var persistence_ms: Int64?
     }
 
-    private static func rule(_ row: [String?]) -> ThresholdRule? {
+    /// A rule from a row of (patient, rule id, vital, direction, bands JSON, clear level); nil when unreadable.
+    public static func rule(_ row: [String?]) -> ThresholdRule? {
         guard let ruleID = row[1], let vital = row[2].flatMap(Vital.init(rawValue:)),
               let direction = row[3].flatMap(BreachDirection.init(rawValue:)),
               let json = row[4], let clearAt = row[5].flatMap(Double.init),

@@ -1,0 +1,74 @@
+import Synchronization
+import WardlineEngine
+import WardlineHub
+import WardlineWeb
+
+/// The directory of wards, readable from any thread (the REST workers check access with it).
+public final class DirectoryBox: Sendable {
+    private let value: Mutex<WardDirectory>
+    public init(_ d: WardDirectory = WardDirectory()) { value = Mutex(d) }
+    public var current: WardDirectory { value.withLock { $0 } }
+    public func replace(_ d: WardDirectory) { value.withLock { $0 = d } }
+}
+
+/// A patient's most recent scored reading, kept by the pipeline for `/news2`.
+public struct LatestScore: Sendable {
+    public var time: Int64
+    public var deviceID: String
+    public var score: News2Score
+    public init(time: Int64, deviceID: String, score: News2Score) {
+        self.time = time
+        self.deviceID = deviceID
+        self.score = score
+    }
+}
+
+/// One component's state for `/ready`.
+public struct Readiness: Sendable {
+    public var component: String
+    public var ok: Bool
+    public var required: Bool
+    public var detail: String
+    public init(component: String, ok: Bool, required: Bool, detail: String) {
+        self.component = component
+        self.ok = ok
+        self.required = required
+        self.detail = detail
+    }
+}
+
+/// What the REST API needs from the rest of Wardline, as closures, so the routes can be tested
+/// without a pipeline.
+public struct APIContext: Sendable {
+    public var databaseURL: String
+    public var tokens: TokenAuthority
+    public var directory: DirectoryBox
+    /// Acknowledges through the engine (its only thread applies it) and waits for the result.
+    public var acknowledge: @Sendable (_ alarmID: String, _ by: Principal) -> Result<Alarm, APIError>
+    public var publishCommand: @Sendable (_ deviceID: String, _ payload: [UInt8]) throws -> Void
+    /// Re-read wards and care assignments now (after a change made through the API).
+    public var directoryChanged: @Sendable () -> Void
+    /// Re-read alarm settings and device assignments now.
+    public var settingsChanged: @Sendable () -> Void
+    public var latestScore: @Sendable (_ patientID: String) -> LatestScore?
+    public var readiness: @Sendable () -> [Readiness]
+    public var metrics: @Sendable () -> String
+
+    public init(databaseURL: String, tokens: TokenAuthority, directory: DirectoryBox,
+                acknowledge: @escaping @Sendable (String, Principal) -> Result<Alarm, APIError>,
+                publishCommand: @escaping @Sendable (String, [UInt8]) throws -> Void,
+                directoryChanged: @escaping @Sendable () -> Void, settingsChanged: @escaping @Sendable () -> Void,
+                latestScore: @escaping @Sendable (String) -> LatestScore?, readiness: @escaping @Sendable () -> [Readiness],
+                metrics: @escaping @Sendable () -> String) {
+        self.databaseURL = databaseURL
+        self.tokens = tokens
+        self.directory = directory
+        self.acknowledge = acknowledge
+        self.publishCommand = publishCommand
+        self.directoryChanged = directoryChanged
+        self.settingsChanged = settingsChanged
+        self.latestScore = latestScore
+        self.readiness = readiness
+        self.metrics = metrics
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import WardlineHub
+import WardlineStore
+
+/// Alarms: the list (by state, patient, priority), one alarm with its history, acknowledgement.
+extension WardAPI {
+    func alarms(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let q = c.request.query
+        var f = HistoryQueries.AlarmFilter()
+        if let s = q["state"] {
+            guard ["open", "active", "acknowledged", "resolved", "all"].contains(s) else {
+                throw APIError.validation("state", "must be open, active, acknowledged, resolved or all")
+            }
+            f.state = s == "all" ? nil : s
+        } else {
+            f.state = "open"
+        }
+        if let p = q["priority"] {
+            guard ["high", "medium", "low"].contains(p) else { throw APIError.validation("priority", "must be high, medium or low") }
+            f.priority = p
+        }
+        if let l = q["limit"] {
+            guard let n = Int(l), (1...1000).contains(n) else { throw APIError.validation("limit", "must be 1…1000") }
+            f.limit = n
+        }
+        let p = who(c)
+        let directory = context.directory.current
+        if let patient = q["patient_id"] {
+            try requireView(c, patient)
+            f.patientIDs = [patient]
+        } else if p.role.reach != .hospital {
+            f.patientIDs = directory.visiblePatients(for: p).map(\.patientID)
+        }
+        let rows = try HistoryQueries(db: try need(db)).alarms(f).filter { a in
+            a.patientID.map { directory.mayView(p, $0) } ?? (p.role.reach == .hospital)
+        }
+        return .data(rows.map(WireFormat.alarm))
+    }
+
+    func alarm(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let queries = HistoryQueries(db: try need(db))
+        guard let a = try queries.alarm(id: c.param("alarm_id")) else { throw APIError.notFound("no alarm \(c.param("alarm_id"))") }
+        try requireAlarmAccess(c, a.patientID)
+        var d = WireFormat.alarm(a)
+        d["history"] = try queries.alarmHistory(id: a.id).map { h -> [String: Any] in
+            var e: [String: Any] = ["revision": h.revision, "kind": h.kind, "to_state": h.toState, "priority": h.priority,
+                                    "at": h.at, "escalation_level": h.escalationLevel]
+            e["from_state"] = h.fromState
+            e["by"] = h.byUser
+            e["value"] = h.value
+            e["threshold"] = h.threshold
+            return e
+        }
+        return .data(d)
+    }
+
+    func acknowledge(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let id = c.param("alarm_id")
+        guard let stored = try HistoryQueries(db: try need(db)).alarm(id: id) else { throw APIError.notFound("no alarm \(id)") }
+        try requireAlarmAccess(c, stored.patientID)
+        switch context.acknowledge(id, who(c)) {
+        case .success(let a): return .data(WireFormat.alarm(a), message: "alarm acknowledged")
+        case .failure(let e): throw e
+        }
+    }
+
+    private func requireAlarmAccess(_ c: Call, _ patientID: String?) throws {
+        if let patientID { try requireView(c, patientID) } else if who(c).role.reach != .hospital {
+            throw APIError.forbidden("an alarm of an unassigned device is for hospital-wide roles")
+        }
+    }
+}

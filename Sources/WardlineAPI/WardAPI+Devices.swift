@@ -1,0 +1,73 @@
+import Foundation
+import WardlineHub
+import WardlineStore
+
+/// Devices: their status, admission to a patient, and commands sent to them over MQTT.
+extension WardAPI {
+    func devices(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let p = who(c)
+        let directory = context.directory.current
+        let rows = try HistoryQueries(db: try need(db)).devices().filter { d in
+            d.patientID.map { directory.mayView(p, $0) } ?? (p.role.reach == .hospital || p.role == .chargeNurse)
+        }
+        return .data(rows.map { d -> [String: Any] in
+            var e: [String: Any] = ["device_id": d.deviceID, "state": d.state ?? "unknown"]
+            e["battery"] = d.battery
+            e["firmware"] = d.firmware
+            e["updated_at"] = d.updatedAt
+            e["patient_id"] = d.patientID
+            e["ward"] = d.ward
+            e["bed"] = d.bed
+            return e
+        })
+    }
+
+    func assignDevice(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let device = c.param("device_id")
+        try checkID(device, "device_id")
+        let b = try body(c)
+        let patient = try string(b, "patient_id")!
+        let conn = try need(db)
+        guard let place = try WardStore(db: conn).patient(patient) else {
+            throw APIError(409, "patient_not_admitted", "patient \(patient) must be admitted to a ward before a device is assigned")
+        }
+        try requireWardManager(c, ward: place.ward)
+        try HistoryQueries(db: conn).assignDevice(device, to: patient)
+        context.settingsChanged()
+        return .data(["device_id": device, "patient_id": patient, "ward": place.ward, "bed": place.bed as Any],
+                     message: "device assigned")
+    }
+
+    func unassignDevice(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let device = c.param("device_id")
+        try requireWardManager(c, ward: nil)
+        try HistoryQueries(db: try need(db)).assignDevice(device, to: nil)
+        context.settingsChanged()
+        return .data(["device_id": device], message: "device unassigned")
+    }
+
+    /// Publishes `{"command", "args", "by", "request_id", "ts"}` to `devices/{id}/commands` (QoS 1).
+    func command(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let device = c.param("device_id")
+        try checkID(device, "device_id")
+        let b = try body(c)
+        let command = try string(b, "command")!
+        let allowed = ["silence", "identify", "set_interval", "reboot", "calibrate"]
+        guard allowed.contains(command) else {
+            throw APIError.validation("command", "must be one of \(allowed.joined(separator: ", "))")
+        }
+        if let args = b["args"], !(args is [String: Any]) { throw APIError.validation("args", "must be a JSON object") }
+        let p = who(c)
+        guard p.role != .nurse || context.directory.current.careAssignments[p.userID] != nil else {
+            throw APIError.forbidden("a nurse without care assignments may not command devices")
+        }
+        let requestID = Envelope(c.request).requestID
+        let payload: [String: Any] = ["command": command, "args": b["args"] ?? [String: Any](), "by": p.userID,
+                                      "request_id": requestID, "ts": Int64(Date().timeIntervalSince1970 * 1000)]
+        do { try context.publishCommand(device, WireFormat.serialise(payload)) } catch {
+            throw APIError(503, "broker_unavailable", "the command could not be published: \(error)")
+        }
+        return .data(["device_id": device, "command": command, "topic": "devices/\(device)/commands"], status: 202,
+                     message: "command published")
+    }
+}

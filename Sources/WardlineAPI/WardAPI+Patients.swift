@@ -1,0 +1,131 @@
+import Foundation
+import WardlineHub
+import WardlineStore
+
+/// Patients: who the caller may see, admission to a ward and bed, history, NEWS2, care assignments.
+extension WardAPI {
+    func me(_ c: Call) throws -> HTTPResult {
+        let p = who(c)
+        return .data(["user": ["id": p.userID, "role": p.role.rawValue, "ward": p.ward],
+                      "patients": context.directory.current.visiblePatients(for: p).map(Self.place)])
+    }
+
+    func patients(_ c: Call) throws -> HTTPResult {
+        .data(context.directory.current.visiblePatients(for: who(c)).map(Self.place))
+    }
+
+    func admit(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let id = c.param("patient_id")
+        try checkID(id, "patient_id")
+        let b = try body(c)
+        let ward = try string(b, "ward")!
+        let bed = try string(b, "bed", required: false)
+        try requireWardManager(c, ward: ward)
+        let store = WardStore(db: try need(db))
+        if let current = try store.patient(id) { try requireWardManager(c, ward: current.ward) }
+        let row = PatientRow(patientID: id, ward: ward, bed: bed)
+        try store.admit(row, by: who(c).userID)
+        context.directoryChanged()
+        return .data(Self.place(PatientPlace(patientID: id, ward: ward, bed: bed)), message: "patient admitted")
+    }
+
+    func discharge(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let id = c.param("patient_id")
+        let store = WardStore(db: try need(db))
+        guard let current = try store.patient(id) else { throw APIError.notFound("patient \(id) is not admitted") }
+        try requireWardManager(c, ward: current.ward)
+        try store.discharge(id)
+        context.directoryChanged()
+        return .data(["patient_id": id], message: "patient discharged")
+    }
+
+    func vitalsHistory(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let id = c.param("patient_id")
+        try requireView(c, id)
+        let q = c.request.query
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let to = try q["to"].map { s in
+            guard let v = ISO8601.parse(s.removingPercentEncoding ?? s) else { throw APIError.validation("to", "must be ISO 8601 or epoch milliseconds") }
+            return v
+        } ?? now
+        let from = try q["from"].map { s in
+            guard let v = ISO8601.parse(s.removingPercentEncoding ?? s) else { throw APIError.validation("from", "must be ISO 8601 or epoch milliseconds") }
+            return v
+        } ?? (to - 3_600_000)
+        guard from < to else { throw APIError.validation("from", "must be before to") }
+        guard to - from <= 31 * 86_400_000 else { throw APIError.validation("from", "a query spans at most 31 days") }
+        let bucket = try q["bucket"].map(Self.seconds) ?? max(1, Int((to - from) / 1000 / 240))
+        guard (to - from) / 1000 / Int64(bucket) <= 10_000 else {
+            throw APIError.validation("bucket", "too small for the range: at most 10,000 buckets")
+        }
+        let buckets = try HistoryQueries(db: try need(db)).vitals(patientID: id, fromMillis: from, toMillis: to, bucketSeconds: bucket)
+        return .data(["patient_id": id, "bucket_seconds": bucket, "from": from, "to": to,
+                      "points": buckets.map { b -> [String: Any] in
+                          var point: [String: Any] = ["time": b.time, "count": b.count]
+                          for name in HistoryQueries.vitalColumns {
+                              point[name] = b.vitals[name].map { ["min": $0.min, "avg": $0.avg, "max": $0.max] } ?? NSNull()
+                          }
+                          return point
+                      }])
+    }
+
+    /// `60`, `60s`, `5m`, `1h`.
+    static func seconds(_ s: String) throws -> Int {
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+        var digits = Substring(s)
+        var factor = 1
+        if let last = s.last, let f = units[last] { factor = f; digits = s.dropLast() }
+        guard let n = Int(digits), n > 0, n * factor <= 86_400 else {
+            throw APIError.validation("bucket", "must be a duration such as 30s, 5m or 1h, at most 1 day")
+        }
+        return n * factor
+    }
+
+    func news2(_ c: Call) throws -> HTTPResult {
+        let id = c.param("patient_id")
+        try requireView(c, id)
+        guard let latest = context.latestScore(id) else { throw APIError.notFound("no scored reading for patient \(id) since Wardline started") }
+        return .data(["patient_id": id, "time": latest.time, "device_id": latest.deviceID, "news2": WireFormat.news2(latest.score)])
+    }
+
+    func careAssignments(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let p = who(c)
+        let filterUser = c.request.query["user_id"]
+        let directory = context.directory.current
+        let rows = try WardStore(db: try need(db)).careAssignments().filter { row in
+            (filterUser == nil || row.user == filterUser) && (row.user == p.userID || directory.mayView(p, row.patient))
+        }
+        return .data(rows.map { ["user_id": $0.user, "patient_id": $0.patient] })
+    }
+
+    func assignCare(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let b = try body(c)
+        let user = try string(b, "user_id")!
+        let patient = try string(b, "patient_id")!
+        let store = WardStore(db: try need(db))
+        guard let place = try store.patient(patient) else {
+            throw APIError(409, "patient_not_admitted", "patient \(patient) must be admitted to a ward before care can be assigned")
+        }
+        try requireWardManager(c, ward: place.ward)
+        try store.assignCare(user: user, patient: patient, by: who(c).userID)
+        context.directoryChanged()
+        return .data(["user_id": user, "patient_id": patient], status: 201, message: "care assigned")
+    }
+
+    func endCare(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
+        let store = WardStore(db: try need(db))
+        let patient = c.param("patient_id")
+        if let place = try store.patient(patient) { try requireWardManager(c, ward: place.ward) } else { try requireWardManager(c, ward: nil) }
+        guard try store.endCare(user: c.param("user_id"), patient: patient) else {
+            throw APIError.notFound("no care assignment of \(patient) to \(c.param("user_id"))")
+        }
+        context.directoryChanged()
+        return .data(["user_id": c.param("user_id"), "patient_id": patient], message: "care assignment ended")
+    }
+
+    static func place(_ p: PatientPlace) -> [String: Any] {
+        var d: [String: Any] = ["patient_id": p.patientID, "ward": p.ward]
+        d["bed"] = p.bed
+        return d
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import Synchronization
+import WardlineHub
+import WardlineStore
+import WardlineWeb
+
+/// The REST API under `/api/v1`, plus `/health`, `/ready` and `/metrics`.
+///
+/// Requests come from the socket thread and are answered on a small pool of worker threads, each
+/// with its own database connection, so a slow query never holds up a WebSocket frame.
+public final class WardAPI: HTTPHandler, @unchecked Sendable {
+    typealias Handler = @Sendable (WardAPI, Call, PostgresConnection?) throws -> HTTPResult
+
+    let context: APIContext
+    let logger: Logger
+    private let jobs = Mutex<[@Sendable (PostgresConnection?) -> Void]>([])
+    private let available = DispatchSemaphore(value: 0)
+    private let workers: Int
+
+    static let routes: [(Route, Bool, Handler)] = [
+        // (route, needs a token, handler)
+        (Route("GET", "/health", "health"), false, { api, c, _ in try api.health(c) }),
+        (Route("GET", "/ready", "ready"), false, { api, c, db in try api.ready(c, db) }),
+        (Route("GET", "/metrics", "metrics"), false, { api, _, _ in .text(api.context.metrics()) }),
+        (Route("GET", "/api/v1/me", "me"), true, { api, c, _ in try api.me(c) }),
+        (Route("GET", "/api/v1/patients", "patients"), true, { api, c, _ in try api.patients(c) }),
+        (Route("PUT", "/api/v1/patients/{patient_id}", "admit"), true, { api, c, db in try api.admit(c, db) }),
+        (Route("DELETE", "/api/v1/patients/{patient_id}", "discharge"), true, { api, c, db in try api.discharge(c, db) }),
+        (Route("GET", "/api/v1/patients/{patient_id}/vitals", "vitals"), true, { api, c, db in try api.vitalsHistory(c, db) }),
+        (Route("GET", "/api/v1/patients/{patient_id}/news2", "news2"), true, { api, c, _ in try api.news2(c) }),
+        (Route("PUT", "/api/v1/patients/{patient_id}/spo2-scale", "spo2 scale"), true, { api, c, db in try api.setScale(c, db) }),
+        (Route("GET", "/api/v1/patients/{patient_id}/thresholds", "thresholds"), true, { api, c, db in try api.thresholds(c, db) }),
+        (Route("PUT", "/api/v1/patients/{patient_id}/thresholds/{rule_id}", "set threshold"), true, { api, c, db in try api.setThreshold(c, db) }),
+        (Route("DELETE", "/api/v1/patients/{patient_id}/thresholds/{rule_id}", "remove threshold"), true, { api, c, db in try api.removeThreshold(c, db) }),
+        (Route("GET", "/api/v1/alarms", "alarms"), true, { api, c, db in try api.alarms(c, db) }),
+        (Route("GET", "/api/v1/alarms/{alarm_id}", "alarm"), true, { api, c, db in try api.alarm(c, db) }),
+        (Route("POST", "/api/v1/alarms/{alarm_id}/acknowledge", "acknowledge"), true, { api, c, db in try api.acknowledge(c, db) }),
+        (Route("GET", "/api/v1/devices", "devices"), true, { api, c, db in try api.devices(c, db) }),
+        (Route("PUT", "/api/v1/devices/{device_id}/assignment", "assign device"), true, { api, c, db in try api.assignDevice(c, db) }),
+        (Route("DELETE", "/api/v1/devices/{device_id}/assignment", "unassign device"), true, { api, c, db in try api.unassignDevice(c, db) }),
+        (Route("POST", "/api/v1/devices/{device_id}/commands", "command"), true, { api, c, db in try api.command(c, db) }),
+        (Route("GET", "/api/v1/care-assignments", "care assignments"), true, { api, c, db in try api.careAssignments(c, db) }),
+        (Route("POST", "/api/v1/care-assignments", "assign care"), true, { api, c, db in try api.assignCare(c, db) }),
+        (Route("DELETE", "/api/v1/care-assignments/{user_id}/{patient_id}", "end care"), true, { api, c, db in try api.endCare(c, db) }),
+    ]
+
+    public init(context: APIContext, workers: Int = 4, logger: Logger) {
+        self.context = context
+        self.logger = logger
+        self.workers = workers
+    }
+
+    public func start() {
+        for i in 0..<workers {
+            let t = Thread { [self] in work() }
+            t.name = "wardline-api-\(i)"
+            t.start()
+        }
+    }
+
+    public func handle(_ request: HTTPRequest, respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        jobs.withLock { $0.append({ [self] db in respond(answer(request, db)) }) }
+        available.signal()
+    }
+
+    private func work() {
+        var db: PostgresConnection?
+        while true {
+            available.wait()
+            guard let job = jobs.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
+            if db == nil { db = try? PostgresConnection(url: context.databaseURL) }
+            job(db)
+            if let c = db, (try? c.execute("SELECT 1")) == nil { db = nil }
+        }
+    }
+
+    /// Routes, authenticates and runs one request; every failure becomes an enveloped error.
+    func answer(_ request: HTTPRequest, _ db: PostgresConnection?) -> HTTPResponse {
+        let envelope = Envelope(request)
+        let path = request.path.split(separator: "/")
+        var pathKnown = false
+        for (route, needsToken, handler) in Self.routes {
+            guard let params = route.match(path) else { continue }
+            pathKnown = true
+            guard route.method == request.method else { continue }
+            var principal: Principal?
+            if needsToken {
+                do throws(TokenRefusal) {
+                    principal = try context.tokens.verify(Self.bearer(request))
+                } catch {
+                    return envelope.failure(APIError(401, "unauthorized", error.description))
+                }
+            }
+            let call = Call(request: request, principal: principal, params: params)
+            do {
+                switch try handler(self, call, db) {
+                case .data(let data, let status, let message): return envelope.success(data, status: status, message: message)
+                case .text(let text):
+                    return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
+                case .raw(let response): return response
+                }
+            } catch let e as APIError {
+                return envelope.failure(e)
+            } catch let e as APIErrorWithData {
+                return envelope.failure(e.error, data: e.data)
+            } catch {
+                logger.error("request failed", metadata: ["route": "\(route.name)", "error": "\(error)"])
+                return envelope.failure(APIError(503, "database_unavailable", "the database did not answer: \(error)"))
+            }
+        }
+        if pathKnown { return envelope.failure(APIError(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")) }
+        return envelope.failure(.notFound("no route \(request.method) \(request.path)"))
+    }
+
+    private static func bearer(_ r: HTTPRequest) -> String? {
+        guard let auth = r.headers["authorization"], auth.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+enum HTTPResult {
+    case data(Any, status: Int = 200, message: String = "ok")
+    case text(String)
+    case raw(HTTPResponse)
+}

@@ -1,0 +1,246 @@
+import Foundation
+import WardlineCore
+import WardlineEngine
+
+/// What the hub fans out.
+public enum HubEvent: Sendable {
+    case engine(EngineEvent)
+    case deviceStatus(DeviceStatus, patientID: String?)
+    case notification(id: String, kind: String, message: String, patientID: String?, time: Int64)
+}
+
+/// What a client asked for that the hub cannot do alone.
+public enum ClientRequest: Sendable, Equatable {
+    case acknowledge(alarmID: String, by: Principal, session: UInt64)
+}
+
+/// The WebSocket hub's state: sessions, rooms (`user:`, `role:`, `patient:`) and what each socket
+/// is still to be sent. Confined to the server's one service thread, so it needs no locks; the
+/// server asks it which sockets have frames waiting and which must be closed.
+public final class Hub {
+    public struct Limits: Sendable {
+        public var alarmQueue = 1024
+        public var otherQueue = 256
+        public init() {}
+    }
+
+    struct Session {
+        var principal: Principal
+        var queue: OutboundQueue
+        var patients: Set<String> = []
+    }
+
+    public private(set) var directory: WardDirectory
+    private let limits: Limits
+    private var sessions: [UInt64: Session] = [:]
+    private var rooms: [String: Set<UInt64>] = [:]
+    private var ready: Set<UInt64> = []
+    private var evictions: [(UInt64, String)] = []
+    public private(set) var framesQueued = 0
+    public private(set) var slowClientsDisconnected = 0
+    public private(set) var refusedSubscriptions = 0
+    public private(set) var badClientFrames = 0
+
+    public init(directory: WardDirectory = WardDirectory(), limits: Limits = Limits()) {
+        self.directory = directory
+        self.limits = limits
+    }
+
+    public var sessionCount: Int { sessions.count }
+    public func isOpen(_ id: UInt64) -> Bool { sessions[id] != nil }
+    public var vitalsCoalesced: Int { sessions.values.reduce(0) { $0 + $1.queue.coalesced } }
+
+    public func members(of room: String) -> Set<UInt64> { rooms[room] ?? [] }
+    public func rooms(of id: UInt64) -> [String] { rooms.filter { $0.value.contains(id) }.map(\.key).sorted() }
+
+    // MARK: sessions
+
+    public func open(_ id: UInt64, principal: Principal) {
+        sessions[id] = Session(principal: principal, queue: OutboundQueue(alarmLimit: limits.alarmQueue, otherLimit: limits.otherQueue))
+        let own = ["user:" + principal.userID, "role:" + principal.role.rawValue]
+        for room in own { rooms[room, default: []].insert(id) }
+        send(id, "session:ready", [
+            "user": ["id": principal.userID, "role": principal.role.rawValue, "ward": principal.ward],
+            "rooms": own, "patients": directory.visiblePatients(for: principal).map(Self.place),
+        ], kind: .control)
+    }
+
+    public func close(_ id: UInt64) {
+        guard let s = sessions.removeValue(forKey: id) else { return }
+        leave(id, "user:" + s.principal.userID)
+        leave(id, "role:" + s.principal.role.rawValue)
+        for p in s.patients { leave(id, "patient:" + p) }
+        ready.remove(id)
+    }
+
+    /// The next frame for a socket, or nil when it has nothing waiting.
+    public func nextFrame(_ id: UInt64) -> [UInt8]? { sessions[id]?.queue.pop() }
+
+    public func hasFrames(_ id: UInt64) -> Bool { !(sessions[id]?.queue.isEmpty ?? true) }
+
+    /// Sockets that got frames since the last call (to be asked for a writable callback).
+    public func takeReady() -> Set<UInt64> { defer { ready.removeAll(keepingCapacity: true) }; return ready }
+
+    /// Sockets too slow to take their alarms, with the close reason to send them.
+    public func takeEvictions() -> [(UInt64, String)] { defer { evictions.removeAll() }; return evictions }
+
+    // MARK: client frames
+
+    /// Handles one text frame from a client; returns what the hub cannot do by itself.
+    public func receive(_ id: UInt64, text: [UInt8]) -> ClientRequest? {
+        guard let session = sessions[id] else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any],
+              let event = object["event"] as? String else {
+            badClientFrames += 1
+            sendError(id, "bad_request", "a frame must be a JSON object {\"event\": ..., \"data\": {...}}")
+            return nil
+        }
+        let data = object["data"] as? [String: Any] ?? [:]
+        switch event {
+        case "subscribe:patient", "unsubscribe:patient":
+            guard let patient = data["patient_id"] as? String, !patient.isEmpty else {
+                badClientFrames += 1
+                sendError(id, "bad_request", "\(event) needs data.patient_id")
+                return nil
+            }
+            if event == "unsubscribe:patient" {
+                unsubscribe(id, patient)
+                send(id, "unsubscribed", ["patient_id": patient], kind: .control)
+            } else if let refusal = directory.check(session.principal, mayView: patient) {
+                refusedSubscriptions += 1
+                sendError(id, "forbidden", refusal.description, extra: ["patient_id": patient])
+            } else {
+                sessions[id]?.patients.insert(patient)
+                rooms["patient:" + patient, default: []].insert(id)
+                send(id, "subscribed", ["patient_id": patient], kind: .control)
+            }
+        case "alert:acknowledge":
+            guard let alarm = data["alarm_id"] as? String, !alarm.isEmpty else {
+                badClientFrames += 1
+                sendError(id, "bad_request", "alert:acknowledge needs data.alarm_id")
+                return nil
+            }
+            return .acknowledge(alarmID: alarm, by: session.principal, session: id)
+        case "ping":
+            send(id, "pong", data, kind: .control)
+        default:
+            badClientFrames += 1
+            sendError(id, "bad_request", "unknown event \(event)")
+        }
+        return nil
+    }
+
+    /// Tells one client its request failed (an acknowledgement of an unknown alarm, say).
+    public func sendError(_ id: UInt64, _ code: String, _ message: String, extra: [String: Any] = [:]) {
+        var data = extra
+        data["code"] = code
+        data["message"] = message
+        send(id, "error", data, kind: .control)
+    }
+
+    // MARK: fan-out
+
+    public func deliver(_ event: HubEvent) {
+        switch event {
+        case .engine(.scored(let reading, let score)):
+            guard let members = rooms["patient:" + reading.patientID], !members.isEmpty else { return }
+            let frame = WireFormat.frame("vitals:update", WireFormat.scoredReading(reading, score))
+            for id in members { enqueue(id, frame, kind: .vitals(patientID: reading.patientID)) }
+        case .engine(let e):
+            guard let alarm = e.alarm, let transition = e.transition else { return }
+            deliverAlarm(alarm, transition)
+        case .deviceStatus(let status, let patient):
+            guard let patient, let members = rooms["patient:" + patient], !members.isEmpty else { return }
+            let frame = WireFormat.frame("device:status", WireFormat.deviceStatus(status, patientID: patient))
+            for id in members { enqueue(id, frame, kind: .other) }
+        case .notification(let nid, let kind, let message, let patient, let time):
+            var data: [String: Any] = ["id": nid, "kind": kind, "message": message, "time": time]
+            data["patient_id"] = patient
+            let frame = WireFormat.frame("notification:new", data)
+            let targets = patient.map { recipients(patient: $0, onCall: true) } ?? members(of: "role:admin")
+            for id in targets { enqueue(id, frame, kind: .other) }
+        }
+    }
+
+    /// Everyone in the patient's room, plus (for critical alarms) the on-call roles who may see them.
+    private func deliverAlarm(_ alarm: Alarm, _ t: AlarmTransition) {
+        let critical = alarm.priority == .high
+        let rising: Set<AlarmTransition.Kind> = [.raised, .priorityRaised, .reactivated, .conditionReturned]
+        let name = critical && rising.contains(t.kind) ? "alert:critical" : "alert:updated"
+        var data = WireFormat.alarm(alarm)
+        data["transition"] = t.kind.rawValue
+        let frame = WireFormat.frame(name, data)
+        let targets = alarm.patientID.map { recipients(patient: $0, onCall: critical) } ?? members(of: "role:admin")
+        for id in targets { enqueue(id, frame, kind: .alarm) }
+    }
+
+    private func recipients(patient: String, onCall: Bool) -> Set<UInt64> {
+        var targets = rooms["patient:" + patient] ?? []
+        if onCall {
+            for role in Role.allCases where role.isOnCallForCriticalAlarms {
+                for id in rooms["role:" + role.rawValue] ?? [] where sessions[id].map({ directory.mayView($0.principal, patient) }) == true {
+                    targets.insert(id)
+                }
+            }
+        }
+        return targets
+    }
+
+    /// A `heartbeat` to every socket, so a page can tell a quiet ward from a dead connection.
+    public func heartbeat(now: Int64) {
+        let frame = WireFormat.frame("heartbeat", ["time": now])
+        for id in sessions.keys { enqueue(id, frame, kind: .control) }
+    }
+
+    // MARK: directory
+
+    /// Replaces who-lies-where; sockets lose the patients they may no longer see, and are told,
+    /// and every socket gets its new list of patients.
+    public func replaceDirectory(_ new: WardDirectory) {
+        guard new != directory else { return }
+        directory = new
+        for (id, s) in sessions {
+            for p in s.patients {
+                if let refusal = new.check(s.principal, mayView: p) {
+                    unsubscribe(id, p)
+                    send(id, "unsubscribed", ["patient_id": p, "reason": refusal.description], kind: .control)
+                }
+            }
+            send(id, "patients:updated", ["patients": new.visiblePatients(for: s.principal).map(Self.place)], kind: .control)
+        }
+    }
+
+    // MARK: internals
+
+    private func send(_ id: UInt64, _ event: String, _ data: Any, kind: OutboundQueue.Kind) {
+        enqueue(id, WireFormat.frame(event, data), kind: kind)
+    }
+
+    private func enqueue(_ id: UInt64, _ frame: [UInt8], kind: OutboundQueue.Kind) {
+        guard sessions[id] != nil else { return }
+        framesQueued += 1
+        if !sessions[id]!.queue.push(frame, kind: kind) {
+            slowClientsDisconnected += 1
+            evictions.append((id, "too slow to receive alarms: \(sessions[id]!.queue.count) frames waiting"))
+            close(id)
+            return
+        }
+        ready.insert(id)
+    }
+
+    private func unsubscribe(_ id: UInt64, _ patient: String) {
+        sessions[id]?.patients.remove(patient)
+        leave(id, "patient:" + patient)
+    }
+
+    private func leave(_ id: UInt64, _ room: String) {
+        rooms[room]?.remove(id)
+        if rooms[room]?.isEmpty == true { rooms[room] = nil }
+    }
+
+    private static func place(_ p: PatientPlace) -> [String: Any] {
+        var d: [String: Any] = ["patient_id": p.patientID, "ward": p.ward]
+        d["bed"] = p.bed
+        return d
+    }
+}

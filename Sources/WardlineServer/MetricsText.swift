@@ -1,0 +1,49 @@
+import WardlineCore
+import WardlineWeb
+
+/// `/metrics` in the Prometheus text format: the pipeline's counters, the ring, the writer, the
+/// hub. Hand-assembled because these are plain counters and gauges already kept elsewhere; no
+/// metrics library is linked for one text page.
+struct MetricsText {
+    let counters: PipelineCounters
+    let web: WebStats
+    let ringOccupancy: () -> Int
+    let ringCapacity: Int
+    let writerWaiting: () -> Int
+
+    func render() -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples { out += "\(name)\(labels) \(value)\n" }
+        }
+        let c = counters
+        metric("wardline_messages_received_total", "counter", "MQTT messages received.", [("", c.messagesReceived.count)])
+        metric("wardline_readings_accepted_total", "counter", "Readings accepted by validation.", [("", c.readingsAccepted.count)])
+        metric("wardline_rejected_total", "counter", "Messages or elements rejected, by reason.",
+               c.rejectedByReason.map { ("{reason=\"\($0.0.rawValue)\"}", $0.1) })
+        metric("wardline_rows_inserted_total", "counter", "Readings committed to TimescaleDB.", [("", c.rowsInserted.count)])
+        metric("wardline_duplicate_readings_total", "counter", "Redelivered readings stored once.", [("", c.duplicateReadings.count)])
+        metric("wardline_ring_occupancy", "gauge", "Items waiting in the ring between MQTT and the engine.", [("", ringOccupancy())])
+        metric("wardline_ring_capacity", "gauge", "Slots in the ring.", [("", ringCapacity)])
+        metric("wardline_ring_full_waits_total", "counter", "Times ingest waited on a full ring.", [("", c.ringFullWaits.count)])
+        metric("wardline_writer_waiting", "gauge", "Readings waiting for the database writer.", [("", writerWaiting())])
+        out += "# HELP wardline_batch_write_seconds Time to write one batch to TimescaleDB.\n# TYPE wardline_batch_write_seconds summary\n"
+        out += "wardline_batch_write_seconds_sum \(Double(c.batchWriteMicros.count) / 1e6)\n"
+        out += "wardline_batch_write_seconds_count \(c.batchesCommitted.count)\n"
+        metric("wardline_alarms_raised_total", "counter", "Alarms raised by the engine.", [("", c.alarmsRaised.count)])
+        metric("wardline_alarms_open", "gauge", "Alarms open (active or acknowledged) now.", [("", c.openAlarms.load(ordering: .relaxed))])
+        metric("wardline_acknowledgements_total", "counter", "Alarms acknowledged through the API or the hub.", [("", c.acknowledgements.count)])
+        metric("wardline_events_published_total", "counter", "Alarm events delivered to Kafka.", [("", c.eventsPublished.count)])
+        metric("wardline_websocket_sessions", "gauge", "Authenticated WebSocket sessions open.", [("", web.sessions.load(ordering: .relaxed))])
+        metric("wardline_websocket_frames_sent_total", "counter", "Frames written to WebSocket clients.", [("", web.framesSent.load(ordering: .relaxed))])
+        metric("wardline_websocket_auth_refused_total", "counter", "WebSocket connections refused for their token.", [("", web.authRefused.load(ordering: .relaxed))])
+        metric("wardline_websocket_slow_disconnects_total", "counter", "Clients disconnected for not taking their alarms.",
+               [("", web.slowClientsDisconnected.load(ordering: .relaxed))])
+        metric("wardline_websocket_refused_subscriptions_total", "counter", "Patient subscriptions refused.",
+               [("", web.refusedSubscriptions.load(ordering: .relaxed))])
+        metric("wardline_websocket_bad_frames_total", "counter", "Malformed client frames.", [("", web.badClientFrames.load(ordering: .relaxed))])
+        metric("wardline_http_requests_total", "counter", "REST requests.", [("", web.httpRequests.load(ordering: .relaxed))])
+        return out
+    }
+}

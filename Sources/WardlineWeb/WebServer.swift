@@ -1,0 +1,467 @@
+import CLibwebsockets
+import Foundation
+import Synchronization
+import WardlineHub
+
+/// The one libwebsockets server: the WebSocket hub, the REST API and the ward page on one port.
+///
+/// lws is single-threaded: only its service thread touches sockets and the `Hub`. Other threads
+/// (the engine's consumer, the REST workers) put things in the inbox and wake the loop with
+/// `lws_cancel_service`; the loop drains the inbox in `LWS_CALLBACK_EVENT_WAIT_CANCELLED`, asks
+/// for a writable callback on every socket with frames waiting, and writes one frame per callback.
+public final class WebServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        public var port: Int32 = 18080
+        /// Folder of the ward page (`dashboards/`); `/` serves its index.html.
+        public var staticRoot = "dashboards"
+        public var heartbeatMillis: Int64 = 5000
+        /// Idle seconds before lws pings a socket, and before it hangs up on one that never answers.
+        public var pingSeconds: UInt16 = 10
+        public var hangupSeconds: UInt16 = 25
+        public var maxBodyBytes = 1 << 20
+        public var maxClientFrameBytes = 64 << 10
+        public var hubLimits = Hub.Limits()
+        public init() {}
+    }
+
+    private struct Inbox {
+        var events: [HubEvent] = []
+        var responses: [(UInt64, HTTPResponse)] = []
+        var errors: [(UInt64, String, String, [String: String])] = []
+        var directory: WardDirectory?
+    }
+
+    private struct Exchange {
+        var request: HTTPRequest
+        var response: HTTPResponse?
+    }
+
+    public let options: Options
+    public let stats = WebStats()
+    private let tokens: TokenAuthority
+    private let handler: any HTTPHandler
+    private let onClientRequest: @Sendable (ClientRequest) -> Void
+    private let inbox = Mutex(Inbox())
+    private let wakePending = Atomic<Bool>(false)
+    private let stopRequested = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    private let contextPointer = Atomic<UInt>(0)
+
+    // Service-thread state.
+    private let hub: Hub
+    private var connections: [UInt64: OpaquePointer] = [:]
+    private var nextID: UInt64 = 1
+    private var pendingAuth: [UInt64: Result<Principal, TokenRefusal>] = [:]
+    private var closing: [UInt64: (UInt16, String)] = [:]
+    private var exchanges: [UInt64: Exchange] = [:]
+    private var fragments: [UInt64: [UInt8]] = [:]
+    private var lastHeartbeat: Int64 = 0
+    private var scratch = [UInt8](repeating: 0, count: 16 << 10)
+
+    // C structures lws keeps pointers to for the context's lifetime.
+    private let protocols: UnsafeMutablePointer<lws_protocols>
+    private let protocolName: UnsafeMutablePointer<CChar>
+    private let iface: UnsafeMutablePointer<CChar>
+    private let retry: UnsafeMutablePointer<lws_retry_bo_t>
+
+    public init(options: Options, tokens: TokenAuthority, handler: any HTTPHandler, directory: WardDirectory = WardDirectory(),
+                onClientRequest: @escaping @Sendable (ClientRequest) -> Void) {
+        self.options = options
+        self.tokens = tokens
+        self.handler = handler
+        self.onClientRequest = onClientRequest
+        hub = Hub(directory: directory, limits: options.hubLimits)
+        protocolName = strdup("wardline")
+        iface = strdup(options.host)
+        protocols = .allocate(capacity: 2)
+        protocols.initialize(repeating: lws_protocols(), count: 2)
+        protocols[0].name = UnsafePointer(protocolName)
+        protocols[0].callback = webServerCallback
+        protocols[0].rx_buffer_size = 0
+        retry = .allocate(capacity: 1)
+        retry.initialize(to: lws_retry_bo_t())
+        retry.pointee.secs_since_valid_ping = options.pingSeconds
+        retry.pointee.secs_since_valid_hangup = options.hangupSeconds
+    }
+
+    deinit {
+        protocols.deinitialize(count: 2)
+        protocols.deallocate()
+        retry.deallocate()
+        free(protocolName)
+        free(iface)
+    }
+
+    /// Listens and starts the service thread; throws when the port cannot be had.
+    public func start() throws {
+        lws_set_log_level(LLL_ERR, nil)
+        var info = lws_context_creation_info()
+        info.port = options.port
+        info.iface = UnsafePointer(iface)
+        info.protocols = UnsafePointer(protocols)
+        info.retry_and_idle_policy = UnsafePointer(retry)
+        info.options = UInt64(LWS_SERVER_OPTION_DISABLE_IPV6)
+        info.user = Unmanaged.passUnretained(self).toOpaque()
+        guard let context = lws_create_context(&info) else {
+            throw WebServerError(description: "cannot listen on \(options.host):\(options.port) (is the port in use?)")
+        }
+        contextPointer.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(context))), ordering: .releasing)
+        let thread = Thread { [self] in
+            let context = OpaquePointer(bitPattern: contextPointer.load(ordering: .acquiring))
+            while !stopRequested.load(ordering: .acquiring) { _ = lws_service(context, 0) }
+            contextPointer.store(0, ordering: .releasing)
+            lws_context_destroy(context)
+            stopped.store(true, ordering: .releasing)
+        }
+        thread.name = "wardline-web"
+        thread.start()
+        // The heartbeat, and a safety net for a missed wake-up.
+        let ticker = Thread { [self] in
+            while !stopRequested.load(ordering: .acquiring) {
+                usleep(500_000)
+                wake(force: true)
+            }
+        }
+        ticker.name = "wardline-web-tick"
+        ticker.start()
+    }
+
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        wake(force: true)
+        while !stopped.load(ordering: .acquiring) { usleep(1000) }
+    }
+
+    // MARK: any thread
+
+    public func post(_ event: HubEvent) {
+        inbox.withLock { $0.events.append(event) }
+        wake()
+    }
+
+    public func post(directory: WardDirectory) {
+        inbox.withLock { $0.directory = directory }
+        wake(force: true)
+    }
+
+    /// Sends one socket an error frame (a refused acknowledgement, say).
+    public func postError(session: UInt64, code: String, message: String, extra: [String: String] = [:]) {
+        inbox.withLock { $0.errors.append((session, code, message, extra)) }
+        wake(force: true)
+    }
+
+    private func respond(_ id: UInt64, _ response: HTTPResponse) {
+        inbox.withLock { $0.responses.append((id, response)) }
+        wake(force: true)
+    }
+
+    private func wake(force: Bool = false) {
+        guard force || !wakePending.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard let context = OpaquePointer(bitPattern: contextPointer.load(ordering: .acquiring)) else { return }
+        lws_cancel_service(context)
+    }
+
+    // MARK: service thread
+
+    fileprivate func callback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+        switch reason {
+        case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+            drainInbox()
+        case LWS_CALLBACK_HTTP:
+            guard let wsi, let input else { return -1 }
+            return beginHTTP(wsi, path: String(cString: input.assumingMemoryBound(to: CChar.self)))
+        case LWS_CALLBACK_HTTP_BODY:
+            guard let wsi, let input else { return 0 }
+            let id = connectionID(wsi)
+            exchanges[id]?.request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: len))
+            if (exchanges[id]?.request.body.count ?? 0) > options.maxBodyBytes {
+                exchanges[id] = nil
+                return writeImmediate(wsi, status: 413, "request body larger than \(options.maxBodyBytes) bytes")
+            }
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+            guard let wsi else { return 0 }
+            let id = connectionID(wsi)
+            if let request = exchanges[id]?.request { dispatch(id, request) }
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+            guard let wsi else { return 0 }
+            let id = connectionID(wsi)
+            guard let response = exchanges[id]?.response else { return 0 }
+            exchanges[id] = nil
+            return writeHTTP(wsi, response)
+        case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+            guard let wsi else { return -1 }
+            return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+            guard let wsi else { return -1 }
+            let id = connectionID(wsi)
+            do throws(TokenRefusal) {
+                pendingAuth[id] = .success(try tokens.verify(bearerToken(wsi) ?? queryToken(wsi)))
+            } catch { pendingAuth[id] = .failure(error) }
+        case LWS_CALLBACK_ESTABLISHED:
+            guard let wsi else { return -1 }
+            let id = connectionID(wsi)
+            connections[id] = wsi
+            switch pendingAuth.removeValue(forKey: id) {
+            case .success(let principal)?:
+                hub.open(id, principal: principal)
+                stats.socketsOpened.add(1, ordering: .relaxed)
+            case .failure(let refusal)?:
+                stats.authRefused.add(1, ordering: .relaxed)
+                closing[id] = (4401, "unauthorized: \(refusal)")
+                lws_callback_on_writable(wsi)
+            case nil:
+                closing[id] = (4401, "unauthorized: no token")
+                lws_callback_on_writable(wsi)
+            }
+            flushReady()
+        case LWS_CALLBACK_RECEIVE:
+            guard let wsi, let input else { return 0 }
+            let id = connectionID(wsi)
+            fragments[id, default: []].append(contentsOf: UnsafeRawBufferPointer(start: input, count: len))
+            if fragments[id]!.count > options.maxClientFrameBytes {
+                fragments[id] = nil
+                closing[id] = (1009, "frame larger than \(options.maxClientFrameBytes) bytes")
+                lws_callback_on_writable(wsi)
+                return 0
+            }
+            guard lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi) == 0 else { return 0 }
+            let text = fragments.removeValue(forKey: id) ?? []
+            stats.framesReceived.add(1, ordering: .relaxed)
+            if let request = hub.receive(id, text: text) { onClientRequest(request) }
+            flushReady()
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+            guard let wsi else { return -1 }
+            let id = connectionID(wsi)
+            if let (status, why) = closing.removeValue(forKey: id) {
+                var reason = Array(why.utf8.prefix(120))
+                lws_close_reason(wsi, lws_close_status(rawValue: UInt32(status)), &reason, reason.count)
+                return -1
+            }
+            guard let frame = hub.nextFrame(id) else { return 0 }
+            if scratch.count < Int(wl_lws_pre) + frame.count { scratch = [UInt8](repeating: 0, count: Int(wl_lws_pre) + frame.count * 2) }
+            let written = scratch.withUnsafeMutableBufferPointer { buffer -> Int32 in
+                let start = buffer.baseAddress! + Int(wl_lws_pre)
+                frame.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: frame.count) }
+                return lws_write(wsi, start, frame.count, LWS_WRITE_TEXT)
+            }
+            if written < Int32(frame.count) { return -1 }
+            stats.framesSent.add(1, ordering: .relaxed)
+            if hub.hasFrames(id) { lws_callback_on_writable(wsi) }
+        case LWS_CALLBACK_CLOSED:
+            guard let wsi else { return 0 }
+            let id = connectionID(wsi)
+            if hub.isOpen(id) { stats.socketsClosed.add(1, ordering: .relaxed) }
+            hub.close(id)
+            forget(id)
+        case LWS_CALLBACK_WSI_DESTROY:
+            guard let wsi else { return 0 }
+            let id = UInt64(UInt(bitPattern: lws_get_opaque_user_data(wsi)))
+            if id != 0 {
+                if hub.isOpen(id) { stats.socketsClosed.add(1, ordering: .relaxed) }
+                hub.close(id)
+                forget(id)
+            }
+        default:
+            break
+        }
+        return 0
+    }
+
+    private func forget(_ id: UInt64) {
+        connections[id] = nil
+        exchanges[id] = nil
+        fragments[id] = nil
+        pendingAuth[id] = nil
+        closing[id] = nil
+    }
+
+    private func connectionID(_ wsi: OpaquePointer) -> UInt64 {
+        let existing = UInt64(UInt(bitPattern: lws_get_opaque_user_data(wsi)))
+        if existing != 0 { return existing }
+        let id = nextID
+        nextID += 1
+        lws_set_opaque_user_data(wsi, UnsafeMutableRawPointer(bitPattern: UInt(id)))
+        return id
+    }
+
+    private func drainInbox() {
+        wakePending.store(false, ordering: .releasing)
+        let taken = inbox.withLock { box -> Inbox in defer { box = Inbox() }; return box }
+        if let d = taken.directory { hub.replaceDirectory(d) }
+        for e in taken.events { hub.deliver(e) }
+        for (id, code, message, extra) in taken.errors { hub.sendError(id, code, message, extra: extra) }
+        for (id, response) in taken.responses {
+            guard let wsi = connections[id], exchanges[id] != nil else { continue }
+            exchanges[id]?.response = response
+            lws_callback_on_writable(wsi)
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        if now - lastHeartbeat >= options.heartbeatMillis {
+            lastHeartbeat = now
+            hub.heartbeat(now: now)
+        }
+        flushReady()
+    }
+
+    private func flushReady() {
+        for (id, why) in hub.takeEvictions() {
+            guard let wsi = connections[id] else { continue }
+            stats.slowClientsDisconnected.add(1, ordering: .relaxed)
+            closing[id] = (1008, why)
+            lws_callback_on_writable(wsi)
+        }
+        for id in hub.takeReady() {
+            if let wsi = connections[id] { lws_callback_on_writable(wsi) }
+        }
+        stats.publish(hub)
+    }
+
+    // MARK: HTTP
+
+    private func beginHTTP(_ wsi: OpaquePointer, path: String) -> Int32 {
+        let id = connectionID(wsi)
+        connections[id] = wsi
+        let method = Self.method(wsi)
+        if path == "/" || !(path.hasPrefix("/api/") || path == "/health" || path == "/ready" || path == "/metrics"
+                            || path == "/openapi.yaml" || path == "/api") {
+            return serveStatic(wsi, path: path == "/" ? "/index.html" : path)
+        }
+        var headers: [String: String] = [:]
+        if let auth = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) { headers["authorization"] = auth }
+        if let type = header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE) { headers["content-type"] = type }
+        for name in ["x-request-id", "x-correlation-id"] { if let v = customHeader(wsi, name) { headers[name] = v } }
+        let request = HTTPRequest(method: method, path: path, query: query(wsi), headers: headers)
+        stats.httpRequests.add(1, ordering: .relaxed)
+        let length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH).flatMap { Int($0) } ?? 0
+        if length > options.maxBodyBytes { return writeImmediate(wsi, status: 413, "request body larger than \(options.maxBodyBytes) bytes") }
+        exchanges[id] = Exchange(request: request)
+        if length == 0 { dispatch(id, request) }  // otherwise BODY_COMPLETION dispatches
+        return 0
+    }
+
+    private func dispatch(_ id: UInt64, _ request: HTTPRequest) {
+        handler.handle(request) { [self] response in respond(id, response) }
+    }
+
+    private func serveStatic(_ wsi: OpaquePointer, path: String) -> Int32 {
+        let allowed = path.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2F || c == 0x2E || c == 0x2D || c == 0x5F
+        }
+        guard allowed, !path.contains(".."), let mime = Self.mimeTypes[(path as NSString).pathExtension] else {
+            return writeImmediate(wsi, status: 404, "no such page: \(path)")
+        }
+        let file = options.staticRoot + path
+        guard FileManager.default.fileExists(atPath: file) else { return writeImmediate(wsi, status: 404, "no such page: \(path)") }
+        let extra = "cache-control: no-cache\r\n"
+        let n = lws_serve_http_file(wsi, file, mime, extra, Int32(extra.utf8.count))
+        if n < 0 { return -1 }
+        if n > 0 { return lws_http_transaction_completed(wsi) != 0 ? -1 : 0 }
+        return 0
+    }
+
+    private static let mimeTypes = ["html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
+                                    "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "png": "image/png",
+                                    "json": "application/json", "yaml": "application/yaml", "ico": "image/x-icon"]
+
+    /// An answer that needs no handler (404 for a file, 413): written now, plain JSON envelope-free.
+    private func writeImmediate(_ wsi: OpaquePointer, status: Int, _ message: String) -> Int32 {
+        let body = Array("{\"status\":\(status),\"success\":false,\"message\":\"\(message.replacingOccurrences(of: "\"", with: "'"))\"}".utf8)
+        return writeHTTP(wsi, HTTPResponse(status: status, body: body))
+    }
+
+    private func writeHTTP(_ wsi: OpaquePointer, _ response: HTTPResponse) -> Int32 {
+        let headerRoom = 1024 + response.headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
+        var buffer = [UInt8](repeating: 0, count: Int(wl_lws_pre) + headerRoom + response.body.count)
+        let result: Int32 = buffer.withUnsafeMutableBufferPointer { b in
+            let start = b.baseAddress! + Int(wl_lws_pre)
+            var p: UnsafeMutablePointer<UInt8>? = start
+            let end = start + headerRoom - 1
+            guard lws_add_http_header_status(wsi, UInt32(response.status), &p, end) == 0 else { return -1 }
+            var all = response.headers
+            all.append(("content-type", response.contentType))
+            all.append(("content-length", String(response.body.count)))
+            for (name, value) in all {
+                let n = Array((name.lowercased() + ":").utf8) + [0]
+                let v = Array(value.utf8)
+                let rc = n.withUnsafeBufferPointer { nb in
+                    v.withUnsafeBufferPointer { vb in
+                        lws_add_http_header_by_name(wsi, nb.baseAddress!, vb.baseAddress ?? nb.baseAddress!, Int32(v.count), &p, end)
+                    }
+                }
+                guard rc == 0 else { return -1 }
+            }
+            guard lws_finalize_http_header(wsi, &p, end) == 0, let q = p else { return -1 }
+            response.body.withUnsafeBufferPointer { body in
+                if let base = body.baseAddress { q.update(from: base, count: body.count) }
+            }
+            let total = q - start + response.body.count
+            return lws_write(wsi, start, total, LWS_WRITE_HTTP_FINAL) < Int32(total) ? -1 : 0
+        }
+        if result < 0 { return -1 }
+        return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+    }
+
+    private static func method(_ wsi: OpaquePointer) -> String {
+        let candidates: [(lws_token_indexes, String)] = [(WSI_TOKEN_GET_URI, "GET"), (WSI_TOKEN_POST_URI, "POST"),
+            (WSI_TOKEN_PUT_URI, "PUT"), (WSI_TOKEN_PATCH_URI, "PATCH"), (WSI_TOKEN_DELETE_URI, "DELETE"),
+            (WSI_TOKEN_OPTIONS_URI, "OPTIONS")]
+        for (token, name) in candidates where lws_hdr_total_length(wsi, token) > 0 { return name }
+        return "GET"
+    }
+
+    private func header(_ wsi: OpaquePointer, _ token: lws_token_indexes) -> String? {
+        let n = Int(lws_hdr_total_length(wsi, token))
+        guard n > 0 else { return nil }
+        var buf = [CChar](repeating: 0, count: n + 1)
+        guard lws_hdr_copy(wsi, &buf, Int32(n + 1), token) >= 0 else { return nil }
+        return Self.string(buf)
+    }
+
+    private func customHeader(_ wsi: OpaquePointer, _ name: String) -> String? {
+        let key = name + ":"
+        let n = Int(lws_hdr_custom_length(wsi, key, Int32(key.utf8.count)))
+        guard n > 0 else { return nil }
+        var buf = [CChar](repeating: 0, count: n + 1)
+        guard lws_hdr_custom_copy(wsi, &buf, Int32(n + 1), key, Int32(key.utf8.count)) >= 0 else { return nil }
+        return Self.string(buf)
+    }
+
+    private func query(_ wsi: OpaquePointer) -> [String: String] {
+        var result: [String: String] = [:]
+        var buf = [CChar](repeating: 0, count: 1024)
+        var index: Int32 = 0
+        while lws_hdr_copy_fragment(wsi, &buf, Int32(buf.count), WSI_TOKEN_HTTP_URI_ARGS, index) >= 0 {
+            let pair = Self.string(buf)
+            if let eq = pair.firstIndex(of: "=") {
+                result[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            } else if !pair.isEmpty {
+                result[pair] = ""
+            }
+            index += 1
+        }
+        return result
+    }
+
+    private static func string(_ buf: [CChar]) -> String {
+        String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func bearerToken(_ wsi: OpaquePointer) -> String? {
+        guard let auth = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION), auth.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+    }
+
+    private func queryToken(_ wsi: OpaquePointer) -> String? { query(wsi)["token"] }
+}
+
+public struct WebServerError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The one C entry point: finds the server from the context's user pointer.
+private func webServerCallback(_ wsi: OpaquePointer?, _ reason: lws_callback_reasons, _ user: UnsafeMutableRawPointer?,
+                               _ input: UnsafeMutableRawPointer?, _ len: Int) -> Int32 {
+    guard let wsi, let context = lws_get_context(wsi), let owner = lws_context_user(context) else { return 0 }
+    return Unmanaged<WebServer>.fromOpaque(owner).takeUnretainedValue().callback(wsi, reason, input, len)
+}

@@ -1,0 +1,24 @@
+import Synchronization
+import WardlineHub
+
+/// The server's counters, readable from any thread (for /metrics); the hub's own numbers are
+/// copied here by the service thread after each round.
+public final class WebStats: Sendable {
+    public let socketsOpened = Atomic<Int>(0)
+    public let socketsClosed = Atomic<Int>(0)
+    public let authRefused = Atomic<Int>(0)
+    public let framesSent = Atomic<Int>(0)
+    public let framesReceived = Atomic<Int>(0)
+    public let httpRequests = Atomic<Int>(0)
+    public let slowClientsDisconnected = Atomic<Int>(0)
+    public let sessions = Atomic<Int>(0)
+    public let vitalsCoalesced = Atomic<Int>(0)
+    public let refusedSubscriptions = Atomic<Int>(0)
+    public let badClientFrames = Atomic<Int>(0)
+
+    func publish(_ hub: Hub) {
+        sessions.store(hub.sessionCount, ordering: .relaxed)
+        refusedSubscriptions.store(hub.refusedSubscriptions, ordering: .relaxed)
+        badClientFrames.store(hub.badClientFrames, ordering: .relaxed)
+    }
+}

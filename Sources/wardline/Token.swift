@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import WardlineHub
+import WardlineServer
+import WardlineWeb
+
+struct Token: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mint a signed token (HS256, WARDLINE_JWT_SECRET) for the demo, tests and scripts.")
+
+    @Option(help: "User id (the token's sub).") var user: String
+    @Option(help: "nurse, charge_nurse, physician, rapid_response or admin.") var role: String
+    @Option(help: "Ward the user works on.") var ward: String
+    @Option(help: "Lifetime: seconds, or with s/m/h/d (e.g. 12h).") var ttl = "12h"
+
+    func run() throws {
+        guard let r = Role(rawValue: role) else {
+            throw ValidationError("--role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var digits = Substring(ttl)
+        var factor: Int64 = 1
+        if let last = ttl.last, let f = units[last] { factor = f; digits = ttl.dropLast() }
+        guard let n = Int64(digits) else { throw ValidationError("--ttl must be like 3600, 30m, 12h or 7d") }
+        let config: WardlineConfiguration
+        do { config = try WardlineConfiguration.load() } catch { throw ValidationError("configuration: \(error)") }
+        print(TokenAuthority(secret: config.jwtSecret).mint(Principal(userID: user, role: r, ward: ward), validFor: n * factor))
+    }
+}
