@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
         .testTarget(name: "WardlineStoreTests", dependencies: ["WardlineStore", "WardlineServer"]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
-        .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWeb", "WardlineAPI"]),
+        .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWeb", "WardlineAPI", "WardlineEngine", "WardlineCore", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,7 +11,7 @@ struct Token: ParsableCommand {
     @Option(help: "User id (the token's sub).") var user: String
     @Option(help: "nurse, charge_nurse, physician, rapid_response or admin.") var role: String
     @Option(help: "Ward the user works on.") var ward: String
-    @Option(help: "Lifetime: seconds, or with s/m/h/d (e.g. 12h).") var ttl = "12h"
+    @Option(help: "Lifetime: seconds, or with s/m/h/d (e.g. 12h); negative mints an expired token for tests (--ttl=-60).") var ttl = "12h"
 
     func run() throws {
         guard let r = Role(rawValue: role) else {

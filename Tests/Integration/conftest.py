@@ -84,8 +84,12 @@ class Wardline:
     def __init__(self, database_url, workdir, **settings):
         self.env = dict(os.environ, WARDLINE_DATABASE_URL=database_url, WARDLINE_VAR=str(workdir),
                         WARDLINE_MQTT_CLIENT_ID="wardline-it-" + uuid.uuid4().hex[:8],
-                        WARDLINE_STATS_INTERVAL_S="1", WARDLINE_LOG_LEVEL="info")
+                        WARDLINE_STATS_INTERVAL_S="1", WARDLINE_LOG_LEVEL="info",
+                        WARDLINE_HTTP_PORT=str(free_port()), WARDLINE_JWT_SECRET=TEST_JWT_SECRET,
+                        WARDLINE_DASHBOARD_DIR=str(REPO / "dashboards"), WARDLINE_ASSIGNMENT_REFRESH_S="1")
         self.env.update({k: str(v) for k, v in settings.items()})
+        self.http_port = int(self.env["WARDLINE_HTTP_PORT"])
+        self.url = f"http://127.0.0.1:{self.http_port}"
         self.log_path = pathlib.Path(workdir) / "wardline.log"
         self.proc = None
 
@@ -98,6 +102,34 @@ class Wardline:
 
     def log(self):
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def token(self, user, role, ward, ttl="1h", secret=None):
+        """A token minted by `wardline token` (with another secret, to forge a bad signature)."""
+        env = dict(self.env, WARDLINE_JWT_SECRET=secret or self.env["WARDLINE_JWT_SECRET"])
+        out = subprocess.run([str(BIN), "token", "--user", user, "--role", role, "--ward", ward, f"--ttl={ttl}"],
+                             env=env, check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def api(self, method, path, token=None, body=None, headers=None):
+        """One REST call; returns (status, envelope, response headers)."""
+        import json as _json
+        import urllib.error
+        import urllib.request
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else _json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                raw, status, rh = r.read(), r.status, dict(r.headers)
+        except urllib.error.HTTPError as e:
+            raw, status, rh = e.read(), e.code, dict(e.headers)
+        ctype = rh.get("content-type", rh.get("Content-Type", ""))
+        return status, (_json.loads(raw) if "json" in ctype else raw.decode()), {k.lower(): v for k, v in rh.items()}
 
     def wait_for_log(self, text, occurrences=1, timeout=30):
         deadline = time.time() + timeout
@@ -200,6 +232,16 @@ def publisher():
     p = Publisher()
     yield p
     p.close()
+
+
+TEST_JWT_SECRET = "integration-test-secret-0123456789"
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def unique_prefix():

@@ -1,0 +1,244 @@
+"""The REST API from a client's side: tokens, the envelope, access by ward and care, history,
+alarms and their acknowledgement, devices, commands, readiness and metrics."""
+import json
+import urllib.parse
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+
+from conftest import MQTT_HOST, MQTT_PORT, now_ms, unique_prefix
+
+
+def admit(w, admin, patient, ward, bed):
+    status, body, _ = w.api("PUT", f"/api/v1/patients/{patient}", admin, {"ward": ward, "bed": bed})
+    assert status == 200, body
+
+
+def desaturate(publisher, device, patient, seconds, start_ts, spo2=85, seq0=1):
+    for i in range(seconds):
+        publisher.publish(f"devices/{device}/vitals", {"v": 1, "seq": seq0 + i, "ts": start_ts + i * 1000,
+                                                       "patient_id": patient, "hr": 88, "spo2": spo2})
+    publisher.wait_all_acked()
+
+
+def test_tokens_are_checked_on_every_call(wardline_factory):
+    w = wardline_factory().start()
+    status, body, headers = w.api("GET", "/api/v1/alarms")
+    assert status == 401 and body["success"] is False and body["error"]["code"] == "unauthorized"
+    assert "no token" in body["message"] and headers.get("www-authenticate") == "Bearer"
+    forged = w.token("n1", "nurse", "4B", secret="someone-elses-secret-key")
+    status, body, _ = w.api("GET", "/api/v1/alarms", forged)
+    assert status == 401 and "signature" in body["message"]
+    expired = w.token("n1", "nurse", "4B", ttl="-60")
+    status, body, _ = w.api("GET", "/api/v1/alarms", expired)
+    assert status == 401 and body["message"] == "token expired"
+    status, body, _ = w.api("GET", "/api/v1/alarms", "not-a-token")
+    assert status == 401
+    assert w.api("GET", "/health")[0] == 200, "health needs no token"
+
+
+def test_envelope_ids_validation_and_unknown_routes(wardline_factory):
+    w = wardline_factory().start()
+    admin = w.token("a1", "admin", "*")
+    status, body, headers = w.api("GET", "/api/v1/me", admin, headers={"X-Request-ID": "req-42", "X-Correlation-ID": "corr-7"})
+    assert status == 200
+    assert set(body) >= {"status", "success", "message", "data", "timestamp", "request_id"}
+    assert body["request_id"] == "req-42" and headers["x-request-id"] == "req-42" and headers["x-correlation-id"] == "corr-7"
+    assert body["data"]["user"] == {"id": "a1", "role": "admin", "ward": "*"}
+
+    status, body, _ = w.api("GET", "/api/v1/patients/P1/vitals?bucket=banana", admin)
+    assert status == 400 and body["error"]["code"] == "validation_error"
+    assert body["error"]["details"][0]["field"] == "bucket"
+    status, body, _ = w.api("GET", "/api/v1/patients/P1/vitals?from=yesterday", admin)
+    assert status == 400 and body["error"]["details"][0]["field"] == "from"
+    status, body, _ = w.api("POST", "/api/v1/care-assignments", admin, b"{not json")
+    assert status == 400 and body["error"]["code"] == "malformed_json"
+    status, body, _ = w.api("PUT", "/api/v1/patients/P1", admin, {"ward": 7})
+    assert status == 400 and body["error"]["details"][0]["field"] == "ward"
+    assert w.api("GET", "/api/v1/nowhere", admin)[0] == 404
+    assert w.api("DELETE", "/api/v1/alarms", admin)[0] == 405
+    assert w.api("GET", "/no-such-page.html")[0] == 404
+
+
+def test_access_follows_ward_and_care_assignment(wardline_factory):
+    w = wardline_factory().start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    charge = w.token("c-" + p, "charge_nurse", "4B-" + p)
+    nurse = w.token("n-" + p, "nurse", "4B-" + p)
+    other_ward_charge = w.token("c7-" + p, "charge_nurse", "7A-" + p)
+    admit(w, admin, f"PAT-{p}-1", "4B-" + p, "1")
+    admit(w, admin, f"PAT-{p}-2", "4B-" + p, "2")
+    # A charge nurse assigns her nurse to bed 1; not to another ward's patient.
+    status, body, _ = w.api("POST", "/api/v1/care-assignments", charge, {"user_id": "n-" + p, "patient_id": f"PAT-{p}-1"})
+    assert status == 201, body
+    status, body, _ = w.api("POST", "/api/v1/care-assignments", other_ward_charge, {"user_id": "x", "patient_id": f"PAT-{p}-1"})
+    assert status == 403
+    status, body, _ = w.api("POST", "/api/v1/care-assignments", nurse, {"user_id": "n-" + p, "patient_id": f"PAT-{p}-2"})
+    assert status == 403, "a nurse cannot assign herself patients"
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        patients = [x["patient_id"] for x in w.api("GET", "/api/v1/patients", nurse)[1]["data"]]
+        if patients == [f"PAT-{p}-1"]:
+            break
+        time.sleep(0.2)
+    assert patients == [f"PAT-{p}-1"]
+    assert w.api("GET", f"/api/v1/patients/PAT-{p}-1/vitals", nurse)[0] == 200
+    status, body, _ = w.api("GET", f"/api/v1/patients/PAT-{p}-2/vitals", nurse)
+    assert status == 403 and "not in your care" in body["message"]
+    status, body, _ = w.api("GET", f"/api/v1/patients/PAT-{p}-1/vitals", other_ward_charge)
+    assert status == 403 and "another ward" in body["message"]
+    assert w.api("GET", f"/api/v1/patients/PAT-{p}-2/vitals", charge)[0] == 200
+    # Ending the care assignment ends the access.
+    assert w.api("DELETE", f"/api/v1/care-assignments/n-{p}/PAT-{p}-1", charge)[0] == 200
+    deadline = time.time() + 10
+    while time.time() < deadline and w.api("GET", f"/api/v1/patients/PAT-{p}-1/vitals", nurse)[0] != 403:
+        time.sleep(0.2)
+    assert w.api("GET", f"/api/v1/patients/PAT-{p}-1/vitals", nurse)[0] == 403
+
+
+def test_history_in_time_buckets_and_latest_news2(wardline_factory, publisher):
+    w = wardline_factory().start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    patient, device = "PAT-" + p, p + "-mon"
+    admit(w, admin, patient, "4B", "3")
+    t0 = (now_ms() // 60_000) * 60_000 - 5 * 60_000  # five whole minutes ago
+    for i in range(180):  # three minutes, one reading a second, HR 60..119 each minute
+        publisher.publish(f"devices/{device}/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000, "patient_id": patient,
+                                                       "hr": 60 + i % 60, "spo2": 97, "rr": 16, "temp": 37.0,
+                                                       "sbp": 120, "dbp": 80, "o2": False, "acvpu": "A"})
+    publisher.wait_all_acked()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        status, body, _ = w.api("GET", f"/api/v1/patients/{patient}/vitals?from={t0}&to={t0 + 180_000}&bucket=1m", admin)
+        if status == 200 and sum(pt["count"] for pt in body["data"]["points"]) == 180:
+            break
+        time.sleep(0.3)
+    points = body["data"]["points"]
+    assert body["data"]["bucket_seconds"] == 60 and len(points) == 3
+    assert [pt["time"] for pt in points] == [t0, t0 + 60_000, t0 + 120_000]
+    assert points[0]["hr"] == {"min": 60, "avg": 89.5, "max": 119}
+    assert points[0]["spo2"]["avg"] == 97 and points[0]["sbp"]["max"] == 120
+    iso_from = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 / 1000))
+    status, body, _ = w.api("GET", f"/api/v1/patients/{patient}/vitals?from={iso_from}&to={t0 + 60_000}&bucket=30s", admin)
+    assert status == 200 and len(body["data"]["points"]) == 2
+    status, body, _ = w.api("GET", f"/api/v1/patients/{patient}/news2", admin)
+    assert status == 200 and body["data"]["news2"]["complete"] is True
+    assert body["data"]["news2"]["risk"] in ("low", "low_medium", "medium", "high")
+
+
+def test_alarms_list_history_and_acknowledge(wardline_factory, db, publisher):
+    w = wardline_factory().start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    patient, device = "PAT-" + p, p + "-oxi"
+    admit(w, admin, patient, "4B-" + p, "5")
+    nurse = w.token("n-" + p, "nurse", "4B-" + p)
+    physician = w.token("d-" + p, "physician", "4B-" + p)
+    desaturate(publisher, device, patient, 30, now_ms() - 60_000)
+    deadline = time.time() + 20
+    alarms = []
+    while time.time() < deadline and not alarms:
+        alarms = [a for a in w.api("GET", f"/api/v1/alarms?patient_id={patient}&priority=high", physician)[1]["data"]
+                  if a["rule_id"] == "spo2.low"]
+        time.sleep(0.2)
+    assert alarms and alarms[0]["state"] == "active" and alarms[0]["patient_id"] == patient
+    alarm_id = alarms[0]["id"]
+    assert w.api("POST", f"/api/v1/alarms/{alarm_id}/acknowledge", nurse, {})[0] == 403, "not her patient"
+    status, body, _ = w.api("POST", f"/api/v1/alarms/{alarm_id}/acknowledge", physician, {})
+    assert status == 200, body
+    assert body["data"]["state"] == "acknowledged" and body["data"]["acknowledged_by"] == "d-" + p
+    assert db.wait_for("SELECT state FROM alerts WHERE id = %s", "acknowledged", alarm_id, timeout=10) == "acknowledged"
+    status, body, _ = w.api("GET", "/api/v1/alarms/" + urllib.parse.quote(alarm_id, safe=""), physician)
+    assert [h["kind"] for h in body["data"]["history"]][:2] == ["raised", "acknowledged"]
+    assert body["data"]["history"][1]["by"] == "d-" + p
+    status, body, _ = w.api("POST", f"/api/v1/alarms/{alarm_id}/acknowledge", physician, {})
+    assert status == 409, "acknowledging twice is refused clearly"
+    assert w.api("POST", "/api/v1/alarms/no-such-alarm/acknowledge", physician, {})[0] == 404
+    assert w.api("GET", "/api/v1/alarms?state=sideways", physician)[0] == 400
+
+
+def test_devices_assignment_thresholds_and_commands(wardline_factory, db, publisher):
+    w = wardline_factory().start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    charge = w.token("c-" + p, "charge_nurse", "4B-" + p)
+    physician = w.token("d-" + p, "physician", "4B-" + p)
+    patient, device = "PAT-" + p, p + "-mon"
+    status, body, _ = w.api("PUT", f"/api/v1/devices/{device}/assignment", charge, {"patient_id": patient})
+    assert status == 409 and body["error"]["code"] == "patient_not_admitted"
+    admit(w, admin, patient, "4B-" + p, "9")
+    status, body, _ = w.api("PUT", f"/api/v1/devices/{device}/assignment", charge, {"patient_id": patient})
+    assert status == 200, body
+    assert db.scalar("SELECT patient_id FROM device_assignments WHERE device_id = %s AND discharged_at IS NULL", device) == patient
+    devices = {d["device_id"]: d for d in w.api("GET", "/api/v1/devices", charge)[1]["data"]}
+    assert devices[device]["patient_id"] == patient and devices[device]["bed"] == "9"
+
+    rule = {"vital": "spo2", "direction": "below", "clear_at": 90,
+            "bands": [{"limit": 88, "priority": "high", "persistence_ms": 5000}]}
+    assert w.api("PUT", f"/api/v1/patients/{patient}/thresholds/spo2.low", charge, rule)[0] == 403, "limits are prescribed"
+    unsafe = dict(rule, clear_at=80)
+    status, body, _ = w.api("PUT", f"/api/v1/patients/{patient}/thresholds/spo2.low", physician, unsafe)
+    assert status == 400 and "could never clear" in body["message"]
+    status, body, _ = w.api("PUT", f"/api/v1/patients/{patient}/thresholds/spo2.low", physician, rule)
+    assert status == 200, body
+    overrides = w.api("GET", f"/api/v1/patients/{patient}/thresholds", physician)[1]["data"]["overrides"]
+    assert overrides[0]["bands"][0]["limit"] == 88
+
+    received = []
+    got = threading.Event()
+    sub = mqtt.Client(client_id="cmd-" + p, clean_session=True)
+    sub.on_message = lambda c, u, m: (received.append((m.topic, json.loads(m.payload))), got.set())
+    sub.connect(MQTT_HOST, MQTT_PORT)
+    sub.subscribe(f"devices/{device}/commands", qos=1)
+    sub.loop_start()
+    time.sleep(0.3)
+    status, body, _ = w.api("POST", f"/api/v1/devices/{device}/commands", charge, {"command": "identify", "args": {"seconds": 5}},
+                            headers={"X-Request-ID": "cmd-req-1"})
+    assert status == 202, body
+    assert got.wait(5)
+    sub.loop_stop()
+    topic, payload = received[0]
+    assert topic == f"devices/{device}/commands"
+    assert payload["command"] == "identify" and payload["args"] == {"seconds": 5} and payload["by"] == "c-" + p
+    assert payload["request_id"] == "cmd-req-1"
+    status, body, _ = w.api("POST", f"/api/v1/devices/{device}/commands", charge, {"command": "self_destruct"})
+    assert status == 400 and body["error"]["details"][0]["field"] == "command"
+
+
+def test_ready_and_metrics(wardline_factory, publisher):
+    w = wardline_factory().start()
+    status, body, _ = w.api("GET", "/ready")
+    assert status == 200 and body["data"]["ready"] is True
+    assert body["data"]["components"]["database"]["ok"] and body["data"]["components"]["mqtt"]["ok"]
+    p = unique_prefix()
+    publisher.publish(f"devices/{p}/vitals", b"{broken")
+    publisher.wait_all_acked()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        status, text, headers = w.api("GET", "/metrics")
+        if 'wardline_rejected_total{reason="malformed_json"} 0' not in text:
+            break
+        time.sleep(0.2)
+    assert status == 200 and headers["content-type"].startswith("text/plain")
+    for name in ["wardline_readings_accepted_total", "wardline_ring_occupancy", "wardline_batch_write_seconds_count",
+                 "wardline_websocket_sessions", "wardline_alarms_open", 'wardline_rejected_total{reason="malformed_json"}']:
+        assert name in text, name
+    assert 'wardline_rejected_total{reason="malformed_json"} 0' not in text
+
+
+def test_not_ready_when_the_broker_is_unreachable(wardline_factory):
+    w = wardline_factory(WARDLINE_MQTT_PORT="1").start(wait=False)
+    w.wait_for_log("ward page, REST API and WebSocket hub listening")
+    deadline = time.time() + 10
+    status = None
+    while time.time() < deadline:
+        status, body, _ = w.api("GET", "/ready")
+        if status == 503:
+            break
+        time.sleep(0.2)
+    assert status == 503 and body["data"]["components"]["mqtt"]["ok"] is False
+    assert "mqtt" in body["message"]
+    assert w.proc.poll() is None, "an unreachable broker is waited for, never a crash loop"
