@@ -1,0 +1,157 @@
+"""The WebSocket hub from a client's side: tokens on connect, rooms, who receives what."""
+import json
+import time
+
+import websocket
+
+from conftest import now_ms, unique_prefix
+
+
+def connect(w, token):
+    ws = websocket.create_connection(f"ws://127.0.0.1:{w.http_port}/ws?token={token}", timeout=5)
+    return ws
+
+
+def frames(ws, seconds):
+    """Every frame that arrives within `seconds`."""
+    out = []
+    deadline = time.time() + seconds
+    ws.settimeout(0.1)
+    while time.time() < deadline:
+        try:
+            raw = ws.recv()
+        except websocket.WebSocketTimeoutException:
+            continue
+        if raw:
+            out.append(json.loads(raw))
+    ws.settimeout(5)
+    return out
+
+
+def until(ws, event, seconds=5, where=lambda d: True):
+    deadline = time.time() + seconds
+    ws.settimeout(0.2)
+    try:
+        while time.time() < deadline:
+            try:
+                m = json.loads(ws.recv())
+            except websocket.WebSocketTimeoutException:
+                continue
+            if m["event"] == event and where(m["data"]):
+                return m
+    finally:
+        ws.settimeout(5)
+    raise AssertionError(f"no {event} within {seconds}s")
+
+
+def close_reason(ws):
+    """Reads until the server closes; returns (code, reason)."""
+    ws.settimeout(5)
+    while True:
+        opcode, frame = ws.recv_data_frame(True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            data = frame.data
+            return int.from_bytes(data[:2], "big"), data[2:].decode()
+
+
+def admit(w, admin, patient, ward, bed):
+    assert w.api("PUT", f"/api/v1/patients/{patient}", admin, {"ward": ward, "bed": bed})[0] == 200
+
+
+def test_sockets_without_a_good_token_are_closed_with_the_reason(wardline_factory):
+    w = wardline_factory().start()
+    for token, expected in [("", "no token"), ("garbage", "signature"),
+                            (w.token("n1", "nurse", "4B", secret="not-the-servers-secret"), "signature"),
+                            (w.token("n1", "nurse", "4B", ttl="-5"), "token expired")]:
+        ws = connect(w, token)
+        code, reason = close_reason(ws)
+        assert code == 4401 and reason.startswith("unauthorized") and expected in reason, (code, reason)
+    assert 'wardline_websocket_auth_refused_total 4' in w.api("GET", "/metrics")[1]
+
+
+def test_a_nurse_gets_her_patients_frames_and_never_another_wards(wardline_factory, publisher):
+    w = wardline_factory().start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    mine, neighbour, elsewhere = f"PAT-{p}-1", f"PAT-{p}-2", f"PAT-{p}-9"
+    admit(w, admin, mine, "4B-" + p, "1")
+    admit(w, admin, neighbour, "4B-" + p, "2")
+    admit(w, admin, elsewhere, "7A-" + p, "1")
+    assert w.api("POST", "/api/v1/care-assignments", admin, {"user_id": "n-" + p, "patient_id": mine})[0] == 201
+    time.sleep(1.5)
+    nurse = connect(w, w.token("n-" + p, "nurse", "4B-" + p))
+    ready = until(nurse, "session:ready")["data"]
+    assert ready["user"]["id"] == "n-" + p and ready["rooms"] == ["user:n-" + p, "role:nurse"]
+    assert [x["patient_id"] for x in ready["patients"]] == [mine]
+    nurse.send(json.dumps({"event": "subscribe:patient", "data": {"patient_id": mine}}))
+    until(nurse, "subscribed")
+    nurse.send(json.dumps({"event": "subscribe:patient", "data": {"patient_id": elsewhere}}))
+    refused = until(nurse, "error")["data"]
+    assert refused["code"] == "forbidden" and "another ward" in refused["message"]
+    nurse.send(json.dumps({"event": "subscribe:patient", "data": {"patient_id": neighbour}}))
+    assert "not in your care" in until(nurse, "error")["data"]["message"]
+    other_charge = connect(w, w.token("c7-" + p, "charge_nurse", "7A-" + p))
+    until(other_charge, "session:ready")
+    charge = connect(w, w.token("c-" + p, "charge_nurse", "4B-" + p))
+    until(charge, "session:ready")
+
+    t0 = now_ms() - 60_000
+    sent = time.time()
+    for patient in (mine, neighbour, elsewhere):
+        for i in range(30):  # a desaturation long enough to raise a high-priority alarm on each
+            publisher.publish(f"devices/{patient}-oxi/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000,
+                                                               "patient_id": patient, "hr": 90, "spo2": 84})
+    publisher.wait_all_acked()
+    got = frames(nurse, 4) + []
+    patients_seen = {f["data"].get("patient_id") for f in got if f["event"] in ("vitals:update", "alert:critical", "alert:updated")}
+    assert patients_seen == {mine}, f"the nurse saw {patients_seen}"
+    assert any(f["event"] == "vitals:update" for f in got)
+    assert any(f["event"] == "alert:critical" and f["data"]["rule_id"] == "spo2.low" for f in got)
+    charge_alarms = {f["data"]["patient_id"] for f in frames(charge, 1) if f["event"] == "alert:critical"}
+    assert charge_alarms == {mine, neighbour}, "the ward's charge nurse is told of every critical alarm on her ward"
+    other = {f["data"].get("patient_id") for f in frames(other_charge, 1) if f["event"] != "heartbeat"}
+    assert other <= {elsewhere}, f"another ward's charge nurse saw {other}"
+    assert time.time() - sent < 10
+
+
+def test_acknowledge_over_the_socket_and_everyone_is_told(wardline_factory, publisher):
+    w = wardline_factory().start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    patient = "PAT-" + p
+    admit(w, admin, patient, "4B-" + p, "4")
+    time.sleep(1.5)
+    physician = connect(w, w.token("d-" + p, "physician", "4B-" + p))
+    until(physician, "session:ready")
+    physician.send(json.dumps({"event": "subscribe:patient", "data": {"patient_id": patient}}))
+    until(physician, "subscribed")
+    t0 = now_ms() - 60_000
+    for i in range(30):
+        publisher.publish(f"devices/{p}-oxi/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000, "patient_id": patient,
+                                                       "hr": 90, "spo2": 84})
+    publisher.wait_all_acked()
+    alarm = until(physician, "alert:critical", 10)["data"]
+    physician.send(json.dumps({"event": "alert:acknowledge", "data": {"alarm_id": "no-such-alarm"}}))
+    err = until(physician, "error")["data"]
+    assert err["alarm_id"] == "no-such-alarm" and err["code"] == "cannot_acknowledge"
+    physician.send(json.dumps({"event": "alert:acknowledge", "data": {"alarm_id": alarm["id"]}}))
+    updated = until(physician, "alert:updated", 5, lambda d: d["id"] == alarm["id"])["data"]
+    assert updated["state"] == "acknowledged" and updated["transition"] == "acknowledged"
+    assert updated["acknowledged_by"] == "d-" + p
+
+
+def test_malformed_and_oversized_client_frames(wardline_factory):
+    w = wardline_factory().start()
+    ws = connect(w, w.token("a1", "admin", "*"))
+    until(ws, "session:ready")
+    ws.send("{\"event\": 12}")
+    assert until(ws, "error")["data"]["code"] == "bad_request"
+    ws.send(json.dumps({"event": "dance", "data": {}}))
+    assert "unknown event" in until(ws, "error")["data"]["message"]
+    ws.send("x" * 70_000)
+    code, reason = close_reason(ws)
+    assert code == 1009 and "larger than" in reason
+    # The server is fine: a new socket works and heartbeats flow.
+    ws2 = connect(w, w.token("a1", "admin", "*"))
+    until(ws2, "session:ready")
+    assert until(ws2, "heartbeat", 7)["data"]["time"] > 0
