@@ -37,7 +37,7 @@ let package = Package(
         // REST routes and handlers over the store; no C library of its own.
         .target(name: "WardlineAPI", dependencies: [
             "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineStore", "WardlineWeb", .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["openapi.yaml"]),
         .target(name: "WardlineServer", dependencies: [
             "WardlineAPI", "WardlineHub", "WardlineWeb", "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineStore",
             .product(name: "Logging", package: "swift-log"),

@@ -26,14 +26,33 @@ start_bg() {  # start_bg NAME CMD...: one background process with a pid file, un
 start_bg wardline "$BIN" serve
 for _ in $(seq 100); do grep -q "mqtt connected" "$LOG_DIR/wardline.log" 2>/dev/null && break; sleep 0.1; done
 
+# The demo ward: the simulator's patients admitted to ward 4B, one bed each, through the REST API.
+DEVICES=${WARDLINE_DEMO_DEVICES:-20}
+WARD=${WARDLINE_DEMO_WARD:-4B}
+API="http://${WARDLINE_HTTP_HOST:-127.0.0.1}:${WARDLINE_HTTP_PORT:-18080}"
+for _ in $(seq 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done
+ADMIN_TOKEN=$("$BIN" token --user demo-admin --role admin --ward '*' --ttl 1h)
+for ((i = 0; i < DEVICES; i++)); do
+    printf -v patient 'PAT-%05d' "$i"
+    curl -sf -X PUT -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"ward\":\"$WARD\",\"bed\":\"$((i + 1))\"}" "$API/api/v1/patients/$patient" >/dev/null \
+        || die "could not admit $patient through $API"
+done
+say "admitted $DEVICES demo patients to ward $WARD"
+WARD_TOKEN=$("$BIN" token --user demo-charge-nurse --role charge_nurse --ward "$WARD" --ttl 12h)
+
 if [[ -f firmware-sim/Makefile ]]; then
     make -s -C firmware-sim
-    start_bg simulator firmware-sim/build/wardline-sim --devices "${WARDLINE_DEMO_DEVICES:-20}" --mix demo
+    start_bg simulator firmware-sim/build/wardline-sim --devices "$DEVICES" --mix demo
 fi
 
 cat <<MSG
 
 Wardline is running on loopback.
+  ward page:      $API/#token=$WARD_TOKEN
+                  (charge nurse of ward $WARD; mint others with: $BIN token --user ID --role nurse --ward $WARD)
+  REST API:       $API/api/v1   (Authorization: Bearer <token>; described in Sources/WardlineAPI/openapi.yaml)
+  readiness:      $API/ready    metrics: $API/metrics
   pipeline log:   $LOG_DIR/wardline.log   (a statistics line every ${WARDLINE_STATS_INTERVAL_S:-10} s)
   readings:       psql "$WARDLINE_DATABASE_URL" -c "SELECT * FROM vitals ORDER BY time DESC LIMIT 10"
   rejections:     psql "$WARDLINE_DATABASE_URL" -c "SELECT reason, count(*) FROM rejected_messages GROUP BY 1"

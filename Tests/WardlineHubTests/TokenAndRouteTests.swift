@@ -78,3 +78,25 @@ import WardlineWeb
         #expect(ack.match("/api/v1/alarms/acknowledge".split(separator: "/")) == nil)
     }
 }
+
+@Suite struct OpenAPIDocumentTests {
+    /// Every route the server has is in the API description, and nothing else is.
+    @Test func routesAndTheDescriptionAgree() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/WardlineAPI/openapi.yaml")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        var documented = Set<String>()
+        var path = ""
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("  /") { path = String(line.dropFirst(2).dropLast()) }
+            for m in ["get", "put", "post", "delete"] where line == "    \(m):" && !path.isEmpty {
+                documented.insert(m.uppercased() + " " + path)
+            }
+            if !line.hasPrefix(" ") { path = "" }
+        }
+        let routed = Set(WardAPI.routes.map { r in
+            r.0.method + " /" + r.0.parts.joined(separator: "/").replacingOccurrences(of: "*}", with: "}")
+        })
+        #expect(routed == documented)
+    }
+}
