@@ -1,0 +1,94 @@
+"""The nurses' station page in a real headless Chromium, against the real Wardline: log in with a
+token, see a tile follow a reading within a second, see the alarm banner when a patient
+desaturates, acknowledge it, see it clear, and see the page turn stale when Wardline dies."""
+import os
+import signal
+import time
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import REPO, now_ms, unique_prefix
+
+ARTIFACTS = REPO / "var" / "test-artifacts"
+
+
+@pytest.fixture
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(arg)
+    service = Service(executable_path="/usr/bin/chromedriver")
+    driver = webdriver.Chrome(options=options, service=service)
+    yield driver
+    driver.quit()
+
+
+def admit(w, admin, patient, ward, bed):
+    assert w.api("PUT", f"/api/v1/patients/{patient}", admin, {"ward": ward, "bed": bed})[0] == 200
+
+
+def css(driver, selector):
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def test_the_ward_page_live(wardline_factory, publisher, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    w = wardline_factory().start()
+    p = unique_prefix()
+    ward = "4B-" + p
+    admin = w.token("a1", "admin", "*")
+    patients = [f"PAT-{p}-{i}" for i in range(1, 4)]
+    for i, patient in enumerate(patients, 1):
+        admit(w, admin, patient, ward, str(i))
+    time.sleep(1.5)
+    token = w.token("c-" + p, "charge_nurse", ward)
+    browser.get(f"{w.url}/#token={token}")
+    wait = WebDriverWait(browser, 15, poll_frequency=0.02)
+    wait.until(lambda d: css(d, "#connection-state[data-state='live']"))
+    wait.until(lambda d: len(css(d, "[data-patient-id]")) == 3)
+    assert token not in browser.current_url, "the token leaves the address bar"
+
+    # A published reading shows on its tile within a second.
+    target = patients[0]
+    hr_cell = f"[data-patient-id='{target}'] [data-vital='hr']"
+    seq = 1
+    for value in (71, 77):
+        publisher.publish(f"devices/{target}-mon/vitals", {"v": 1, "seq": seq, "ts": now_ms(), "patient_id": target,
+                                                          "hr": value, "spo2": 97, "rr": 15, "temp": 36.8, "sbp": 121, "dbp": 79})
+        seq += 1
+        sent = time.time()
+        WebDriverWait(browser, 5, poll_frequency=0.01).until(lambda d: str(value) in (css(d, hr_cell) or [None])[0].text)
+        seen_after = time.time() - sent
+        assert seen_after < 1.0, f"tile updated {seen_after:.3f} s after the reading was published"
+    print(f"\npublish → tile: {seen_after * 1000:.0f} ms")
+
+    # A desaturation raises a high-priority alarm: the banner shows it, with acknowledge.
+    victim = patients[1]
+    t0 = now_ms() - 40_000
+    for i in range(40):
+        publisher.publish(f"devices/{victim}-oxi/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000, "patient_id": victim,
+                                                          "hr": 112, "spo2": 84})
+    publisher.wait_all_acked()
+    banner_item = "[data-alarm-id]"
+    wait.until(lambda d: any(victim in e.text or e.get_attribute("data-patient-id") == victim for e in css(d, banner_item)))
+    browser.save_screenshot(str(ARTIFACTS / "ward-page-alarm.png"))
+    items = [e for e in css(browser, banner_item) if victim in e.text or e.get_attribute("data-patient-id") == victim]
+    alarm_id = items[0].get_attribute("data-alarm-id")
+    items[0].find_element(By.CSS_SELECTOR, "[data-action='acknowledge']").click()
+    wait.until(lambda d: not [e for e in css(d, banner_item) if e.get_attribute("data-alarm-id") == alarm_id
+                              and e.is_displayed() and "acknowledged" not in (e.get_attribute("class") or "")])
+    status, body, _ = w.api("GET", "/api/v1/alarms/" + alarm_id, admin)
+    assert body["data"]["state"] == "acknowledged" and body["data"]["acknowledged_by"] == "c-" + p
+    browser.save_screenshot(str(ARTIFACTS / "ward-page-acknowledged.png"))
+
+    # Wardline dies: the page must not look live.
+    w.stop(signal.SIGKILL)
+    WebDriverWait(browser, 20, poll_frequency=0.1).until(
+        lambda d: css(d, "#connection-state")[0].get_attribute("data-state") in ("stale", "connecting"))
+    browser.save_screenshot(str(ARTIFACTS / "ward-page-stale.png"))
+    assert os.path.getsize(ARTIFACTS / "ward-page-alarm.png") > 10_000
