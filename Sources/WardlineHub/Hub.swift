@@ -36,6 +36,9 @@ public final class Hub {
     private var rooms: [String: Set<UInt64>] = [:]
     private var ready: Set<UInt64> = []
     private var evictions: [(UInt64, String)] = []
+    /// Each patient's devices' latest status frame, so a client subscribing later learns that a
+    /// device is already offline.
+    private var deviceStatus: [String: [String: [UInt8]]] = [:]
     public private(set) var framesQueued = 0
     public private(set) var slowClientsDisconnected = 0
     public private(set) var refusedSubscriptions = 0
@@ -113,6 +116,7 @@ public final class Hub {
                 sessions[id]?.patients.insert(patient)
                 rooms["patient:" + patient, default: []].insert(id)
                 send(id, "subscribed", ["patient_id": patient], kind: .control)
+                for frame in deviceStatus[patient]?.values ?? [:].values { enqueue(id, frame, kind: .other) }
             }
         case "alert:acknowledge":
             guard let alarm = data["alarm_id"] as? String, !alarm.isEmpty else {
@@ -150,9 +154,10 @@ public final class Hub {
             guard let alarm = e.alarm, let transition = e.transition else { return }
             deliverAlarm(alarm, transition)
         case .deviceStatus(let status, let patient):
-            guard let patient, let members = rooms["patient:" + patient], !members.isEmpty else { return }
+            guard let patient else { return }
             let frame = WireFormat.frame("device:status", WireFormat.deviceStatus(status, patientID: patient))
-            for id in members { enqueue(id, frame, kind: .other) }
+            deviceStatus[patient, default: [:]][status.deviceID] = frame
+            for id in rooms["patient:" + patient] ?? [] { enqueue(id, frame, kind: .other) }
         case .notification(let nid, let kind, let message, let patient, let time):
             var data: [String: Any] = ["id": nid, "kind": kind, "message": message, "time": time]
             data["patient_id"] = patient

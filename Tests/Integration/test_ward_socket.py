@@ -155,3 +155,38 @@ def test_malformed_and_oversized_client_frames(wardline_factory):
     ws2 = connect(w, w.token("a1", "admin", "*"))
     until(ws2, "session:ready")
     assert until(ws2, "heartbeat", 7)["data"]["time"] > 0
+
+
+def test_a_stalled_client_is_dropped_and_never_slows_the_others(wardline_factory, publisher):
+    w = wardline_factory(WARDLINE_WS_PING_S="1").start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    patient = "PAT-" + p
+    admit(w, admin, patient, "4B-" + p, "1")
+    time.sleep(1.5)
+    token = w.token("c-" + p, "charge_nurse", "4B-" + p)
+    stalled, live = connect(w, token), connect(w, token)
+    for ws in (stalled, live):
+        until(ws, "session:ready")
+        ws.send(json.dumps({"event": "subscribe:patient", "data": {"patient_id": patient}}))
+        until(ws, "subscribed")
+    # `stalled` never reads again: it answers no ping and takes no frame.
+    latencies = []
+    for i in range(80):
+        sent = now_ms()
+        publisher.publish(f"devices/{p}-mon/vitals", {"v": 1, "seq": i + 1, "ts": sent, "patient_id": patient,
+                                                       "hr": 60 + i % 30, "spo2": 97})
+        frame = until(live, "vitals:update", 2, lambda d: d["seq"] == i + 1)
+        latencies.append(now_ms() - sent)
+        time.sleep(0.05)
+    latencies.sort()
+    assert latencies[int(len(latencies) * 0.99) - 1] < 200, f"the live client waited: {latencies[-5:]} ms"
+    deadline = time.time() + 10
+    sessions = None
+    while time.time() < deadline:
+        sessions = [ln for ln in w.api("GET", "/metrics")[1].splitlines() if ln.startswith("wardline_websocket_sessions ")]
+        if sessions == ["wardline_websocket_sessions 1"]:
+            break
+        time.sleep(0.2)
+    assert sessions == ["wardline_websocket_sessions 1"], "the silent socket was closed after its pings went unanswered"
+    assert until(live, "heartbeat", 7)

@@ -166,3 +166,15 @@ private func reading(_ patient: String, hr: Double) -> EngineEvent {
         #expect(drain(hub, 1).isEmpty)
     }
 }
+
+@Suite struct DeviceStatusTests {
+    @Test func aLateSubscriberLearnsThatADeviceIsAlreadyOffline() {
+        let hub = Hub(directory: ward)
+        hub.deliver(.deviceStatus(DeviceStatus(deviceID: "d1", state: .offline, receivedAt: 5), patientID: "P1"))
+        hub.open(1, principal: Principal(userID: "n1", role: .nurse, ward: "4B"))
+        _ = hub.receive(1, text: Array(#"{"event":"subscribe:patient","data":{"patient_id":"P1"}}"#.utf8))
+        let frames = drain(hub, 1)
+        #expect(frames.map(\.0) == ["session:ready", "subscribed", "device:status"])
+        #expect(frames[2].1["state"] as? String == "offline")
+    }
+}
