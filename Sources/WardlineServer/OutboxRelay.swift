@@ -18,8 +18,10 @@ final class OutboxRelay: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let stopDeadline = Atomic<Int64>(.max)
+    private let health: HealthBoard
 
-    init(url: String, brokers: String, counters: PipelineCounters, logger: Logger) throws {
+    init(url: String, brokers: String, counters: PipelineCounters, health: HealthBoard, logger: Logger) throws {
+        self.health = health
         self.url = url
         self.brokers = brokers
         self.logger = logger
@@ -28,7 +30,11 @@ final class OutboxRelay: @unchecked Sendable {
         self.box = box
         let first = try Self.makeProducer(brokers: brokers, box: box)
         producer = first
-        if !first.brokerReachable(timeoutMillis: 2000) {
+        let reachable = first.brokerReachable(timeoutMillis: 2000)
+        // Optional for readiness: alarms are raised, stored and shown without Kafka; events wait.
+        health.report("kafka", ok: reachable, detail: reachable ? "" : "broker \(brokers) unreachable; events wait in the outbox",
+                      required: false)
+        if !reachable {
             logger.error("kafka broker unreachable; alarm events wait in the outbox until it answers",
                          metadata: ["brokers": "\(brokers)"])
         }
@@ -71,9 +77,11 @@ final class OutboxRelay: @unchecked Sendable {
                     // messages can only time out. A new producer gets a new id.
                     producer = nil
                     if !failing { logger.error("kafka delivery failing; events stay in the outbox and are sent again", metadata: ["error": "\(error)"]) }
+                    health.report("kafka", ok: false, detail: "delivery failing: \(error); events wait in the outbox", required: false)
                     failing = true
                 }
                 if !delivered.isEmpty && failing { logger.notice("kafka delivering again"); failing = false }
+                if !delivered.isEmpty { health.report("kafka", ok: true, required: false) }
                 if now >= retryAt {
                     let p = try producer ?? Self.makeProducer(brokers: brokers, box: box)
                     producer = p

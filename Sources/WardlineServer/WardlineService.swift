@@ -81,7 +81,7 @@ public final class WardlineService: @unchecked Sendable {
         let alarmWriter = AlarmWriter(url: c.databaseURL, outboxTopic: c.kafkaBrokers == nil ? nil : c.kafkaAlertsTopic,
                                       counters: counters, logger: logger)
         if let brokers = c.kafkaBrokers {
-            let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, logger: logger)
+            let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, health: health, logger: logger)
             relay.start()
             outboxRelay = relay
         }
