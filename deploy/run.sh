@@ -24,7 +24,11 @@ start_bg() {  # start_bg NAME CMD...: one background process with a pid file, un
     say "$name started (pid $!, log $LOG_DIR/$name.log)"
 }
 start_bg wardline "$BIN" serve
-for _ in $(seq 100); do grep -q "mqtt connected" "$LOG_DIR/wardline.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do
+    grep -q "mqtt connected" "$LOG_DIR/wardline.log" 2>/dev/null && break
+    kill -0 "$(cat "$RUN_DIR/wardline.pid")" 2>/dev/null || { tail -5 "$LOG_DIR/wardline.log" >&2; die "wardline exited; see $LOG_DIR/wardline.log"; }
+    sleep 0.1
+done
 
 # The demo ward: the simulator's patients admitted to ward 4B, one bed each, through the REST API.
 DEVICES=${WARDLINE_DEMO_DEVICES:-20}

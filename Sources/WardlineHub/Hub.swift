@@ -177,6 +177,12 @@ public final class Hub {
         let frame = WireFormat.frame(name, data)
         let targets = alarm.patientID.map { recipients(patient: $0, onCall: critical) } ?? members(of: "role:admin")
         for id in targets { enqueue(id, frame, kind: .alarm) }
+        if t.kind == .escalated, let patient = alarm.patientID {
+            // Nobody acknowledged in time: tell the on-call roles as well as the room.
+            deliver(.notification(id: "\(alarm.id)#\(alarm.revision)", kind: "escalation",
+                                  message: "Not acknowledged: \(alarm.message) (escalation \(alarm.escalationLevel))",
+                                  patientID: patient, time: t.at))
+        }
     }
 
     private func recipients(patient: String, onCall: Bool) -> Set<UInt64> {
