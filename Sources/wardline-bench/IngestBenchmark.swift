@@ -124,6 +124,8 @@ struct IngestBenchmark: ParsableCommand {
             env["WARDLINE_VAR"] = work
             env["WARDLINE_STATS_INTERVAL_S"] = stats ? "1" : "0"
             env["WARDLINE_MQTT_TCP_NODELAY"] = nodelay ? "true" : "false"
+            // Its own port, so a demo on the default port does not stop the benchmark.
+            env["WARDLINE_HTTP_PORT"] = env["WARDLINE_BENCH_HTTP_PORT"] ?? "18089"
             p.environment = env
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
