@@ -42,6 +42,12 @@ def test_a_raised_alarm_is_a_domain_event_keyed_by_patient(wardline_factory, db,
     outbox = db.query("SELECT event_id::text, delivered_at IS NOT NULL FROM outbox WHERE payload->>'correlation_id' = %s "
                       "AND payload->>'event_type' = 'vitals.alert.raised'", alert_id)
     assert outbox == [(event["event_id"], True)], "the event on Kafka is the outbox row, marked delivered"
+    # Alarm raised (engine clock) → Kafka's delivery report for its event (the broker has it, acks=all).
+    latency = db.scalar("SELECT (extract(epoch FROM o.delivered_at - a.raised_at) * 1000)::int FROM outbox o "
+                        "JOIN alerts a ON a.id = o.payload->>'correlation_id' "
+                        "WHERE o.event_id = %s::uuid", event["event_id"])
+    print(f"\nalarm raised → Kafka delivery report: {latency} ms")
+    assert 0 <= latency < 5000
     w.stop()
 
 
