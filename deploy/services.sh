@@ -118,6 +118,9 @@ start_kafka() {
     # In-memory storage: the topic is made again on every start.
     "$TANSU" topic create --broker "$url" --partitions 3 "$WARDLINE_KAFKA_ALERTS_TOPIC" >>"$LOG_DIR/tansu.log" 2>&1 \
         || die "could not create topic $WARDLINE_KAFKA_ALERTS_TOPIC (log: $LOG_DIR/tansu.log)"
+    # The optional readings feed (WARDLINE_KAFKA_READINGS_TOPIC), keyed by device.
+    "$TANSU" topic create --broker "$url" --partitions 6 wardline.readings >>"$LOG_DIR/tansu.log" 2>&1 \
+        || die "could not create topic wardline.readings (log: $LOG_DIR/tansu.log)"
     say "kafka: tansu started on 127.0.0.1:$WARDLINE_KAFKA_PORT (pid $(kafka_pid)), topic $WARDLINE_KAFKA_ALERTS_TOPIC"
 }
 

@@ -24,6 +24,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_DATABASE_WAIT_S", defaultValue: "60", help: "At start, how long to wait for the database before giving up (the broker holds readings meanwhile)."),
         .init(name: "WARDLINE_KAFKA_BROKERS", defaultValue: "127.0.0.1:19092", help: "Kafka bootstrap servers for alarm DomainEvents (published from the outbox); empty: no Kafka, no outbox rows."),
         .init(name: "WARDLINE_KAFKA_ALERTS_TOPIC", defaultValue: "wardline.alerts", help: "Kafka topic of alarm events, keyed by patient id."),
+        .init(name: "WARDLINE_KAFKA_READINGS_TOPIC", defaultValue: "", help: "If set, every scored reading (with NEWS2) also goes to this Kafka topic, keyed by device: the feed for another Wardline node or analytics. Empty: off."),
         .init(name: "WARDLINE_RING_CAPACITY", defaultValue: "65536", help: "Slots in the lock-free ring between MQTT and the engine (rounded up to a power of two)."),
         .init(name: "WARDLINE_MAX_PAYLOAD_BYTES", defaultValue: "65536", help: "Larger payloads are rejected as oversized_payload."),
         .init(name: "WARDLINE_MAX_FUTURE_SKEW_S", defaultValue: "300", help: "Readings stamped further ahead of Wardline's clock are rejected as future_timestamp."),
@@ -71,6 +72,7 @@ public struct WardlineConfiguration: Sendable {
     public var databaseWaitSeconds: Int
     public var kafkaBrokers: String?
     public var kafkaAlertsTopic: String
+    public var kafkaReadingsTopic: String?
     public var ringCapacity: Int
     public var maxPayloadBytes: Int
     public var maxFutureSkewSeconds: Int
@@ -126,6 +128,7 @@ public struct WardlineConfiguration: Sendable {
             mqttTCPNoDelay: r.bool("WARDLINE_MQTT_TCP_NODELAY"),
             databaseURL: r.string("WARDLINE_DATABASE_URL"), databaseWaitSeconds: r.int("WARDLINE_DATABASE_WAIT_S", 0...86400),
             kafkaBrokers: r.optional("WARDLINE_KAFKA_BROKERS"), kafkaAlertsTopic: r.string("WARDLINE_KAFKA_ALERTS_TOPIC"),
+            kafkaReadingsTopic: r.optional("WARDLINE_KAFKA_READINGS_TOPIC"),
             ringCapacity: r.int("WARDLINE_RING_CAPACITY", 2...(1 << 24)),
             maxPayloadBytes: r.int("WARDLINE_MAX_PAYLOAD_BYTES", 64...(16 << 20)),
             maxFutureSkewSeconds: r.int("WARDLINE_MAX_FUTURE_SKEW_S", 0...86400),

@@ -34,6 +34,9 @@ public final class PipelineCounters: Sendable {
     public let alarmTransitionsStored = Counter()
     public let eventsPublished = Counter()
     public let acknowledgements = Counter()
+    /// Scored readings the broker confirmed on the readings feed, and those it never got.
+    public let readingsFed = Counter()
+    public let readingsNotFed = Counter()
     /// Alarms open in the engine now (raised minus resolved), set by the consumer.
     public let openAlarms = Atomic<Int>(0)
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }

@@ -35,6 +35,8 @@ struct MetricsText {
         metric("wardline_alarms_open", "gauge", "Alarms open (active or acknowledged) now.", [("", c.openAlarms.load(ordering: .relaxed))])
         metric("wardline_acknowledgements_total", "counter", "Alarms acknowledged through the API or the hub.", [("", c.acknowledgements.count)])
         metric("wardline_events_published_total", "counter", "Alarm events delivered to Kafka.", [("", c.eventsPublished.count)])
+        metric("wardline_readings_fed_total", "counter", "Scored readings confirmed on the Kafka readings feed.", [("", c.readingsFed.count)])
+        metric("wardline_readings_not_fed_total", "counter", "Scored readings the Kafka readings feed could not take.", [("", c.readingsNotFed.count)])
         metric("wardline_websocket_sessions", "gauge", "Authenticated WebSocket sessions open.", [("", web.sessions.load(ordering: .relaxed))])
         metric("wardline_websocket_frames_sent_total", "counter", "Frames written to WebSocket clients.", [("", web.framesSent.load(ordering: .relaxed))])
         metric("wardline_websocket_auth_refused_total", "counter", "WebSocket connections refused for their token.", [("", web.authRefused.load(ordering: .relaxed))])

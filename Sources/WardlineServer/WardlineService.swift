@@ -33,6 +33,7 @@ public final class WardlineService: @unchecked Sendable {
     private var refresher: SettingsRefresher?
     private var stats: StatsReporter?
     private var web: WebServer?
+    private var readingsFeed: ReadingsFeed?
     private let mqttForCommands = Mutex<MQTTClient?>(nil)
 
     public init(configuration: WardlineConfiguration, logger: Logger) {
@@ -88,7 +89,14 @@ public final class WardlineService: @unchecked Sendable {
         self.alarmWriter = alarmWriter
         ringGauge.withLock { $0 = { [ring] in ring.count } }
         writerGauge.withLock { $0 = { [writer] in writer.waiting } }
-        let consumer = PipelineConsumer(ring: ring, sinks: [writer, web.sink], engine: engine, engineSinks: [alarmWriter, web.sink],
+        var engineSinks: [any EngineSink] = [alarmWriter, web.sink]
+        if let brokers = c.kafkaBrokers, let topic = c.kafkaReadingsTopic {
+            let feed = try ReadingsFeed(brokers: brokers, topic: topic, counters: counters, log: badInputLog)
+            engineSinks.append(feed)
+            readingsFeed = feed
+            logger.notice("scored readings also go to Kafka", metadata: ["topic": "\(topic)"])
+        }
+        let consumer = PipelineConsumer(ring: ring, sinks: [writer, web.sink], engine: engine, engineSinks: engineSinks,
                                         commands: commands, counters: counters, log: badInputLog)
         alarmWriter.start()
         writer.start()
@@ -164,6 +172,7 @@ public final class WardlineService: @unchecked Sendable {
         writer.stopAfterFlushing()
         alarmWriter?.stopAfterFlushing(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
         while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
+        readingsFeed?.flush()
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
         while !(outboxRelay?.isStopped ?? true) { sleepMicros(1000) }
         web?.stop()

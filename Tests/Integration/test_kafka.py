@@ -71,3 +71,28 @@ def test_alarms_raised_while_kafka_is_down_are_stored_and_published_when_it_retu
     ids = {e["value"]["event_id"] for e in got}
     assert ids <= {r for (r,) in db.query("SELECT event_id::text FROM outbox WHERE key = %s", patient)}
     w.stop()
+
+
+def test_scored_readings_feed_keyed_by_device(wardline_factory, publisher):
+    prefix = unique_prefix()
+    device = prefix + "-mon"
+    w = wardline_factory(WARDLINE_KAFKA_READINGS_TOPIC="wardline.readings").start()
+    t0 = now_ms() - 30_000
+    for i in range(20):
+        publisher.publish(f"devices/{device}/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000, "patient_id": "PAT-" + prefix,
+                                                       "hr": 70 + i, "spo2": 97, "rr": 14})
+    publisher.wait_all_acked()
+    deadline = time.time() + 30
+    mine = []
+    while time.time() < deadline and len(mine) < 20:
+        out = subprocess.run([str(BIN), "events", "--topic", "wardline.readings", "--idle", "2"], capture_output=True,
+                             text=True, timeout=120, env=w.env)
+        mine = [json.loads(line) for line in out.stdout.splitlines() if json.loads(line)["key"] == device]
+    assert len(mine) == 20, f"{len(mine)} of 20 readings on the feed"
+    assert len({m["partition"] for m in mine}) == 1, "one device, one partition: its readings stay in order"
+    assert [m["value"]["seq"] for m in mine] == list(range(1, 21))
+    assert mine[0]["value"]["patient_id"] == "PAT-" + prefix and "news2" in mine[0]["value"]
+    deadline = time.time() + 10
+    while time.time() < deadline and "wardline_readings_fed_total 20" not in w.api("GET", "/metrics")[1]:
+        time.sleep(0.2)
+    assert "wardline_readings_fed_total 20" in w.api("GET", "/metrics")[1]
