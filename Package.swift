@@ -48,7 +48,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline-bench", dependencies: [
-            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineStore", "WardlineServer",
+            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineStore", "WardlineServer", "WardlineHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -32,6 +32,7 @@ public final class Hub {
 
     public private(set) var directory: WardDirectory
     private let limits: Limits
+    private let encoder = FrameEncoder()
     private var sessions: [UInt64: Session] = [:]
     private var rooms: [String: Set<UInt64>] = [:]
     private var ready: Set<UInt64> = []
@@ -39,7 +40,10 @@ public final class Hub {
     /// Each patient's devices' latest status frame, so a client subscribing later learns that a
     /// device is already offline.
     private var deviceStatus: [String: [String: [UInt8]]] = [:]
+    /// The socket thread's clock (epoch ms), set before each round; queue ages are measured on it.
+    public var now: Int64 = 0
     public private(set) var framesQueued = 0
+    public private(set) var vitalsCoalesced = 0
     public private(set) var slowClientsDisconnected = 0
     public private(set) var refusedSubscriptions = 0
     public private(set) var badClientFrames = 0
@@ -51,7 +55,6 @@ public final class Hub {
 
     public var sessionCount: Int { sessions.count }
     public func isOpen(_ id: UInt64) -> Bool { sessions[id] != nil }
-    public var vitalsCoalesced: Int { sessions.values.reduce(0) { $0 + $1.queue.coalesced } }
 
     public func members(of room: String) -> Set<UInt64> { rooms[room] ?? [] }
     public func rooms(of id: UInt64) -> [String] { rooms.filter { $0.value.contains(id) }.map(\.key).sorted() }
@@ -148,7 +151,7 @@ public final class Hub {
         switch event {
         case .engine(.scored(let reading, let score)):
             guard let members = rooms["patient:" + reading.patientID], !members.isEmpty else { return }
-            let frame = WireFormat.frame("vitals:update", WireFormat.scoredReading(reading, score))
+            let frame = encoder.scoredReading(reading, score)
             for id in members { enqueue(id, frame, kind: .vitals(patientID: reading.patientID)) }
         case .engine(let e):
             guard let alarm = e.alarm, let transition = e.transition else { return }
@@ -172,9 +175,7 @@ public final class Hub {
         let critical = alarm.priority == .high
         let rising: Set<AlarmTransition.Kind> = [.raised, .priorityRaised, .reactivated, .conditionReturned]
         let name = critical && rising.contains(t.kind) ? "alert:critical" : "alert:updated"
-        var data = WireFormat.alarm(alarm)
-        data["transition"] = t.kind.rawValue
-        let frame = WireFormat.frame(name, data)
+        let frame = encoder.alarm(name, alarm, transition: t.kind.rawValue)
         let targets = alarm.patientID.map { recipients(patient: $0, onCall: critical) } ?? members(of: "role:admin")
         for id in targets { enqueue(id, frame, kind: .alarm) }
         if t.kind == .escalated, let patient = alarm.patientID {
@@ -195,6 +196,17 @@ public final class Hub {
             }
         }
         return targets
+    }
+
+    /// Closes every socket whose oldest alarm (or control frame) has waited longer than
+    /// `maxWaitMillis`: a client that cannot take its alarms in time must not look connected.
+    public func evictLateClients(maxWaitMillis: Int64) {
+        for (id, s) in sessions {
+            guard let since = s.queue.oldestUrgentSince, now - since > maxWaitMillis else { continue }
+            slowClientsDisconnected += 1
+            evictions.append((id, "too slow to receive alarms: one waited \((now - since) / 1000) s"))
+            close(id)
+        }
     }
 
     /// A `heartbeat` to every socket, so a page can tell a quiet ward from a dead connection.
@@ -230,7 +242,9 @@ public final class Hub {
     private func enqueue(_ id: UInt64, _ frame: [UInt8], kind: OutboundQueue.Kind) {
         guard sessions[id] != nil else { return }
         framesQueued += 1
-        if !sessions[id]!.queue.push(frame, kind: kind) {
+        let coalescedBefore = sessions[id]!.queue.coalesced
+        defer { if let s = sessions[id] { vitalsCoalesced += s.queue.coalesced - coalescedBefore } }
+        if !sessions[id]!.queue.push(frame, kind: kind, now: now) {
             slowClientsDisconnected += 1
             evictions.append((id, "too slow to receive alarms: \(sessions[id]!.queue.count) frames waiting"))
             close(id)

@@ -11,6 +11,8 @@ public struct OutboundQueue: Sendable {
     public let alarmLimit: Int
     public let otherLimit: Int
     private var urgent = FrameFIFO()
+    /// When each waiting alarm or control frame was queued (epoch ms), oldest first.
+    private var urgentSince = FIFO<Int64>()
     private var other = FrameFIFO()
     private var vitals: [String: [UInt8]] = [:]
     private var vitalsOrder = FrameFIFO.Names()
@@ -23,10 +25,11 @@ public struct OutboundQueue: Sendable {
     }
 
     /// Queues a frame; false when the alarm queue overflowed and the client must go.
-    public mutating func push(_ frame: [UInt8], kind: Kind) -> Bool {
+    public mutating func push(_ frame: [UInt8], kind: Kind, now: Int64 = 0) -> Bool {
         switch kind {
         case .alarm, .control:
             urgent.append(frame)
+            urgentSince.append(now)
             return urgent.count <= alarmLimit
         case .vitals(let patient):
             if vitals.updateValue(frame, forKey: patient) == nil { vitalsOrder.append(patient) } else { coalesced += 1 }
@@ -39,13 +42,19 @@ public struct OutboundQueue: Sendable {
 
     /// The next frame to write: alarms and control first, then status, then vitals patient by patient.
     public mutating func pop() -> [UInt8]? {
-        if let f = urgent.popFirst() { return f }
+        if let f = urgent.popFirst() {
+            _ = urgentSince.popFirst()
+            return f
+        }
         if let f = other.popFirst() { return f }
         while let patient = vitalsOrder.popFirst() {
             if let f = vitals.removeValue(forKey: patient) { return f }
         }
         return nil
     }
+
+    /// When the oldest alarm or control frame still waiting was queued; nil when none waits.
+    public var oldestUrgentSince: Int64? { urgentSince.first }
 
     public var isEmpty: Bool { urgent.count == 0 && other.count == 0 && vitals.isEmpty }
     public var count: Int { urgent.count + other.count + vitals.count }
@@ -64,6 +73,7 @@ struct FIFO<Element: Sendable>: Sendable {
     private var items: [Element] = []
     private var head = 0
     var count: Int { items.count - head }
+    var first: Element? { head < items.count ? items[head] : nil }
     mutating func append(_ e: Element) { items.append(e) }
     mutating func popFirst() -> Element? {
         guard head < items.count else { return nil }

@@ -73,7 +73,7 @@ public enum WireFormat {
     public static func serialise(_ object: Any) -> [UInt8] {
         // Every value put in these dictionaries is a JSON type, so this cannot fail; an empty object
         // would still be valid JSON if it ever did.
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed]) else { return Array("{}".utf8) }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed, .withoutEscapingSlashes]) else { return Array("{}".utf8) }
         return [UInt8](data)
     }
 }

@@ -43,6 +43,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_DASHBOARD_DIR", defaultValue: "dashboards", help: "Folder of the nurses' station page served at `/`."),
         .init(name: "WARDLINE_API_WORKERS", defaultValue: "4", help: "Threads (each with its own database connection) answering REST calls."),
         .init(name: "WARDLINE_WS_ALARM_QUEUE", defaultValue: "1024", help: "Alarm frames that may wait for one WebSocket client; beyond it the client is disconnected (alarms are never dropped)."),
+        .init(name: "WARDLINE_WS_ALARM_MAX_WAIT_S", defaultValue: "10", help: "A WebSocket client whose oldest alarm (or heartbeat) has waited this long is disconnected, so a frozen screen never looks connected."),
         .init(name: "WARDLINE_WS_PING_S", defaultValue: "10", help: "Idle seconds before a WebSocket is pinged; one silent for 2.5 times as long is closed."),
     ]
 
@@ -92,6 +93,7 @@ public struct WardlineConfiguration: Sendable {
     public var apiWorkers: Int
     public var wsAlarmQueue: Int
     public var wsPingSeconds: Int
+    public var wsAlarmMaxWaitSeconds: Int
 
     public var journalDirectory: String { varDirectory + "/journal" }
     public var usesDemoSecret: Bool { jwtSecret == "wardline-dev-secret-change-me" }
@@ -143,7 +145,8 @@ public struct WardlineConfiguration: Sendable {
             httpHost: r.string("WARDLINE_HTTP_HOST"), httpPort: Int32(r.int("WARDLINE_HTTP_PORT", 1...65535)),
             jwtSecret: r.string("WARDLINE_JWT_SECRET"), dashboardDirectory: r.string("WARDLINE_DASHBOARD_DIR"),
             apiWorkers: r.int("WARDLINE_API_WORKERS", 1...64), wsAlarmQueue: r.int("WARDLINE_WS_ALARM_QUEUE", 16...1_000_000),
-            wsPingSeconds: r.int("WARDLINE_WS_PING_S", 1...3600))
+            wsPingSeconds: r.int("WARDLINE_WS_PING_S", 1...3600),
+            wsAlarmMaxWaitSeconds: r.int("WARDLINE_WS_ALARM_MAX_WAIT_S", 1...3600))
         guard config.jwtSecret.utf8.count >= 16 else {
             throw ConfigurationError(description: "WARDLINE_JWT_SECRET must be at least 16 bytes")
         }

@@ -44,3 +44,4 @@ public func sleepMicros(_ micros: Int) {
 #if canImport(Glibc)
 import Glibc
 #endif
+

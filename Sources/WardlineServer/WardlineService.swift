@@ -222,6 +222,7 @@ public final class WardlineService: @unchecked Sendable {
         options.pingSeconds = UInt16(c.wsPingSeconds)
         options.hangupSeconds = UInt16(min(65535, c.wsPingSeconds * 5 / 2))
         options.hubLimits.alarmQueue = c.wsAlarmQueue
+        options.alarmMaxWaitMillis = Int64(c.wsAlarmMaxWaitSeconds) * 1000
         let log = logger
         let serverBox = Mutex<WebServer?>(nil)
         let server = WebServer(options: options, tokens: tokens, handler: api) { request in

@@ -21,6 +21,9 @@ public final class WebServer: @unchecked Sendable {
         public var hangupSeconds: UInt16 = 25
         public var maxBodyBytes = 1 << 20
         public var maxClientFrameBytes = 64 << 10
+        /// A socket whose oldest alarm has waited this long is closed (killed if it cannot even
+        /// take the close frame), so a frozen client never holds an alarm while looking connected.
+        public var alarmMaxWaitMillis: Int64 = 10_000
         public var hubLimits = Hub.Limits()
         public init() {}
     }
@@ -238,15 +241,15 @@ public final class WebServer: @unchecked Sendable {
                 lws_close_reason(wsi, lws_close_status(rawValue: UInt32(status)), &reason, reason.count)
                 return -1
             }
-            guard let frame = hub.nextFrame(id) else { return 0 }
-            if scratch.count < Int(wl_lws_pre) + frame.count { scratch = [UInt8](repeating: 0, count: Int(wl_lws_pre) + frame.count * 2) }
-            let written = scratch.withUnsafeMutableBufferPointer { buffer -> Int32 in
-                let start = buffer.baseAddress! + Int(wl_lws_pre)
-                frame.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: frame.count) }
-                return lws_write(wsi, start, frame.count, LWS_WRITE_TEXT)
+            // Several frames per callback while the socket takes them: one loop turn per frame
+            // would cost a poll() over every socket each time.
+            var written = 0
+            while written < 64, let frame = hub.nextFrame(id) {
+                if writeFrame(wsi, frame) < 0 { return -1 }
+                written += 1
+                stats.framesSent.add(1, ordering: .relaxed)
+                if lws_send_pipe_choked(wsi) != 0 { break }
             }
-            if written < Int32(frame.count) { return -1 }
-            stats.framesSent.add(1, ordering: .relaxed)
             if hub.hasFrames(id) { lws_callback_on_writable(wsi) }
         case LWS_CALLBACK_CLOSED:
             guard let wsi else { return 0 }
@@ -268,6 +271,17 @@ public final class WebServer: @unchecked Sendable {
         return 0
     }
 
+    private func writeFrame(_ wsi: OpaquePointer, _ frame: [UInt8]) -> Int32 {
+        let pre = Int(wl_lws_pre)
+        if scratch.count < pre + frame.count { scratch = [UInt8](repeating: 0, count: pre + frame.count * 2) }
+        let written = scratch.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            let start = buffer.baseAddress! + pre
+            frame.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: frame.count) }
+            return lws_write(wsi, start, frame.count, LWS_WRITE_TEXT)
+        }
+        return written < Int32(frame.count) ? -1 : 0
+    }
+
     private func forget(_ id: UInt64) {
         connections[id] = nil
         exchanges[id] = nil
@@ -287,6 +301,7 @@ public final class WebServer: @unchecked Sendable {
 
     private func drainInbox() {
         wakePending.store(false, ordering: .releasing)
+        hub.now = Int64(Date().timeIntervalSince1970 * 1000)
         let taken = inbox.withLock { box -> Inbox in defer { box = Inbox() }; return box }
         if let d = taken.directory { hub.replaceDirectory(d) }
         for e in taken.events { hub.deliver(e) }
@@ -297,6 +312,7 @@ public final class WebServer: @unchecked Sendable {
             lws_callback_on_writable(wsi)
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        hub.evictLateClients(maxWaitMillis: options.alarmMaxWaitMillis)
         if now - lastHeartbeat >= options.heartbeatMillis {
             lastHeartbeat = now
             hub.heartbeat(now: now)
@@ -310,6 +326,8 @@ public final class WebServer: @unchecked Sendable {
             stats.slowClientsDisconnected.add(1, ordering: .relaxed)
             closing[id] = (1008, why)
             lws_callback_on_writable(wsi)
+            // A client that does not read may never make its socket writable: then lws kills it.
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 2)
         }
         for id in hub.takeReady() {
             if let wsi = connections[id] { lws_callback_on_writable(wsi) }

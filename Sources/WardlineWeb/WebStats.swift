@@ -18,6 +18,7 @@ public final class WebStats: Sendable {
 
     func publish(_ hub: Hub) {
         sessions.store(hub.sessionCount, ordering: .relaxed)
+        vitalsCoalesced.store(hub.vitalsCoalesced, ordering: .relaxed)
         refusedSubscriptions.store(hub.refusedSubscriptions, ordering: .relaxed)
         badClientFrames.store(hub.badClientFrames, ordering: .relaxed)
     }

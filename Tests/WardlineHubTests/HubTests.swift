@@ -178,3 +178,33 @@ private func reading(_ patient: String, hr: Double) -> EngineEvent {
         #expect(frames[2].1["state"] as? String == "offline")
     }
 }
+
+@Suite struct LateClientTests {
+    @Test func aClientWhoseAlarmWaitsTooLongIsClosed() {
+        let hub = Hub(directory: ward)
+        hub.now = 1_000
+        hub.open(1, principal: Principal(userID: "c1", role: .chargeNurse, ward: "4B"))
+        hub.open(2, principal: Principal(userID: "c2", role: .chargeNurse, ward: "4B"))
+        hub.deliver(.engine(.alarmRaised(alarm("P1"), transition(.raised))))
+        _ = drain(hub, 2)  // client 2 reads; client 1 does not
+        hub.now = 9_000
+        hub.evictLateClients(maxWaitMillis: 10_000)
+        #expect(hub.takeEvictions().isEmpty)
+        hub.now = 11_500
+        hub.evictLateClients(maxWaitMillis: 10_000)
+        let evicted = hub.takeEvictions()
+        #expect(evicted.map(\.0) == [1])
+        #expect(evicted.first?.1.contains("waited 10 s") == true)
+        #expect(hub.isOpen(2))
+    }
+
+    @Test func coalescedVitalsAreCounted() {
+        let hub = Hub(directory: ward)
+        hub.open(1, principal: Principal(userID: "n1", role: .nurse, ward: "4B"))
+        _ = hub.receive(1, text: Array(#"{"event":"subscribe:patient","data":{"patient_id":"P1"}}"#.utf8))
+        for hr in 60..<65 { hub.deliver(.engine(reading("P1", hr: Double(hr)))) }
+        #expect(hub.vitalsCoalesced == 4)
+        let vitals = drain(hub, 1).filter { $0.0 == "vitals:update" }
+        #expect(vitals.count == 1 && (vitals[0].1["vitals"] as! [String: Any])["hr"] as? Double == 64)
+    }
+}

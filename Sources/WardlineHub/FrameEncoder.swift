@@ -1,0 +1,132 @@
+import Foundation
+import WardlineCore
+import WardlineEngine
+
+/// Encodes the hub's frames with `JSONEncoder` over small `Encodable` structs. The hub writes one
+/// frame per event on the socket thread; building `[String: Any]` dictionaries for
+/// `JSONSerialization` cost ~80 µs a vitals frame there (bridging and dynamic casts), this path a
+/// fraction of it (`wardline-bench frames` measures both). Not thread-safe: one per thread.
+public final class FrameEncoder {
+    private let encoder: JSONEncoder
+
+    public init() {
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+    }
+
+    public func frame<D: Encodable>(_ event: String, _ data: D) -> [UInt8] {
+        // Every field is a string, number or boolean that the engine already validated as finite.
+        guard let bytes = try? encoder.encode(Frame(event: event, data: data)) else { return Array("{}".utf8) }
+        return [UInt8](bytes)
+    }
+
+    public func scoredReading(_ r: Reading, _ s: News2Score) -> [UInt8] { frame("vitals:update", ScoredReadingBody(r, s)) }
+
+    public func alarm(_ event: String, _ a: Alarm, transition: String?) -> [UInt8] { frame(event, AlarmBody(a, transition: transition)) }
+}
+
+struct Frame<D: Encodable>: Encodable {
+    let event: String
+    let data: D
+}
+
+struct VitalsBody: Encodable {
+    let hr, spo2, rr, temp, sbp, dbp: Double?
+    let on_oxygen: Bool?
+    let consciousness: String?
+
+    init(_ v: Vitals) {
+        hr = v.heartRate
+        spo2 = v.spo2
+        rr = v.respiratoryRate
+        temp = v.temperature
+        sbp = v.systolicBP
+        dbp = v.diastolicBP
+        on_oxygen = v.onOxygen
+        consciousness = v.consciousness?.rawValue
+    }
+}
+
+struct News2Body: Encodable {
+    let total: Int
+    let risk: String
+    let complete: Bool
+    let missing: [String]
+    let scale: Int
+
+    init(_ s: News2Score) {
+        total = s.total
+        risk = WireFormat.riskName(s.risk)
+        complete = s.isComplete
+        missing = s.missing.members.map(\.name)
+        scale = s.scale.rawValue
+    }
+}
+
+struct ScoredReadingBody: Encodable {
+    let patient_id: String
+    let device_id: String
+    let time: Int64
+    let seq: Int64
+    let vitals: VitalsBody
+    let news2: News2Body
+    let sent_at_us: Int64?
+
+    init(_ r: Reading, _ s: News2Score) {
+        patient_id = r.patientID
+        device_id = r.deviceID
+        time = r.time
+        seq = r.seq
+        vitals = VitalsBody(r.vitals)
+        news2 = News2Body(s)
+        sent_at_us = r.sentAtMicros
+    }
+}
+
+struct AlarmBody: Encodable {
+    let id: String
+    let patient_id: String?
+    let device_id: String?
+    let rule_id: String
+    let category: String
+    let vital: String?
+    let priority: String
+    let state: String
+    let message: String
+    let value: Double?
+    let threshold: Double?
+    let raised_at: Int64
+    let condition_since: Int64
+    let acknowledged_at: Int64?
+    let acknowledged_by: String?
+    let resolved_at: Int64?
+    let revision: Int
+    let latching: Bool
+    let condition_present: Bool
+    let escalation_level: Int
+    let transition: String?
+
+    init(_ a: Alarm, transition: String?) {
+        id = a.id
+        patient_id = a.patientID
+        device_id = a.deviceID
+        rule_id = a.ruleID
+        category = a.category.rawValue
+        vital = a.vital.map { "\($0)" }
+        priority = a.priority.rawValue
+        state = a.state.rawValue
+        message = a.message
+        value = a.value
+        threshold = a.threshold
+        raised_at = a.raisedAt
+        condition_since = a.conditionSince
+        acknowledged_at = a.acknowledgedAt
+        acknowledged_by = a.acknowledgedBy
+        resolved_at = a.resolvedAt
+        revision = a.revision
+        latching = a.latching
+        condition_present = a.conditionPresent
+        escalation_level = a.escalationLevel
+        self.transition = transition
+    }
+}
