@@ -19,21 +19,29 @@ let package = Package(
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // librdkafka 2.8, built by deploy/install.sh into /usr/local (Debian 12's 2.0.2 is too old).
         .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka"),
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .target(name: "WardlineCore"),
         .target(name: "WardlineEngine", dependencies: ["WardlineCore"]),
         .target(name: "WardlineJournal"),
         .target(name: "WardlineMQTT", dependencies: ["CMosquitto"]),
         .target(name: "WardlineKafka", dependencies: ["CRdkafka"]),
+        // The task queue: job types, tiers, backoff and topology as pure Swift; rabbitmq-c and
+        // libcurl each behind one owner type.
+        .target(name: "WardlineTasks", dependencies: ["WardlineEngine"]),
+        .target(name: "WardlineTaskQueue", dependencies: ["CRabbitMQ", "WardlineTasks"]),
+        .target(name: "WardlineNotify", dependencies: ["CCurl", "WardlineTasks", .product(name: "Logging", package: "swift-log")]),
         .target(name: "WardlineStore", dependencies: [
-            "CLibpq", "WardlineCore", "WardlineEngine", .product(name: "Logging", package: "swift-log"),
+            "CLibpq", "WardlineCore", "WardlineEngine", "WardlineTasks", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "WardlineServer", dependencies: [
             "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineStore",
+            "WardlineTasks", "WardlineTaskQueue", "WardlineNotify",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
-            "WardlineServer", "WardlineStore", "WardlineKafka",
+            "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineTasks", "WardlineTaskQueue",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -46,6 +54,7 @@ let package = Package(
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
         .testTarget(name: "WardlineStoreTests", dependencies: ["WardlineStore", "WardlineServer"]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
+        .testTarget(name: "WardlineTasksTests", dependencies: ["WardlineTasks", "WardlineEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

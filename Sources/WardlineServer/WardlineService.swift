@@ -40,9 +40,9 @@ public final class WardlineService: @unchecked Sendable {
         let c = configuration
         let db = try waitForDatabase()
         let migrator = Migrator(db)
-        let version = try migrator.currentVersion()
-        guard version == migrator.latestVersion else {
-            throw ConfigurationError(description: "database schema is at version \(version), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
+        let missing = try migrator.pending()
+        guard missing.isEmpty else {
+            throw ConfigurationError(description: "database schema lacks migration(s) \(missing.map(\.version)), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
         }
         let commands = EngineCommandQueue()
         let refresher = SettingsRefresher(url: c.databaseURL, registry: registry, commands: commands,
