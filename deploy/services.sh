@@ -155,7 +155,7 @@ RMQ_BIN=${WARDLINE_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}
 # Every rabbitmq command sees the same node, cookie (under HOME) and epmd port; an epmd of our
 # own means stopping it can never take a system RabbitMQ's epmd with it.
 rmq_env() {
-    RMQ_ENV=(HOME="$RMQ_DIR/home" ERL_EPMD_PORT="$WARDLINE_RABBITMQ_EPMD_PORT" ERL_EPMD_ADDRESS=127.0.0.1
+    RMQ_ENV=(HOME="$RMQ_DIR/home" ERL_CRASH_DUMP="$LOG_DIR/rabbitmq/erl_crash.dump" ERL_EPMD_PORT="$WARDLINE_RABBITMQ_EPMD_PORT" ERL_EPMD_ADDRESS=127.0.0.1
         RABBITMQ_NODENAME="$WARDLINE_RABBITMQ_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
         RABBITMQ_NODE_PORT="$WARDLINE_RABBITMQ_PORT" RABBITMQ_DIST_PORT="$WARDLINE_RABBITMQ_DIST_PORT"
         RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia" RABBITMQ_LOG_BASE="$LOG_DIR/rabbitmq"
@@ -163,7 +163,7 @@ rmq_env() {
         RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/rabbitmq-env.conf" RABBITMQ_PID_FILE="$RMQ_DIR/beam.pid"
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
 }
-rmq() { rmq_env; env "${RMQ_ENV[@]}" "$RMQ_BIN/$1" "${@:2}"; }
+rmq() { rmq_env; mkdir -p "$RMQ_DIR/home" "$LOG_DIR/rabbitmq"; env "${RMQ_ENV[@]}" "$RMQ_BIN/$1" "${@:2}"; }
 rmq_pid() { [[ -r $RMQ_PIDFILE ]] && cat "$RMQ_PIDFILE" || true; }
 # Port first: rabbitmqctl alone would start an epmd just to ask.
 rmq_answers() { port_open 127.0.0.1 "$WARDLINE_RABBITMQ_PORT" && rmq rabbitmqctl -n "$WARDLINE_RABBITMQ_NODE" -q status >/dev/null 2>&1; }

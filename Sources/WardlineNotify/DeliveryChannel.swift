@@ -3,7 +3,7 @@ import Logging
 import WardlineTasks
 
 /// What goes out to people: a page (with its recipients) or a ward summary, as JSON.
-public struct Notification: Sendable {
+public struct ClinicalNotice: Sendable {
     public var jobID: String
     /// "page" or "ward_summary".
     public var kind: String
@@ -23,7 +23,7 @@ public struct Notification: Sendable {
 /// `deliver` throws with the reason when it did not get through; the worker then retries.
 public protocol DeliveryChannel: AnyObject {
     var name: String { get }
-    func deliver(_ n: Notification) throws
+    func deliver(_ n: ClinicalNotice) throws
 }
 
 public struct DeliveryError: Error, CustomStringConvertible, Sendable {

@@ -7,7 +7,7 @@ public final class LogChannel: DeliveryChannel {
 
     public init(logger: Logger) { self.logger = logger }
 
-    public func deliver(_ n: Notification) throws {
+    public func deliver(_ n: ClinicalNotice) throws {
         logger.notice("notification", metadata: ["job_id": "\(n.jobID)", "kind": "\(n.kind)", "text": "\(n.text)"])
     }
 }

@@ -13,7 +13,7 @@ public final class WebhookChannel: DeliveryChannel {
         poster = try HTTPPoster(timeoutMillis: timeoutMillis)
     }
 
-    public func deliver(_ n: Notification) throws {
+    public func deliver(_ n: ClinicalNotice) throws {
         let response: HTTPResponse
         do { response = try poster.postJSON(url: url, body: n.json, headers: ["X-Wardline-Job-Id: \(n.jobID)"]) } catch {
             throw DeliveryError("webhook \(url): \(error)")

@@ -31,6 +31,8 @@ public final class PipelineCounters: Sendable {
     public let alarmsRaised = Counter()
     public let alarmTransitionsStored = Counter()
     public let eventsPublished = Counter()
+    /// Task-queue jobs (pages, escalation timers) confirmed by RabbitMQ.
+    public let tasksPublished = Counter()
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
 
     public init() {}

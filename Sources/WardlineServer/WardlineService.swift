@@ -6,6 +6,7 @@ import WardlineEngine
 import WardlineJournal
 import WardlineMQTT
 import WardlineStore
+import WardlineTasks
 
 /// The whole ingest pipeline in one process: MQTT → journal → ring → consumer → writer.
 ///
@@ -27,6 +28,8 @@ public final class WardlineService: @unchecked Sendable {
     private var writer: BatchWriter?
     private var alarmWriter: AlarmWriter?
     private var outboxRelay: OutboxRelay?
+    private var taskRelay: TaskRelay?
+    var commands: EngineCommandQueue?
     private var refresher: SettingsRefresher?
     private var stats: StatsReporter?
 
@@ -67,14 +70,23 @@ public final class WardlineService: @unchecked Sendable {
         let openAlarms = try AlarmStore(db: db).openAlarms()
         engine.restore(openAlarms: openAlarms, now: wallClockMillis())
         logger.info("open alarms restored", metadata: ["alarms": "\(openAlarms.count)"])
+        let endpoint = try c.rabbitmqEndpoint()
         let alarmWriter = AlarmWriter(url: c.databaseURL, outboxTopic: c.kafkaBrokers == nil ? nil : c.kafkaAlertsTopic,
+                                      tasks: endpoint == nil ? nil : AlarmTasks(escalationMillis: c.escalationMillis),
                                       counters: counters, logger: logger)
         if let brokers = c.kafkaBrokers {
             let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, logger: logger)
             relay.start()
             outboxRelay = relay
         }
+        if let endpoint {
+            let relay = TaskRelay(url: c.databaseURL, endpoint: endpoint, topology: c.taskTopology, health: health,
+                                  counters: counters, logger: logger)
+            relay.start()
+            taskRelay = relay
+        }
         self.alarmWriter = alarmWriter
+        self.commands = commands
         let consumer = PipelineConsumer(ring: ring, sinks: [writer], engine: engine, engineSinks: [alarmWriter],
                                         commands: commands, counters: counters, log: badInputLog)
         alarmWriter.start()
@@ -125,6 +137,7 @@ public final class WardlineService: @unchecked Sendable {
 
         refresher.start()
         self.refresher = refresher
+        if c.devConsole { DevConsole(service: self, logger: logger).start() }
         if c.statsIntervalSeconds > 0 {
             let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [mqttConnected] in mqttConnected.isSet }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)
@@ -150,7 +163,8 @@ public final class WardlineService: @unchecked Sendable {
         alarmWriter?.stopAfterFlushing(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
         while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
-        while !(outboxRelay?.isStopped ?? true) { sleepMicros(1000) }
+        taskRelay?.stopAfterFlushing(graceMillis: 5000)
+        while !(outboxRelay?.isStopped ?? true) || !(taskRelay?.isStopped ?? true) { sleepMicros(1000) }
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
     }
 

@@ -83,7 +83,8 @@ public final class AMQPConnection {
         var tv = Self.timeval(timeoutMillis)
         let opened = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &tv)
         guard opened == AMQP_STATUS_OK.rawValue else {
-            throw AMQPError(kind: .unreachable, message: "broker unreachable at \(at): \(Self.statusText(opened))")
+            // rabbitmq-c's non-blocking connect keeps no errno worth reporting: say what it means.
+            throw AMQPError(kind: .unreachable, message: "broker unreachable at \(at): nothing accepted the connection within \(timeoutMillis) ms (\(Self.statusText(opened)))")
         }
         _ = amqp_set_handshake_timeout(c, &tv)
         _ = amqp_set_rpc_timeout(c, &tv)

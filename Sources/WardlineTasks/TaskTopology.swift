@@ -48,13 +48,15 @@ public struct TaskTopology: Sendable, Equatable {
                   exchange: Self.notifyExchange, bindingKey: "#.\($0.rawValue)")
         }
         q.append(Queue(name: Self.deadQueue, arguments: [:], exchange: Self.deadExchange, bindingKey: ""))
-        for d in delays {
-            // The queue TTL is a ceiling; each message carries its own (shorter when it was late).
-            q.append(Queue(name: Self.delayQueue(d), arguments: ["x-message-ttl": .int(Int64(d)),
-                                                                 "x-dead-letter-exchange": .string(Self.notifyExchange)],
-                           exchange: Self.delayExchange, bindingKey: "\(d).#"))
-        }
+        q += delays.map(Self.delayQueue(millis:))
         return q
+    }
+
+    /// The queue where messages wait `millis`, then go to their work queue.
+    public static func delayQueue(millis d: Int) -> Queue {
+        // The queue TTL is a ceiling; each message carries its own (shorter when it was late).
+        Queue(name: delayQueue(d), arguments: ["x-message-ttl": .int(Int64(d)), "x-dead-letter-exchange": .string(notifyExchange)],
+              exchange: delayExchange, bindingKey: "\(d).#")
     }
 
     public static func delayQueue(_ millis: Int) -> String { "wardline.delay.\(millis)" }
