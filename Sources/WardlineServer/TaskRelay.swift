@@ -48,9 +48,37 @@ final class TaskRelay: @unchecked Sendable {
         var broker: AMQPConnection?
         var lastProblem: String?
         var pause = 500
+        var nextAttempt: Int64 = 0
         var declaredDelays = Set<Int>()
         while true {
             let stopping = stopRequested.load(ordering: .acquiring)
+            let now = wallClockMillis()
+            if stopping && now > stopDeadline.load(ordering: .relaxed) { break }
+            // Connect at start and after a failure, jobs or not: a bad setting shows at once.
+            if broker == nil && now >= nextAttempt {
+                do {
+                    broker = try connect()
+                    declaredDelays = Set(topology.delays)
+                    if lastProblem != nil { logger.notice("rabbitmq reachable again; publishing the jobs that waited") }
+                    lastProblem = nil
+                    pause = 500
+                } catch {
+                    let detail = "\(error)"
+                    health.report("rabbitmq", ok: false, detail: detail, required: false)
+                    if detail != lastProblem {
+                        logger.error("task queue unavailable; pages and escalation timers wait in task_outbox",
+                                     metadata: ["error": "\(detail)"])
+                    }
+                    lastProblem = detail
+                    nextAttempt = now + Int64(pause)
+                    pause = min(pause * 2, 30_000)
+                }
+            }
+            guard let b = broker else {
+                if stopping { break }  // nothing can be published; the rows wait for the next start
+                sleepMicros(50_000)
+                continue
+            }
             do {
                 let s = try store ?? TaskOutboxStore(db: PostgresConnection(url: url))
                 store = s
@@ -60,14 +88,7 @@ final class TaskRelay: @unchecked Sendable {
                     sleepMicros(20_000)
                     continue
                 }
-                let b: AMQPConnection
                 do {
-                    if broker == nil { declaredDelays = Set(topology.delays) }
-                    b = try broker ?? connect()
-                    broker = b
-                    if lastProblem != nil { logger.notice("rabbitmq reachable again; publishing the jobs that waited") }
-                    lastProblem = nil
-                    pause = 500
                     for job in jobs {
                         if job.delayMillis > 0 && !declaredDelays.contains(job.delayMillis) {
                             // Written under another WARDLINE_ESCALATION_S: its delay queue may not exist yet.
@@ -84,19 +105,14 @@ final class TaskRelay: @unchecked Sendable {
                     broker = nil
                     let detail = error.description
                     health.report("rabbitmq", ok: false, detail: detail, required: false)
-                    if detail != lastProblem {
-                        logger.error("task queue unavailable; pages and escalation timers wait in task_outbox",
-                                     metadata: ["error": "\(detail)", "waiting": "\(jobs.count)"])
-                    }
+                    logger.error("task queue unavailable; pages and escalation timers wait in task_outbox",
+                                 metadata: ["error": "\(detail)", "waiting": "\(jobs.count)"])
                     lastProblem = detail
-                    if stopping && wallClockMillis() > stopDeadline.load(ordering: .relaxed) { break }
-                    sleepMicros(pause * 1000)
-                    pause = min(pause * 2, 30_000)
+                    nextAttempt = wallClockMillis() + Int64(pause)
                 }
             } catch {
                 store = nil
                 logger.warning("task relay: database error; retrying", metadata: ["error": "\(error)"])
-                if stopping && wallClockMillis() > stopDeadline.load(ordering: .relaxed) { break }
                 sleepMicros(500_000)
             }
         }

@@ -91,13 +91,19 @@ class Wardline:
 
     def start(self, wait=True):
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([str(BIN), "serve"], env=self.env, stdout=log, stderr=log)
+        # stdin is a pipe for WARDLINE_DEV_CONSOLE (see `send`); otherwise nobody reads it.
+        self.proc = subprocess.Popen([str(BIN), "serve"], env=self.env, stdout=log, stderr=log, stdin=subprocess.PIPE)
         if wait:
             self.wait_for_log("mqtt connected", occurrences=self.log().count("mqtt connected") + 1)
         return self
 
     def log(self):
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def send(self, line):
+        """One line to the dev console (WARDLINE_DEV_CONSOLE=true), e.g. `acknowledge ID USER`."""
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
 
     def wait_for_log(self, text, occurrences=1, timeout=30):
         deadline = time.time() + timeout
@@ -131,6 +137,36 @@ def wardline_factory(database_url, tmp_path):
     for w in started:
         w.stop(signal.SIGKILL)
         forget_session(w.env["WARDLINE_MQTT_CLIENT_ID"])
+
+
+class Worker(Wardline):
+    """One `wardline worker` process (the task queue's consumer), logging beside serve's log."""
+
+    def __init__(self, database_url, workdir, *args, **settings):
+        super().__init__(database_url, workdir, **settings)
+        self.args = list(args)
+        self.log_path = pathlib.Path(workdir) / "worker.log"
+
+    def start(self, wait=True):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([str(BIN), "worker", *self.args], env=self.env, stdout=log, stderr=log)
+        if wait:
+            self.wait_for_log("worker consuming", occurrences=self.log().count("worker consuming") + 1)
+        return self
+
+
+@pytest.fixture
+def worker_factory(database_url, tmp_path):
+    started = []
+
+    def make(*args, **settings):
+        w = Worker(database_url, tmp_path, *args, **settings)
+        started.append(w)
+        return w
+
+    yield make
+    for w in started:
+        w.stop(signal.SIGKILL)
 
 
 def forget_session(client_id):
