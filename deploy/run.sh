@@ -25,6 +25,8 @@ start_bg() {  # start_bg NAME CMD...: one background process with a pid file, un
 }
 start_bg wardline "$BIN" serve
 for _ in $(seq 100); do grep -q "mqtt connected" "$LOG_DIR/wardline.log" 2>/dev/null && break; sleep 0.1; done
+# Pages, escalations and the ward summary (log channel unless WARDLINE_NOTIFY_CHANNELS says more).
+start_bg worker "$BIN" worker
 
 if [[ -f firmware-sim/Makefile ]]; then
     make -s -C firmware-sim
@@ -36,6 +38,7 @@ cat <<MSG
 Wardline is running on loopback.
   pipeline log:   $LOG_DIR/wardline.log   (a statistics line every ${WARDLINE_STATS_INTERVAL_S:-10} s)
   readings:       psql "$WARDLINE_DATABASE_URL" -c "SELECT * FROM vitals ORDER BY time DESC LIMIT 10"
+  task queue:     $LOG_DIR/worker.log   (pages, escalations; dead letters: $BIN dead-letters)
   rejections:     psql "$WARDLINE_DATABASE_URL" -c "SELECT reason, count(*) FROM rejected_messages GROUP BY 1"
   stop it all:    deploy/stop.sh
 MSG
