@@ -129,6 +129,16 @@ public final class AMQPConnection {
         try check("queue.declare \(name)")
     }
 
+    /// Messages ready in `queue` and its consumers (a passive declare: it must exist).
+    public func depth(of queue: String) throws -> (messages: Int, consumers: Int) {
+        let a = Arena()
+        guard let ok = amqp_queue_declare(conn, channel, a.bytes(queue), 1, 0, 0, 0, amqp_empty_table) else {
+            try check("queue.declare passive \(queue)")
+            throw AMQPError(kind: .closed, message: "queue.declare passive \(queue): no answer")
+        }
+        return (Int(ok.pointee.message_count), Int(ok.pointee.consumer_count))
+    }
+
     public func bind(queue: String, exchange: String, key: String) throws {
         let a = Arena()
         _ = amqp_queue_bind(conn, channel, a.bytes(queue), a.bytes(exchange), a.bytes(key), amqp_empty_table)

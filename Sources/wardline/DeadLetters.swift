@@ -31,3 +31,20 @@ struct DeadLetters: ParsableCommand {
         }
     }
 }
+
+/// How many jobs wait in each task queue, and who consumes them.
+struct Queues: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print each task queue's ready messages and consumers, one JSON line each.")
+
+    func run() throws {
+        let (config, _) = try loadConfiguration()
+        guard let endpoint = try config.rabbitmqEndpoint() else { throw ValidationError("WARDLINE_RABBITMQ_URL is empty") }
+        let broker = try AMQPConnection(endpoint: endpoint)
+        try broker.declare(config.taskTopology)
+        for q in config.taskTopology.queues {
+            let (messages, consumers) = try broker.depth(of: q.name)
+            let line: [String: Any] = ["queue": q.name, "messages": messages, "consumers": consumers]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+}

@@ -19,8 +19,10 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("WARDLINE_BIN", REPO / ".build" / "debug" / "wardline"))
 MQTT_HOST = os.environ.get("WARDLINE_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("WARDLINE_MQTT_PORT", "18830"))
+RABBITMQ_URL = os.environ.get("WARDLINE_RABBITMQ_URL", "amqp://wardline:wardline@127.0.0.1:15673/wardline")
 ADMIN_URL = os.environ.get("WARDLINE_DATABASE_URL", "postgresql://wardline@127.0.0.1:15432/wardline")
-TEST_DB = "wardline_it"
+# Its own name per worktree or CI job sharing one PostgreSQL: each run drops and recreates it.
+TEST_DB = os.environ.get("WARDLINE_TEST_DB", "wardline_it")
 
 
 def now_ms():
@@ -84,7 +86,10 @@ class Wardline:
     def __init__(self, database_url, workdir, **settings):
         self.env = dict(os.environ, WARDLINE_DATABASE_URL=database_url, WARDLINE_VAR=str(workdir),
                         WARDLINE_MQTT_CLIENT_ID="wardline-it-" + uuid.uuid4().hex[:8],
-                        WARDLINE_STATS_INTERVAL_S="1", WARDLINE_LOG_LEVEL="info")
+                        WARDLINE_STATS_INTERVAL_S="1", WARDLINE_LOG_LEVEL="info",
+                        # No task queue unless a test asks (test_taskqueue.py): other tests' alarms
+                        # would otherwise leave pages queued for the next worker.
+                        WARDLINE_RABBITMQ_URL="")
         self.env.update({k: str(v) for k, v in settings.items()})
         self.log_path = pathlib.Path(workdir) / "wardline.log"
         self.proc = None
@@ -143,6 +148,7 @@ class Worker(Wardline):
     """One `wardline worker` process (the task queue's consumer), logging beside serve's log."""
 
     def __init__(self, database_url, workdir, *args, **settings):
+        settings.setdefault("WARDLINE_RABBITMQ_URL", RABBITMQ_URL)
         super().__init__(database_url, workdir, **settings)
         self.args = list(args)
         self.log_path = pathlib.Path(workdir) / "worker.log"

@@ -15,10 +15,9 @@ import time
 
 import pytest
 
-from conftest import BIN, now_ms, services, unique_prefix
+from conftest import BIN, RABBITMQ_URL, now_ms, services, unique_prefix
 
 RABBITMQ_PORT = int(os.environ.get("WARDLINE_RABBITMQ_PORT", "15673"))
-RABBITMQ_URL = os.environ.get("WARDLINE_RABBITMQ_URL", f"amqp://wardline:wardline@127.0.0.1:{RABBITMQ_PORT}/wardline")
 
 
 class Gateway:
@@ -85,6 +84,18 @@ def desaturate(publisher, patient, seconds=30):
     publisher.wait_all_acked()
 
 
+def queue_depths():
+    out = subprocess.run([str(BIN), "queues"], capture_output=True, text=True, timeout=30, check=True)
+    return {q["queue"]: q["messages"] for q in map(json.loads, out.stdout.splitlines())}
+
+
+def wait_until_drained(queue="wardline.page", timeout=60):
+    """Pages left by an earlier run would be delivered first and add to the measured latency."""
+    deadline = time.time() + timeout
+    while queue_depths()[queue] > 0 and time.time() < deadline:
+        time.sleep(0.2)
+
+
 def webhook_worker(worker_factory, gateway, *args, **settings):
     return worker_factory(*args, WARDLINE_NOTIFY_CHANNELS="log,webhook", WARDLINE_WEBHOOK_URL=gateway.url,
                           WARDLINE_WEBHOOK_TIMEOUT_MS=2000, **settings).start()
@@ -93,7 +104,8 @@ def webhook_worker(worker_factory, gateway, *args, **settings):
 def test_a_critical_alarm_pages_the_on_call_clinician_through_the_webhook(wardline_factory, worker_factory, gateway, db,
                                                                           publisher):
     webhook_worker(worker_factory, gateway, WARDLINE_ONCALL_PRIMARY="pager-1001,pager-1002")
-    w = wardline_factory(WARDLINE_ESCALATION_S=600).start()
+    wait_until_drained()
+    w = wardline_factory(WARDLINE_ESCALATION_S=600, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
     latencies = []
     for _ in range(5):
         patient = "PAT-" + unique_prefix()
@@ -116,7 +128,7 @@ def test_a_critical_alarm_pages_the_on_call_clinician_through_the_webhook(wardli
 
 def test_an_unacknowledged_alarm_escalates_at_the_configured_time(wardline_factory, worker_factory, gateway, publisher):
     webhook_worker(worker_factory, gateway, WARDLINE_ESCALATION_S=3)
-    w = wardline_factory(WARDLINE_ESCALATION_S=3).start()
+    w = wardline_factory(WARDLINE_ESCALATION_S=3, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
     patient = "PAT-" + unique_prefix()
     desaturate(publisher, patient)
     first = gateway.wait_for(patient, "on_call")
@@ -135,7 +147,7 @@ def test_an_unacknowledged_alarm_escalates_at_the_configured_time(wardline_facto
 
 def test_an_acknowledged_alarm_does_not_escalate(wardline_factory, worker_factory, gateway, db, publisher):
     worker = webhook_worker(worker_factory, gateway, WARDLINE_ESCALATION_S=4)
-    w = wardline_factory(WARDLINE_ESCALATION_S=4, WARDLINE_DEV_CONSOLE="true").start()
+    w = wardline_factory(WARDLINE_ESCALATION_S=4, WARDLINE_DEV_CONSOLE="true", WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
     patient = "PAT-" + unique_prefix()
     desaturate(publisher, patient)
     assert gateway.wait_for(patient, "on_call")
@@ -163,7 +175,7 @@ def test_a_webhook_that_keeps_failing_sends_the_job_to_the_dead_letter_queue(war
     gateway = Gateway(status=503)
     try:
         worker = webhook_worker(worker_factory, gateway, WARDLINE_RETRY_MAX_ATTEMPTS=3, WARDLINE_RETRY_BASE_MS=300)
-        w = wardline_factory(WARDLINE_ESCALATION_S=600).start()
+        w = wardline_factory(WARDLINE_ESCALATION_S=600, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
         patient = "PAT-" + unique_prefix()
         desaturate(publisher, patient)
         tries = gateway.wait_for(patient, "on_call", count=3, timeout=30)
@@ -216,7 +228,7 @@ def test_an_unreachable_broker_is_a_clear_error(worker_factory, wardline_factory
 
 def test_pages_raised_while_rabbitmq_is_down_are_sent_when_it_returns(wardline_factory, worker_factory, gateway, db,
                                                                      publisher):
-    w = wardline_factory(WARDLINE_ESCALATION_S=600).start()
+    w = wardline_factory(WARDLINE_ESCALATION_S=600, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
     patient = "PAT-" + unique_prefix()
     services("stop-rabbitmq")
     try:
