@@ -160,6 +160,7 @@ public struct WardlineConfiguration: Sendable {
             journalMaxSegments: r.int("WARDLINE_JOURNAL_MAX_SEGMENTS", 2...100_000),
             assignmentRefreshSeconds: r.int("WARDLINE_ASSIGNMENT_REFRESH_S", 1...3600),
             statsIntervalSeconds: r.int("WARDLINE_STATS_INTERVAL_S", 0...3600))
+        _ = try config.rabbitmqEndpoint()  // a malformed URL is a setting error, found before anything starts
         for channel in config.notifyChannels where !["log", "webhook"].contains(channel) {
             throw ConfigurationError(description: "WARDLINE_NOTIFY_CHANNELS: unknown channel \(channel) (known: log, webhook)")
         }
