@@ -24,8 +24,9 @@ class Gateway:
     """A paging gateway: records every POST (arrival time in epoch ms, JSON body) and answers
     `status` (200, or an error to make deliveries fail)."""
 
-    def __init__(self, status=200):
+    def __init__(self, status=200, delay=0.0):
         self.status = status
+        self.delay = delay
         self.posts = []
         self.lock = threading.Lock()
         gateway = self
@@ -37,6 +38,7 @@ class Gateway:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with gateway.lock:
                     gateway.posts.append((now_ms(), json.loads(body), self.headers.get("X-Wardline-Job-Id")))
+                time.sleep(gateway.delay)  # a slow gateway: the POST is recorded, the answer comes later
                 reply = b"ok" if gateway.status < 300 else b"gateway down for maintenance"
                 self.send_response(gateway.status)
                 self.send_header("Content-Length", str(len(reply)))
@@ -49,6 +51,10 @@ class Gateway:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/page"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def of_kind(self, kind):
+        with self.lock:
+            return [b for (_, b, _) in self.posts if b.get("kind") == kind]
 
     def pages(self, patient, tier=None):
         with self.lock:
@@ -246,3 +252,48 @@ def test_pages_raised_while_rabbitmq_is_down_are_sent_when_it_returns(wardline_f
     assert db.wait_for("SELECT count(*) FROM task_outbox WHERE payload->'alarm'->>'patient_id' = %s "
                        "AND published_at IS NULL", 0, patient, timeout=30) == 0
     w.stop()
+
+
+def test_the_ward_summary_counts_the_last_day_per_ward(wardline_factory, worker_factory, gateway, db, publisher):
+    w = wardline_factory(WARDLINE_ESCALATION_S=600, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
+    ward = "WARD-" + unique_prefix()
+    patient = "PAT-" + unique_prefix()
+    db.query("INSERT INTO device_assignments (device_id, patient_id, ward, bed) VALUES (%s, %s, %s, '4') RETURNING id",
+             patient.lower() + "-oxi", patient, ward)
+    desaturate(publisher, patient)
+    assert db.wait_for("SELECT count(*) FROM alerts WHERE patient_id = %s", 1, patient, timeout=30) == 1
+    webhook_worker(worker_factory, gateway, "--summary-now")
+    deadline = time.time() + 20
+    while not gateway.of_kind("ward_summary") and time.time() < deadline:
+        time.sleep(0.1)
+    summaries = gateway.of_kind("ward_summary")
+    assert summaries, "no ward summary reached the webhook"
+    mine = [line for line in summaries[0]["wards"] if line["ward"] == ward]
+    assert mine and mine[0]["raised"] == 1 and mine[0]["high"] == 1 and mine[0]["acknowledged"] == 0
+    assert summaries[0]["period_hours"] == 24
+    w.stop()
+
+
+def test_sigterm_finishes_the_page_in_hand_then_exits(wardline_factory, worker_factory, db, publisher):
+    slow = Gateway(delay=1.5)
+    try:
+        worker = webhook_worker(worker_factory, slow, WARDLINE_RETRY_MAX_ATTEMPTS=1)
+        w = wardline_factory(WARDLINE_ESCALATION_S=600, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
+        patient = "PAT-" + unique_prefix()
+        desaturate(publisher, patient)
+        deadline = time.time() + 20
+        while not slow.pages(patient) and time.time() < deadline:
+            time.sleep(0.01)
+        assert slow.pages(patient), "the page is in flight"
+        started = time.time()
+        assert worker.stop() == 0, "exits 0 after the job in hand"
+        assert time.time() - started > 1.0, "it waited for the gateway's answer"
+        assert "page delivered" in worker.log() and "worker stopped" in worker.log()
+        assert f"job failed" not in worker.log(), "the slow answer arrived before the exit: delivered, not failed"
+        again = webhook_worker(worker_factory, slow)
+        time.sleep(2)
+        assert len(slow.pages(patient)) == 1, "acknowledged: the next worker does not get it again"
+        again.stop()
+        w.stop()
+    finally:
+        slow.close()
