@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka"),
         .systemLibrary(name: "CLibwebsockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
         .systemLibrary(name: "CJWT", pkgConfig: "libjwt", providers: [.apt(["libjwt-dev"])]),
+        .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .target(name: "WardlineCore"),
         .target(name: "WardlineEngine", dependencies: ["WardlineCore"]),
@@ -31,8 +33,13 @@ let package = Package(
         .target(name: "WardlineHub", dependencies: ["WardlineCore", "WardlineEngine"]),
         // The libwebsockets server and the token signer: the only files that see lws or libjwt.
         .target(name: "WardlineWeb", dependencies: ["CLibwebsockets", "CJWT", "WardlineHub"]),
+        // The task queue: job types, tiers, backoff and topology as pure Swift; rabbitmq-c and
+        // libcurl each behind one owner type.
+        .target(name: "WardlineTasks", dependencies: ["WardlineEngine"]),
+        .target(name: "WardlineTaskQueue", dependencies: ["CRabbitMQ", "WardlineTasks"]),
+        .target(name: "WardlineNotify", dependencies: ["CCurl", "WardlineTasks", .product(name: "Logging", package: "swift-log")]),
         .target(name: "WardlineStore", dependencies: [
-            "CLibpq", "WardlineCore", "WardlineEngine", .product(name: "Logging", package: "swift-log"),
+            "CLibpq", "WardlineCore", "WardlineEngine", "WardlineTasks", .product(name: "Logging", package: "swift-log"),
         ]),
         // REST routes and handlers over the store; no C library of its own.
         .target(name: "WardlineAPI", dependencies: [
@@ -40,10 +47,11 @@ let package = Package(
         ], exclude: ["openapi.yaml"]),
         .target(name: "WardlineServer", dependencies: [
             "WardlineAPI", "WardlineHub", "WardlineWeb", "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineStore",
+            "WardlineTasks", "WardlineTaskQueue", "WardlineNotify",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
-            "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWeb", "WardlineHub",
+            "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWeb", "WardlineHub", "WardlineTasks", "WardlineTaskQueue",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -57,6 +65,7 @@ let package = Package(
         .testTarget(name: "WardlineStoreTests", dependencies: ["WardlineStore", "WardlineServer"]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
         .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWeb", "WardlineAPI", "WardlineEngine", "WardlineCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "WardlineTasksTests", dependencies: ["WardlineTasks", "WardlineEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,6 +16,13 @@ WARDLINE_PG_PORT=${WARDLINE_PG_PORT:-15432}
 WARDLINE_KAFKA_PORT=${WARDLINE_KAFKA_PORT:-19092}
 WARDLINE_KAFKA_BROKERS=127.0.0.1:$WARDLINE_KAFKA_PORT
 WARDLINE_KAFKA_ALERTS_TOPIC=${WARDLINE_KAFKA_ALERTS_TOPIC:-wardline.alerts}
+# RabbitMQ: its own AMQP, Erlang distribution and epmd ports, so it never meets a system node.
+WARDLINE_RABBITMQ_PORT=${WARDLINE_RABBITMQ_PORT:-15673}
+WARDLINE_RABBITMQ_DIST_PORT=${WARDLINE_RABBITMQ_DIST_PORT:-25673}
+WARDLINE_RABBITMQ_EPMD_PORT=${WARDLINE_RABBITMQ_EPMD_PORT:-14369}
+WARDLINE_RABBITMQ_NODE=wardline@localhost
+# User, password and vhost "wardline", made by the node on its first boot (rabbitmq.conf defaults).
+WARDLINE_RABBITMQ_URL=amqp://wardline:wardline@127.0.0.1:$WARDLINE_RABBITMQ_PORT/wardline
 WARDLINE_PG_DB=${WARDLINE_PG_DB:-wardline}
 WARDLINE_PG_USER=wardline
 # Always derived from the port, so re-sourcing env.sh with a new port never keeps a stale URL.

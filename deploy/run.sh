@@ -44,6 +44,8 @@ for ((i = 0; i < DEVICES; i++)); do
 done
 say "admitted $DEVICES demo patients to ward $WARD"
 WARD_TOKEN=$("$BIN" token --user demo-charge-nurse --role charge_nurse --ward "$WARD" --ttl 12h)
+# Pages, escalations and the ward summary (log channel unless WARDLINE_NOTIFY_CHANNELS says more).
+start_bg worker "$BIN" worker
 
 if [[ -f firmware-sim/Makefile ]]; then
     make -s -C firmware-sim
@@ -59,6 +61,7 @@ Wardline is running on loopback.
   readiness:      $API/ready    metrics: $API/metrics
   pipeline log:   $LOG_DIR/wardline.log   (a statistics line every ${WARDLINE_STATS_INTERVAL_S:-10} s)
   readings:       psql "$WARDLINE_DATABASE_URL" -c "SELECT * FROM vitals ORDER BY time DESC LIMIT 10"
+  task queue:     $LOG_DIR/worker.log   (pages, escalations; dead letters: $BIN dead-letters)
   rejections:     psql "$WARDLINE_DATABASE_URL" -c "SELECT reason, count(*) FROM rejected_messages GROUP BY 1"
   stop it all:    deploy/stop.sh
 MSG

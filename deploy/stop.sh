@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ends every process deploy/run.sh started, by pid: the simulator, Wardline (SIGTERM, so it
+# Ends every process deploy/run.sh started, by pid: the simulator, the task worker, Wardline (SIGTERM, so it
 # drains and flushes), then the services.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -17,5 +17,6 @@ stop_pid() {  # stop_pid NAME: SIGTERM, wait up to 30 s, then SIGKILL
     rm -f "$pidfile"
 }
 stop_pid simulator
+stop_pid worker
 stop_pid wardline
 "$DEPLOY/services.sh" down

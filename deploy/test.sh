@@ -5,12 +5,16 @@
 set -euo pipefail
 . "$(dirname "$0")/prepare.sh"
 
-say "build (debug, with tests)"
-swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Write|Linking)' || true
-swift build --build-tests >/dev/null
+# WARDLINE_SCRATCH: another build folder (a second worktree building beside the first).
+SCRATCH=${WARDLINE_SCRATCH:-.build}
+export WARDLINE_BIN=${WARDLINE_BIN:-$REPO/$SCRATCH/debug/wardline}
 
-say "unit tests (pure core, engine, store logic)"
-swift test --skip-build
+say "build (debug, with tests)"
+swift build --scratch-path "$SCRATCH" --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Write|Linking)' || true
+swift build --scratch-path "$SCRATCH" --build-tests >/dev/null
+
+say "unit tests (pure core, engine, store logic, task-queue logic)"
+swift test --scratch-path "$SCRATCH" --skip-build
 
 say "ring buffer stress test under ThreadSanitizer"
 swift test --sanitize=thread --scratch-path .build-tsan --filter RingBufferTests 2>&1 \

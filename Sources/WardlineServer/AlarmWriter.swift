@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import WardlineEngine
 import WardlineStore
+import WardlineTasks
 
 /// Something downstream of the engine (the alarm store, later the WebSocket hub, Kafka, the task
 /// queue). `accept` is called on the consumer thread and must not block.
@@ -16,6 +17,7 @@ public protocol EngineSink: AnyObject, Sendable {
 final class AlarmWriter: EngineSink, @unchecked Sendable {
     private let url: String
     private let outboxTopic: String?
+    private let tasks: AlarmTasks?
     private let logger: Logger
     private let counters: PipelineCounters
     private let pending = Mutex<[(Alarm, AlarmTransition)]>([])
@@ -24,9 +26,10 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     private let stopDeadline = Atomic<Int64>(.max)
     private var store: AlarmStore?
 
-    init(url: String, outboxTopic: String?, counters: PipelineCounters, logger: Logger) {
+    init(url: String, outboxTopic: String?, tasks: AlarmTasks?, counters: PipelineCounters, logger: Logger) {
         self.url = url
         self.outboxTopic = outboxTopic
+        self.tasks = tasks
         self.counters = counters
         self.logger = logger
     }
@@ -60,7 +63,7 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
                 continue
             }
             do {
-                let s = try store ?? AlarmStore(db: PostgresConnection(url: url), outboxTopic: outboxTopic)
+                let s = try store ?? AlarmStore(db: PostgresConnection(url: url), outboxTopic: outboxTopic, tasks: tasks)
                 store = s
                 counters.alarmTransitionsStored.add(try s.write(batch))
                 if down { logger.notice("alarm store reachable again") }

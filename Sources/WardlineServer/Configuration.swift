@@ -25,6 +25,21 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_KAFKA_BROKERS", defaultValue: "127.0.0.1:19092", help: "Kafka bootstrap servers for alarm DomainEvents (published from the outbox); empty: no Kafka, no outbox rows."),
         .init(name: "WARDLINE_KAFKA_ALERTS_TOPIC", defaultValue: "wardline.alerts", help: "Kafka topic of alarm events, keyed by patient id."),
         .init(name: "WARDLINE_KAFKA_READINGS_TOPIC", defaultValue: "", help: "If set, every scored reading (with NEWS2) also goes to this Kafka topic, keyed by device: the feed for another Wardline node or analytics. Empty: off."),
+        .init(name: "WARDLINE_RABBITMQ_URL", defaultValue: "amqp://wardline:wardline@127.0.0.1:15673/wardline", help: "RabbitMQ for the task queue (pages, escalation, reports), amqp://user:password@host:port/vhost; empty: no task queue, no task rows."),
+        .init(name: "WARDLINE_RABBITMQ_PREFETCH", defaultValue: "8", help: "`wardline worker`: unacknowledged jobs the broker may hand it at once."),
+        .init(name: "WARDLINE_ESCALATION_S", defaultValue: "120", help: "A high-priority alarm still active and unacknowledged this long after it became active pages the next tier (charge nurse, physician, rapid response), and again after each further period."),
+        .init(name: "WARDLINE_RETRY_MAX_ATTEMPTS", defaultValue: "5", help: "Delivery attempts for a job before it goes to the dead-letter queue `wardline.dead` with the last error."),
+        .init(name: "WARDLINE_RETRY_BASE_MS", defaultValue: "1000", help: "Pause before the second attempt; it doubles for each further attempt."),
+        .init(name: "WARDLINE_RETRY_MAX_MS", defaultValue: "60000", help: "Longest pause between attempts."),
+        .init(name: "WARDLINE_NOTIFY_CHANNELS", defaultValue: "log", help: "How `wardline worker` delivers pages and reports, comma-separated: log, webhook. A job is delivered when every channel accepts it."),
+        .init(name: "WARDLINE_WEBHOOK_URL", defaultValue: "", help: "The webhook channel POSTs each notification's JSON here (the hospital's paging gateway); a non-2xx answer is a failed attempt."),
+        .init(name: "WARDLINE_WEBHOOK_TIMEOUT_MS", defaultValue: "5000", help: "Longest wait for the webhook's answer."),
+        .init(name: "WARDLINE_ONCALL_PRIMARY", defaultValue: "on-call-nurse", help: "Pager ids (comma-separated) paged first for a high-priority alarm."),
+        .init(name: "WARDLINE_ONCALL_CHARGE_NURSE", defaultValue: "charge-nurse", help: "Pager ids of the first escalation tier."),
+        .init(name: "WARDLINE_ONCALL_PHYSICIAN", defaultValue: "physician-on-call", help: "Pager ids of the second escalation tier."),
+        .init(name: "WARDLINE_ONCALL_RAPID_RESPONSE", defaultValue: "rapid-response-team", help: "Pager ids of the last escalation tier."),
+        .init(name: "WARDLINE_SUMMARY_AT", defaultValue: "07:00", help: "UTC time (HH:MM) at which `wardline worker` sends the daily ward summary; empty: never (`wardline worker --summary-now` sends one at once)."),
+        .init(name: "WARDLINE_DEV_CONSOLE", defaultValue: "false", help: "Development only: `wardline serve` reads `acknowledge ALARM_ID USER` lines on stdin (the task-queue tests use it; clinicians acknowledge through the REST API or the ward page)."),
         .init(name: "WARDLINE_RING_CAPACITY", defaultValue: "65536", help: "Slots in the lock-free ring between MQTT and the engine (rounded up to a power of two)."),
         .init(name: "WARDLINE_MAX_PAYLOAD_BYTES", defaultValue: "65536", help: "Larger payloads are rejected as oversized_payload."),
         .init(name: "WARDLINE_MAX_FUTURE_SKEW_S", defaultValue: "300", help: "Readings stamped further ahead of Wardline's clock are rejected as future_timestamp."),
@@ -74,6 +89,19 @@ public struct WardlineConfiguration: Sendable {
     public var kafkaBrokers: String?
     public var kafkaAlertsTopic: String
     public var kafkaReadingsTopic: String?
+    public var rabbitmqURL: String?
+    public var rabbitmqPrefetch: Int
+    public var escalationSeconds: Int
+    public var retryMaxAttempts: Int
+    public var retryBaseMillis: Int
+    public var retryMaxMillis: Int
+    public var notifyChannels: [String]
+    public var webhookURL: String?
+    public var webhookTimeoutMillis: Int
+    public var onCall: [String: String]
+    /// Minutes after midnight UTC of the daily ward summary, or nil for never.
+    public var summaryMinuteOfDay: Int?
+    public var devConsole: Bool
     public var ringCapacity: Int
     public var maxPayloadBytes: Int
     public var maxFutureSkewSeconds: Int
@@ -131,6 +159,16 @@ public struct WardlineConfiguration: Sendable {
             databaseURL: r.string("WARDLINE_DATABASE_URL"), databaseWaitSeconds: r.int("WARDLINE_DATABASE_WAIT_S", 0...86400),
             kafkaBrokers: r.optional("WARDLINE_KAFKA_BROKERS"), kafkaAlertsTopic: r.string("WARDLINE_KAFKA_ALERTS_TOPIC"),
             kafkaReadingsTopic: r.optional("WARDLINE_KAFKA_READINGS_TOPIC"),
+            rabbitmqURL: r.optional("WARDLINE_RABBITMQ_URL"), rabbitmqPrefetch: r.int("WARDLINE_RABBITMQ_PREFETCH", 1...1000),
+            escalationSeconds: r.int("WARDLINE_ESCALATION_S", 1...86400),
+            retryMaxAttempts: r.int("WARDLINE_RETRY_MAX_ATTEMPTS", 1...50),
+            retryBaseMillis: r.int("WARDLINE_RETRY_BASE_MS", 10...3_600_000),
+            retryMaxMillis: r.int("WARDLINE_RETRY_MAX_MS", 10...86_400_000),
+            notifyChannels: r.list("WARDLINE_NOTIFY_CHANNELS"), webhookURL: r.optional("WARDLINE_WEBHOOK_URL"),
+            webhookTimeoutMillis: r.int("WARDLINE_WEBHOOK_TIMEOUT_MS", 100...120_000),
+            onCall: ["on_call": r.string("WARDLINE_ONCALL_PRIMARY"), "charge_nurse": r.string("WARDLINE_ONCALL_CHARGE_NURSE"),
+                     "physician": r.string("WARDLINE_ONCALL_PHYSICIAN"), "rapid_response": r.string("WARDLINE_ONCALL_RAPID_RESPONSE")],
+            summaryMinuteOfDay: r.timeOfDay("WARDLINE_SUMMARY_AT"), devConsole: r.bool("WARDLINE_DEV_CONSOLE"),
             ringCapacity: r.int("WARDLINE_RING_CAPACITY", 2...(1 << 24)),
             maxPayloadBytes: r.int("WARDLINE_MAX_PAYLOAD_BYTES", 64...(16 << 20)),
             maxFutureSkewSeconds: r.int("WARDLINE_MAX_FUTURE_SKEW_S", 0...86400),
@@ -150,6 +188,13 @@ public struct WardlineConfiguration: Sendable {
         guard config.jwtSecret.utf8.count >= 16 else {
             throw ConfigurationError(description: "WARDLINE_JWT_SECRET must be at least 16 bytes")
         }
+        _ = try config.rabbitmqEndpoint()  // a malformed URL is a setting error, found before anything starts
+        for channel in config.notifyChannels where !["log", "webhook"].contains(channel) {
+            throw ConfigurationError(description: "WARDLINE_NOTIFY_CHANNELS: unknown channel \(channel) (known: log, webhook)")
+        }
+        if config.notifyChannels.contains("webhook") && config.webhookURL == nil {
+            throw ConfigurationError(description: "WARDLINE_NOTIFY_CHANNELS names webhook but WARDLINE_WEBHOOK_URL is empty")
+        }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(config.logLevel) else {
             throw ConfigurationError(description: "WARDLINE_LOG_LEVEL=\(config.logLevel) is not a log level")
         }
@@ -160,6 +205,17 @@ public struct WardlineConfiguration: Sendable {
         let values: [String: String]
         func string(_ key: String) -> String { values[key] ?? "" }
         func optional(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
+        func list(_ key: String) -> [String] {
+            string(key).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        func timeOfDay(_ key: String) throws -> Int? {
+            guard let raw = optional(key) else { return nil }
+            let parts = raw.split(separator: ":").compactMap { Int($0) }
+            guard parts.count == 2, (0..<24).contains(parts[0]), (0..<60).contains(parts[1]) else {
+                throw ConfigurationError(description: "\(key)=\(raw) is not a time of day HH:MM")
+            }
+            return parts[0] * 60 + parts[1]
+        }
         func bool(_ key: String) throws -> Bool {
             switch string(key).lowercased() {
             case "true", "1", "yes": return true

@@ -39,6 +39,8 @@ public final class PipelineCounters: Sendable {
     public let readingsNotFed = Counter()
     /// Alarms open in the engine now (raised minus resolved), set by the consumer.
     public let openAlarms = Atomic<Int>(0)
+    /// Task-queue jobs (pages, escalation timers) confirmed by RabbitMQ.
+    public let tasksPublished = Counter()
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
 
     public init() {}

@@ -8,6 +8,7 @@ import WardlineHub
 import WardlineJournal
 import WardlineMQTT
 import WardlineStore
+import WardlineTasks
 import WardlineWeb
 
 /// The whole ingest pipeline in one process: MQTT → journal → ring → consumer → writer.
@@ -30,6 +31,8 @@ public final class WardlineService: @unchecked Sendable {
     private var writer: BatchWriter?
     private var alarmWriter: AlarmWriter?
     private var outboxRelay: OutboxRelay?
+    private var taskRelay: TaskRelay?
+    var commands: EngineCommandQueue?
     private var refresher: SettingsRefresher?
     private var stats: StatsReporter?
     private var web: WebServer?
@@ -46,9 +49,9 @@ public final class WardlineService: @unchecked Sendable {
         let c = configuration
         let db = try waitForDatabase()
         let migrator = Migrator(db)
-        let version = try migrator.currentVersion()
-        guard version == migrator.latestVersion else {
-            throw ConfigurationError(description: "database schema is at version \(version), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
+        let missing = try migrator.pending()
+        guard missing.isEmpty else {
+            throw ConfigurationError(description: "database schema lacks migration(s) \(missing.map(\.version)), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
         }
         let commands = EngineCommandQueue()
         let refresher = SettingsRefresher(url: c.databaseURL, registry: registry, commands: commands,
@@ -79,12 +82,20 @@ public final class WardlineService: @unchecked Sendable {
         let openAlarms = try AlarmStore(db: db).openAlarms()
         engine.restore(openAlarms: openAlarms, now: wallClockMillis())
         logger.info("open alarms restored", metadata: ["alarms": "\(openAlarms.count)"])
+        let endpoint = try c.rabbitmqEndpoint()
         let alarmWriter = AlarmWriter(url: c.databaseURL, outboxTopic: c.kafkaBrokers == nil ? nil : c.kafkaAlertsTopic,
+                                      tasks: endpoint == nil ? nil : AlarmTasks(escalationMillis: c.escalationMillis),
                                       counters: counters, logger: logger)
         if let brokers = c.kafkaBrokers {
             let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, health: health, logger: logger)
             relay.start()
             outboxRelay = relay
+        }
+        if let endpoint {
+            let relay = TaskRelay(url: c.databaseURL, endpoint: endpoint, topology: c.taskTopology, health: health,
+                                  counters: counters, logger: logger)
+            relay.start()
+            taskRelay = relay
         }
         self.alarmWriter = alarmWriter
         ringGauge.withLock { $0 = { [ring] in ring.count } }
@@ -96,6 +107,7 @@ public final class WardlineService: @unchecked Sendable {
             readingsFeed = feed
             logger.notice("scored readings also go to Kafka", metadata: ["topic": "\(topic)"])
         }
+        self.commands = commands
         let consumer = PipelineConsumer(ring: ring, sinks: [writer, web.sink], engine: engine, engineSinks: engineSinks,
                                         commands: commands, counters: counters, log: badInputLog)
         alarmWriter.start()
@@ -147,6 +159,7 @@ public final class WardlineService: @unchecked Sendable {
 
         refresher.start()
         self.refresher = refresher
+        if c.devConsole { DevConsole(service: self, logger: logger).start() }
         if c.statsIntervalSeconds > 0 {
             let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [mqttConnected] in mqttConnected.isSet }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)
@@ -174,7 +187,8 @@ public final class WardlineService: @unchecked Sendable {
         while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
         readingsFeed?.flush()
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
-        while !(outboxRelay?.isStopped ?? true) { sleepMicros(1000) }
+        taskRelay?.stopAfterFlushing(graceMillis: 5000)
+        while !(outboxRelay?.isStopped ?? true) || !(taskRelay?.isStopped ?? true) { sleepMicros(1000) }
         web?.stop()
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
     }

@@ -1,5 +1,6 @@
 import WardlineCore
 import WardlineEngine
+import WardlineTasks
 
 /// Alarms and their history in the `alerts` and `alert_transitions` tables.
 ///
@@ -11,10 +12,13 @@ public final class AlarmStore {
     public let db: PostgresConnection
     /// Where each transition's DomainEvent goes (the Kafka topic), or nil for no outbox rows.
     public let outboxTopic: String?
+    /// Which task-queue jobs each transition makes (into `task_outbox`), or nil for none.
+    public let tasks: AlarmTasks?
 
-    public init(db: PostgresConnection, outboxTopic: String? = nil) {
+    public init(db: PostgresConnection, outboxTopic: String? = nil, tasks: AlarmTasks? = nil) {
         self.db = db
         self.outboxTopic = outboxTopic
+        self.tasks = tasks
     }
 
     /// Writes alarm events in one transaction; returns how many transitions were new.
@@ -44,6 +48,10 @@ public final class AlarmStore {
                         ON CONFLICT (event_id) DO NOTHING
                         """, ["\(t.alarmID)#\(t.revision)", topic, alarm.patientID ?? alarm.deviceID,
                               AlarmEvent.json(alarm, t)])
+                }
+                if let tasks {
+                    // Same transaction again: a page or an escalation timer exists exactly when its alarm does.
+                    try TaskOutboxStore.insert(tasks.jobs(for: alarm, t), db: db)
                 }
             }
             return inserted

@@ -188,6 +188,27 @@ public enum Migrations {
             );
             CREATE INDEX care_assignments_patient ON care_assignments (patient_id);
             """),
+        Migration(version: 6, name: "transactional outbox for task-queue jobs", sql: """
+            -- Jobs for RabbitMQ (pages, escalation timers), written in the same transaction as the
+            -- alarm change that makes them and published from here with publisher confirms.
+            -- job_id derives from (alarm, revision, purpose), so writing a transition twice makes one job.
+            CREATE TABLE task_outbox (
+                id           bigserial PRIMARY KEY,
+                job_id       uuid NOT NULL UNIQUE,
+                route        text NOT NULL,
+                priority     smallint NOT NULL,
+                -- 0: to its work queue now; otherwise the pause (a delay queue) it waits first,
+                -- counted from due_at - delay_ms, so a job published late waits only what is left.
+                delay_ms     integer NOT NULL DEFAULT 0,
+                due_at       timestamptz NOT NULL,
+                payload      jsonb NOT NULL,
+                created_at   timestamptz NOT NULL DEFAULT now(),
+                published_at timestamptz,
+                attempts     integer NOT NULL DEFAULT 0,
+                last_error   text
+            );
+            CREATE INDEX task_outbox_pending ON task_outbox (id) WHERE published_at IS NULL;
+            """),
     ]
 }
 
@@ -209,11 +230,19 @@ public struct Migrator {
         return Int(rows.first?.first.flatMap { $0 } ?? "0") ?? 0
     }
 
-    /// Applies every migration newer than the database; returns those applied.
+    /// Migrations not yet applied, in version order. By set rather than by "newer than the
+    /// highest": branches merge migrations out of order (6 can land before 5), and a database
+    /// that already has 6 must still get 5.
+    public func pending() throws -> [Migration] {
+        _ = try currentVersion()
+        let applied = Set(try db.execute("SELECT version FROM schema_migrations").rows.compactMap { $0.first.flatMap { $0 }.flatMap { Int($0) } })
+        return Migrations.all.filter { !applied.contains($0.version) }.sorted { $0.version < $1.version }
+    }
+
+    /// Applies every migration the database lacks; returns those applied.
     @discardableResult
     public func migrate() throws -> [Migration] {
-        let current = try currentVersion()
-        let pending = Migrations.all.filter { $0.version > current }.sorted { $0.version < $1.version }
+        let pending = try pending()
         for m in pending {
             try db.transaction {
                 try db.execute(m.sql)

@@ -9,7 +9,7 @@ struct Wardline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardline",
         abstract: "Bedside-vitals ingestion and real-time alerting.",
-        subcommands: [Serve.self, Migrate.self, Config.self, Events.self, Token.self])
+        subcommands: [Serve.self, Migrate.self, Config.self, Events.self, Token.self, Worker.self, DeadLetters.self, Queues.self])
 }
 
 /// Loads the configuration and sets up logging, or exits with the configuration's own message.
@@ -83,7 +83,9 @@ struct Config: ParsableCommand {
         _ = try loadConfiguration()
         for o in ConfigurationOptions.all {
             let value = ProcessInfo.processInfo.environment[o.name]
-            print("\(o.name)=\(o.name.contains("PASSWORD") && value != nil ? "***" : value ?? o.defaultValue)")
+            let shown = o.name.contains("PASSWORD") && value != nil ? "***" : value ?? o.defaultValue
+            // URLs may carry a password (amqp://user:password@…): never print it.
+            print("\(o.name)=\(shown.replacingOccurrences(of: #"://([^:/@]*):[^@/]*@"#, with: "://$1:***@", options: .regularExpression))")
         }
     }
 }

@@ -19,8 +19,10 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("WARDLINE_BIN", REPO / ".build" / "debug" / "wardline"))
 MQTT_HOST = os.environ.get("WARDLINE_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("WARDLINE_MQTT_PORT", "18830"))
+RABBITMQ_URL = os.environ.get("WARDLINE_RABBITMQ_URL", "amqp://wardline:wardline@127.0.0.1:15673/wardline")
 ADMIN_URL = os.environ.get("WARDLINE_DATABASE_URL", "postgresql://wardline@127.0.0.1:15432/wardline")
-TEST_DB = "wardline_it"
+# Its own name per worktree or CI job sharing one PostgreSQL: each run drops and recreates it.
+TEST_DB = os.environ.get("WARDLINE_TEST_DB", "wardline_it")
 
 
 def now_ms():
@@ -86,7 +88,10 @@ class Wardline:
                         WARDLINE_MQTT_CLIENT_ID="wardline-it-" + uuid.uuid4().hex[:8],
                         WARDLINE_STATS_INTERVAL_S="1", WARDLINE_LOG_LEVEL="info",
                         WARDLINE_HTTP_PORT=str(free_port()), WARDLINE_JWT_SECRET=TEST_JWT_SECRET,
-                        WARDLINE_DASHBOARD_DIR=str(REPO / "dashboards"), WARDLINE_ASSIGNMENT_REFRESH_S="1")
+                        WARDLINE_DASHBOARD_DIR=str(REPO / "dashboards"), WARDLINE_ASSIGNMENT_REFRESH_S="1",
+                        # No task queue unless a test asks (test_taskqueue.py): other tests' alarms
+                        # would otherwise leave pages queued for the next worker.
+                        WARDLINE_RABBITMQ_URL="")
         self.env.update({k: str(v) for k, v in settings.items()})
         self.http_port = int(self.env["WARDLINE_HTTP_PORT"])
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -95,7 +100,8 @@ class Wardline:
 
     def start(self, wait=True):
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([str(BIN), "serve"], env=self.env, stdout=log, stderr=log)
+        # stdin is a pipe for WARDLINE_DEV_CONSOLE (see `send`); otherwise nobody reads it.
+        self.proc = subprocess.Popen([str(BIN), "serve"], env=self.env, stdout=log, stderr=log, stdin=subprocess.PIPE)
         if wait:
             self.wait_for_log("mqtt connected", occurrences=self.log().count("mqtt connected") + 1)
         return self
@@ -131,6 +137,11 @@ class Wardline:
         ctype = rh.get("content-type", rh.get("Content-Type", ""))
         return status, (_json.loads(raw) if "json" in ctype else raw.decode()), {k.lower(): v for k, v in rh.items()}
 
+    def send(self, line):
+        """One line to the dev console (WARDLINE_DEV_CONSOLE=true), e.g. `acknowledge ID USER`."""
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
     def wait_for_log(self, text, occurrences=1, timeout=30):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -163,6 +174,37 @@ def wardline_factory(database_url, tmp_path):
     for w in started:
         w.stop(signal.SIGKILL)
         forget_session(w.env["WARDLINE_MQTT_CLIENT_ID"])
+
+
+class Worker(Wardline):
+    """One `wardline worker` process (the task queue's consumer), logging beside serve's log."""
+
+    def __init__(self, database_url, workdir, *args, **settings):
+        settings.setdefault("WARDLINE_RABBITMQ_URL", RABBITMQ_URL)
+        super().__init__(database_url, workdir, **settings)
+        self.args = list(args)
+        self.log_path = pathlib.Path(workdir) / "worker.log"
+
+    def start(self, wait=True):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([str(BIN), "worker", *self.args], env=self.env, stdout=log, stderr=log)
+        if wait:
+            self.wait_for_log("worker consuming", occurrences=self.log().count("worker consuming") + 1)
+        return self
+
+
+@pytest.fixture
+def worker_factory(database_url, tmp_path):
+    started = []
+
+    def make(*args, **settings):
+        w = Worker(database_url, tmp_path, *args, **settings)
+        started.append(w)
+        return w
+
+    yield make
+    for w in started:
+        w.stop(signal.SIGKILL)
 
 
 def forget_session(client_id):

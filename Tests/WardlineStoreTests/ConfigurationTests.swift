@@ -23,6 +23,10 @@ import Testing
         (["WARDLINE_MQTT_PORT": "70000"], "WARDLINE_MQTT_PORT=70000 is outside 1...65535"),
         (["WARDLINE_LOG_LEVEL": "loud"], "WARDLINE_LOG_LEVEL=loud is not a log level"),
         (["WARDLINE_CONFIG": "/nonexistent/wardline.conf"], "cannot read the file"),
+        (["WARDLINE_NOTIFY_CHANNELS": "log,carrier-pigeon"], "unknown channel carrier-pigeon"),
+        (["WARDLINE_NOTIFY_CHANNELS": "webhook"], "WARDLINE_WEBHOOK_URL is empty"),
+        (["WARDLINE_RABBITMQ_URL": "http://u:secret@h/"], "WARDLINE_RABBITMQ_URL: http://u:***@h/ is not an amqp://"),
+        (["WARDLINE_SUMMARY_AT": "25:00"], "WARDLINE_SUMMARY_AT=25:00 is not a time of day HH:MM"),
     ])
     func badValuesNameTheSetting(environment: [String: String], message: String) {
         #expect {

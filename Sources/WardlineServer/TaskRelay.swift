@@ -1,0 +1,142 @@
+import Foundation
+import Logging
+import Synchronization
+import WardlineStore
+import WardlineTaskQueue
+import WardlineTasks
+
+/// Publishes `task_outbox` to RabbitMQ, on its own thread with its own database connection and
+/// broker connection: each job with a publisher confirm, then marked published. A crash or a
+/// broker outage loses nothing — the rows wait, and a job published twice carries the same job_id.
+///
+/// While the broker is unreachable or refuses the login, Wardline keeps running: the relay says
+/// why once, reports it on the health board (`rabbitmq`, not required: alarms are still raised,
+/// stored and shown; only paging waits) and tries again with backoff up to 30 s.
+final class TaskRelay: @unchecked Sendable {
+    private let url: String
+    private let endpoint: AMQPEndpoint
+    private let topology: TaskTopology
+    private let health: HealthBoard
+    private let counters: PipelineCounters
+    private let logger: Logger
+    private let stopRequested = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    private let stopDeadline = Atomic<Int64>(.max)
+
+    init(url: String, endpoint: AMQPEndpoint, topology: TaskTopology, health: HealthBoard, counters: PipelineCounters,
+         logger: Logger) {
+        self.url = url
+        self.endpoint = endpoint
+        self.topology = topology
+        self.health = health
+        self.counters = counters
+        self.logger = logger
+        health.report("rabbitmq", ok: false, detail: "connecting to \(endpoint)", required: false)
+    }
+
+    func start() { startDedicatedThread(named: "wardline-tasks") { [self] in run() } }
+
+    func stopAfterFlushing(graceMillis: Int64) {
+        stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
+        stopRequested.store(true, ordering: .releasing)
+    }
+
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    private func run() {
+        var store: TaskOutboxStore?
+        var broker: AMQPConnection?
+        var lastProblem: String?
+        var pause = 500
+        var nextAttempt: Int64 = 0
+        var declaredDelays = Set<Int>()
+        while true {
+            let stopping = stopRequested.load(ordering: .acquiring)
+            let now = wallClockMillis()
+            if stopping && now > stopDeadline.load(ordering: .relaxed) { break }
+            // Connect at start and after a failure, jobs or not: a bad setting shows at once.
+            if broker == nil && now >= nextAttempt {
+                do {
+                    broker = try connect()
+                    declaredDelays = Set(topology.delays)
+                    if lastProblem != nil { logger.notice("rabbitmq reachable again; publishing the jobs that waited") }
+                    lastProblem = nil
+                    pause = 500
+                } catch {
+                    let detail = "\(error)"
+                    health.report("rabbitmq", ok: false, detail: detail, required: false)
+                    if detail != lastProblem {
+                        logger.error("task queue unavailable; pages and escalation timers wait in task_outbox",
+                                     metadata: ["error": "\(detail)"])
+                    }
+                    lastProblem = detail
+                    nextAttempt = now + Int64(pause)
+                    pause = min(pause * 2, 30_000)
+                }
+            }
+            guard let b = broker else {
+                if stopping { break }  // nothing can be published; the rows wait for the next start
+                sleepMicros(50_000)
+                continue
+            }
+            do {
+                let s = try store ?? TaskOutboxStore(db: PostgresConnection(url: url))
+                store = s
+                let jobs = try s.pending(limit: 200)
+                if jobs.isEmpty {
+                    if stopping { break }
+                    sleepMicros(20_000)
+                    continue
+                }
+                do {
+                    for job in jobs {
+                        if job.delayMillis > 0 && !declaredDelays.contains(job.delayMillis) {
+                            // Written under another WARDLINE_ESCALATION_S: its delay queue may not exist yet.
+                            let q = TaskTopology.delayQueue(millis: job.delayMillis)
+                            try b.declareQueue(q.name, arguments: q.arguments)
+                            try b.bind(queue: q.name, exchange: q.exchange, key: q.bindingKey)
+                            declaredDelays.insert(job.delayMillis)
+                        }
+                        try b.publish(message(for: job))
+                        try s.markPublished(job.id)
+                        counters.tasksPublished.add()
+                    }
+                } catch let error as AMQPError {
+                    broker = nil
+                    let detail = error.description
+                    health.report("rabbitmq", ok: false, detail: detail, required: false)
+                    logger.error("task queue unavailable; pages and escalation timers wait in task_outbox",
+                                 metadata: ["error": "\(detail)", "waiting": "\(jobs.count)"])
+                    lastProblem = detail
+                    nextAttempt = wallClockMillis() + Int64(pause)
+                }
+            } catch {
+                store = nil
+                logger.warning("task relay: database error; retrying", metadata: ["error": "\(error)"])
+                sleepMicros(500_000)
+            }
+        }
+        stopped.store(true, ordering: .releasing)
+    }
+
+    private func connect() throws -> AMQPConnection {
+        let b = try AMQPConnection(endpoint: endpoint)
+        try b.declare(topology)
+        try b.enableConfirms()
+        health.report("rabbitmq", ok: true, detail: "\(endpoint)", required: false)
+        logger.notice("task queue connected; topology declared", metadata: ["broker": "\(endpoint)"])
+        return b
+    }
+
+    /// A job still to wait goes to the delay queue for its pause, with only what is left of it.
+    private func message(for job: TaskOutboxEntry) -> AMQPMessage {
+        let route = TaskRoute(rawValue: job.route) ?? .page
+        let delayed = job.delayMillis > 0 && job.dueInMillis > 0
+        return AMQPMessage(
+            exchange: delayed ? TaskTopology.delayExchange : TaskTopology.notifyExchange,
+            routingKey: delayed ? TaskTopology.delayedKey(route, millis: job.delayMillis) : route.rawValue,
+            body: job.payload, priority: job.priority,
+            expirationMillis: delayed ? Int(min(job.dueInMillis, Int64(job.delayMillis))) : nil,
+            messageID: job.jobID, headers: [TaskHeader.attempt: .int(1)])
+    }
+}
