@@ -39,7 +39,6 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_ONCALL_PHYSICIAN", defaultValue: "physician-on-call", help: "Pager ids of the second escalation tier."),
         .init(name: "WARDLINE_ONCALL_RAPID_RESPONSE", defaultValue: "rapid-response-team", help: "Pager ids of the last escalation tier."),
         .init(name: "WARDLINE_SUMMARY_AT", defaultValue: "07:00", help: "UTC time (HH:MM) at which `wardline worker` sends the daily ward summary; empty: never (`wardline worker --summary-now` sends one at once)."),
-        .init(name: "WARDLINE_DEV_CONSOLE", defaultValue: "false", help: "Development only: `wardline serve` reads `acknowledge ALARM_ID USER` lines on stdin (the task-queue tests use it; clinicians acknowledge through the REST API or the ward page)."),
         .init(name: "WARDLINE_RING_CAPACITY", defaultValue: "65536", help: "Slots in the lock-free ring between MQTT and the engine (rounded up to a power of two)."),
         .init(name: "WARDLINE_MAX_PAYLOAD_BYTES", defaultValue: "65536", help: "Larger payloads are rejected as oversized_payload."),
         .init(name: "WARDLINE_MAX_FUTURE_SKEW_S", defaultValue: "300", help: "Readings stamped further ahead of Wardline's clock are rejected as future_timestamp."),
@@ -101,7 +100,6 @@ public struct WardlineConfiguration: Sendable {
     public var onCall: [String: String]
     /// Minutes after midnight UTC of the daily ward summary, or nil for never.
     public var summaryMinuteOfDay: Int?
-    public var devConsole: Bool
     public var ringCapacity: Int
     public var maxPayloadBytes: Int
     public var maxFutureSkewSeconds: Int
@@ -168,7 +166,7 @@ public struct WardlineConfiguration: Sendable {
             webhookTimeoutMillis: r.int("WARDLINE_WEBHOOK_TIMEOUT_MS", 100...120_000),
             onCall: ["on_call": r.string("WARDLINE_ONCALL_PRIMARY"), "charge_nurse": r.string("WARDLINE_ONCALL_CHARGE_NURSE"),
                      "physician": r.string("WARDLINE_ONCALL_PHYSICIAN"), "rapid_response": r.string("WARDLINE_ONCALL_RAPID_RESPONSE")],
-            summaryMinuteOfDay: r.timeOfDay("WARDLINE_SUMMARY_AT"), devConsole: r.bool("WARDLINE_DEV_CONSOLE"),
+            summaryMinuteOfDay: r.timeOfDay("WARDLINE_SUMMARY_AT"),
             ringCapacity: r.int("WARDLINE_RING_CAPACITY", 2...(1 << 24)),
             maxPayloadBytes: r.int("WARDLINE_MAX_PAYLOAD_BYTES", 64...(16 << 20)),
             maxFutureSkewSeconds: r.int("WARDLINE_MAX_FUTURE_SKEW_S", 0...86400),

@@ -32,7 +32,6 @@ public final class WardlineService: @unchecked Sendable {
     private var alarmWriter: AlarmWriter?
     private var outboxRelay: OutboxRelay?
     private var taskRelay: TaskRelay?
-    var commands: EngineCommandQueue?
     private var refresher: SettingsRefresher?
     private var stats: StatsReporter?
     private var web: WebServer?
@@ -107,7 +106,6 @@ public final class WardlineService: @unchecked Sendable {
             readingsFeed = feed
             logger.notice("scored readings also go to Kafka", metadata: ["topic": "\(topic)"])
         }
-        self.commands = commands
         let consumer = PipelineConsumer(ring: ring, sinks: [writer, web.sink], engine: engine, engineSinks: engineSinks,
                                         commands: commands, counters: counters, log: badInputLog)
         alarmWriter.start()
@@ -159,7 +157,6 @@ public final class WardlineService: @unchecked Sendable {
 
         refresher.start()
         self.refresher = refresher
-        if c.devConsole { DevConsole(service: self, logger: logger).start() }
         if c.statsIntervalSeconds > 0 {
             let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [mqttConnected] in mqttConnected.isSet }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)

@@ -100,8 +100,7 @@ class Wardline:
 
     def start(self, wait=True):
         log = open(self.log_path, "a")
-        # stdin is a pipe for WARDLINE_DEV_CONSOLE (see `send`); otherwise nobody reads it.
-        self.proc = subprocess.Popen([str(BIN), "serve"], env=self.env, stdout=log, stderr=log, stdin=subprocess.PIPE)
+        self.proc = subprocess.Popen([str(BIN), "serve"], env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         if wait:
             self.wait_for_log("mqtt connected", occurrences=self.log().count("mqtt connected") + 1)
         return self
@@ -136,11 +135,6 @@ class Wardline:
             raw, status, rh = e.read(), e.code, dict(e.headers)
         ctype = rh.get("content-type", rh.get("Content-Type", ""))
         return status, (_json.loads(raw) if "json" in ctype else raw.decode()), {k.lower(): v for k, v in rh.items()}
-
-    def send(self, line):
-        """One line to the dev console (WARDLINE_DEV_CONSOLE=true), e.g. `acknowledge ID USER`."""
-        self.proc.stdin.write((line + "\n").encode())
-        self.proc.stdin.flush()
 
     def wait_for_log(self, text, occurrences=1, timeout=30):
         deadline = time.time() + timeout

@@ -156,12 +156,13 @@ def test_an_unacknowledged_alarm_escalates_at_the_configured_time(wardline_facto
 
 def test_an_acknowledged_alarm_does_not_escalate(wardline_factory, worker_factory, gateway, db, publisher):
     worker = webhook_worker(worker_factory, gateway, WARDLINE_ESCALATION_S=4)
-    w = wardline_factory(WARDLINE_ESCALATION_S=4, WARDLINE_DEV_CONSOLE="true", WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
+    w = wardline_factory(WARDLINE_ESCALATION_S=4, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
     patient = "PAT-" + unique_prefix()
     desaturate(publisher, patient)
     assert gateway.wait_for(patient, "on_call")
     alert_id = db.scalar("SELECT id FROM alerts WHERE patient_id = %s AND rule_id = 'spo2.low'", patient)
-    w.send(f"acknowledge {alert_id} nurse-kim")
+    status, body, _ = w.api("POST", "/api/v1/alarms/" + alert_id + "/acknowledge", w.token("nurse-kim", "admin", "*"), {})
+    assert status == 200, body
     assert db.wait_for("SELECT state FROM alerts WHERE id = %s", "acknowledged", alert_id, timeout=10) == "acknowledged"
     cancelled = []
     deadline = time.time() + 15
