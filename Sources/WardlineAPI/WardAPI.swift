@@ -71,7 +71,8 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
             guard let job = jobs.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
             if db == nil { db = try? PostgresConnection(url: context.databaseURL) }
             job(db)
-            if let c = db, (try? c.execute("SELECT 1")) == nil { db = nil }
+            // A broken connection is replaced before the next request (no round trip to check it).
+            if let c = db, !c.isConnected { db = nil }
         }
     }
 

@@ -58,7 +58,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_API_WORKERS", defaultValue: "4", help: "Threads (each with its own database connection) answering REST calls."),
         .init(name: "WARDLINE_WS_ALARM_QUEUE", defaultValue: "1024", help: "Alarm frames that may wait for one WebSocket client; beyond it the client is disconnected (alarms are never dropped)."),
         .init(name: "WARDLINE_WS_ALARM_MAX_WAIT_S", defaultValue: "10", help: "A WebSocket client whose oldest alarm (or heartbeat) has waited this long is disconnected, so a frozen screen never looks connected."),
-        .init(name: "WARDLINE_WS_PING_S", defaultValue: "10", help: "Idle seconds before a WebSocket is pinged; one silent for 2.5 times as long is closed."),
+        .init(name: "WARDLINE_WS_PING_S", defaultValue: "5", help: "Idle seconds before a WebSocket is pinged; one silent for 2.5 times as long is closed."),
     ]
 
     public static func markdownTable() -> String {
