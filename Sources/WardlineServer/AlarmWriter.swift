@@ -34,9 +34,14 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
         self.logger = logger
     }
 
+    /// Rung when an alarm arrives; the writer rings `downstream` (the relays) once it is stored.
+    let doorbell = Doorbell()
+    var downstream: [Doorbell] = []
+
     func accept(_ event: EngineEvent) {
         guard let alarm = event.alarm, let transition = event.transition else { return }
         pending.withLock { $0.append((alarm, transition)) }
+        doorbell.ring()
     }
 
     func start() {
@@ -59,13 +64,14 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
             let batch = pending.withLock { p -> [(Alarm, AlarmTransition)] in defer { p.removeAll() }; return p }
             if batch.isEmpty {
                 if stopping { break }
-                sleepMicros(20_000)
+                doorbell.wait(micros: 20_000)
                 continue
             }
             do {
                 let s = try store ?? AlarmStore(db: PostgresConnection(url: url), outboxTopic: outboxTopic, tasks: tasks)
                 store = s
                 counters.alarmTransitionsStored.add(try s.write(batch))
+                for bell in downstream { bell.ring() }
                 if down { logger.notice("alarm store reachable again") }
                 down = false
                 pause = 100

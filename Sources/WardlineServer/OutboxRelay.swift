@@ -9,6 +9,8 @@ import WardlineStore
 /// again after a pause. A crash or a broker outage loses nothing: the rows wait in the outbox, and
 /// a redelivery carries the same event_id.
 final class OutboxRelay: @unchecked Sendable {
+    /// Rung by the alarm writer when it has stored alarms (and so, maybe, rows for this relay).
+    let doorbell = Doorbell()
     private let url: String
     private let brokers: String
     private var producer: KafkaProducer?   // relay thread only, after init
@@ -28,7 +30,7 @@ final class OutboxRelay: @unchecked Sendable {
         self.counters = counters
         let box = ReportBox()
         self.box = box
-        let first = try Self.makeProducer(brokers: brokers, box: box)
+        let first = try Self.makeProducer(brokers: brokers, box: box, bell: doorbell)
         producer = first
         let reachable = first.brokerReachable(timeoutMillis: 2000)
         // Optional for readiness: alarms are raised, stored and shown without Kafka; events wait.
@@ -40,8 +42,12 @@ final class OutboxRelay: @unchecked Sendable {
         }
     }
 
-    private static func makeProducer(brokers: String, box: ReportBox) throws -> KafkaProducer {
-        try KafkaProducer(brokers: brokers, clientID: "wardline") { d in box.reports.withLock { $0.append(d) } }
+    private static func makeProducer(brokers: String, box: ReportBox, bell: Doorbell) throws -> KafkaProducer {
+        // A delivery report wakes the relay too, so a row is marked delivered as soon as Kafka says so.
+        try KafkaProducer(brokers: brokers, clientID: "wardline") { d in
+            box.reports.withLock { $0.append(d) }
+            bell.ring()
+        }
     }
 
     func start() { startDedicatedThread(named: "wardline-outbox") { [self] in run() } }
@@ -83,7 +89,7 @@ final class OutboxRelay: @unchecked Sendable {
                 if !delivered.isEmpty && failing { logger.notice("kafka delivering again"); failing = false }
                 if !delivered.isEmpty { health.report("kafka", ok: true, required: false) }
                 if now >= retryAt {
-                    let p = try producer ?? Self.makeProducer(brokers: brokers, box: box)
+                    let p = try producer ?? Self.makeProducer(brokers: brokers, box: box, bell: doorbell)
                     producer = p
                     for e in try s.pending(limit: 500) where !inFlight.contains(e.id) {
                         try p.send(topic: e.topic, key: e.key, value: e.payload, id: e.id)
@@ -97,7 +103,7 @@ final class OutboxRelay: @unchecked Sendable {
                 if stopping && now > stopDeadline.load(ordering: .relaxed) { break }
                 sleepMicros(500_000)
             }
-            sleepMicros(20_000)
+            doorbell.wait(micros: 20_000)
         }
         producer?.flush(timeoutMillis: 2000)
         stopped.store(true, ordering: .releasing)

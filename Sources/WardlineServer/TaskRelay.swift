@@ -13,6 +13,8 @@ import WardlineTasks
 /// why once, reports it on the health board (`rabbitmq`, not required: alarms are still raised,
 /// stored and shown; only paging waits) and tries again with backoff up to 30 s.
 final class TaskRelay: @unchecked Sendable {
+    /// Rung by the alarm writer when it has stored alarms (and so, maybe, rows for this relay).
+    let doorbell = Doorbell()
     private let url: String
     private let endpoint: AMQPEndpoint
     private let topology: TaskTopology
@@ -85,7 +87,7 @@ final class TaskRelay: @unchecked Sendable {
                 let jobs = try s.pending(limit: 200)
                 if jobs.isEmpty {
                     if stopping { break }
-                    sleepMicros(20_000)
+                    doorbell.wait(micros: 20_000)
                     continue
                 }
                 do {

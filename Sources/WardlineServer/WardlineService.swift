@@ -88,6 +88,7 @@ public final class WardlineService: @unchecked Sendable {
         if let brokers = c.kafkaBrokers {
             let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, health: health, logger: logger)
             relay.start()
+            alarmWriter.downstream.append(relay.doorbell)
             outboxRelay = relay
         }
         if let endpoint {
@@ -95,6 +96,7 @@ public final class WardlineService: @unchecked Sendable {
                                   counters: counters, logger: logger)
             relay.start()
             taskRelay = relay
+            alarmWriter.downstream.append(relay.doorbell)
         }
         self.alarmWriter = alarmWriter
         ringGauge.withLock { $0 = { [ring] in ring.count } }
