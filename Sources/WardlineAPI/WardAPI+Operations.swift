@@ -15,8 +15,13 @@ extension WardAPI {
         let ready = parts.allSatisfy { $0.ok || !$0.required }
         let components = Dictionary(parts.map { ($0.component, ["ok": $0.ok, "required": $0.required, "detail": $0.detail] as [String: Any]) },
                                     uniquingKeysWith: { a, _ in a })
-        let data: [String: Any] = ["ready": ready, "components": components]
-        if ready { return .data(data, message: "ready") }
+        // Optional parts (Kafka, RabbitMQ) down: still ready to ingest and alarm, but degraded, and said.
+        let degraded = parts.contains { !$0.ok && !$0.required }
+        let data: [String: Any] = ["ready": ready, "degraded": degraded, "components": components]
+        if ready {
+            let down = parts.filter { !$0.ok }.map { "\($0.component): \($0.detail)" }.joined(separator: "; ")
+            return .data(data, message: degraded ? "ready, degraded: " + down : "ready")
+        }
         let failing = parts.filter { !$0.ok && $0.required }.map { "\($0.component): \($0.detail)" }.joined(separator: "; ")
         throw APIErrorWithData(error: APIError(503, "not_ready", "not ready: " + failing), data: data)
     }

@@ -219,6 +219,10 @@ def test_wrong_credentials_are_a_clear_error_and_wardline_keeps_running(wardline
         "alarms are still raised and stored"
     assert db.wait_for("SELECT count(*) FROM task_outbox WHERE payload->'alarm'->>'patient_id' = %s "
                        "AND published_at IS NULL", 2, patient, timeout=10) == 2, "its page and timer wait in the outbox"
+    status, body, _ = w.api("GET", "/ready")
+    rabbit = body["data"]["components"]["rabbitmq"]
+    assert status == 200 and body["data"]["degraded"] is True and rabbit["ok"] is False and rabbit["required"] is False
+    assert "ACCESS_REFUSED" in rabbit["detail"] and "ACCESS_REFUSED" in body["message"], body
     time.sleep(3)
     assert w.proc.poll() is None and worker.proc.poll() is None, "both keep running: no crash loop"
     assert w.log().count(expected) == 1 and worker.log().count(expected) == 1, "said once, not every retry"
@@ -231,6 +235,8 @@ def test_an_unreachable_broker_is_a_clear_error(worker_factory, wardline_factory
     worker = worker_factory(WARDLINE_RABBITMQ_URL=nowhere).start(wait=False)
     w.wait_for_log("broker unreachable at 127.0.0.1:1")
     worker.wait_for_log("broker unreachable at 127.0.0.1:1")
+    body = w.api("GET", "/ready")[1]
+    assert body["data"]["degraded"] is True and "127.0.0.1:1" in body["data"]["components"]["rabbitmq"]["detail"]
     time.sleep(1)
     assert w.proc.poll() is None and worker.proc.poll() is None
     assert w.stop() == 0 and worker.stop() == 0
