@@ -12,7 +12,7 @@ PACKAGES=(
     mosquitto mosquitto-clients libmosquitto-dev
     postgresql-15 postgresql-server-dev-15 cmake
     libpq-dev libwebsockets-dev librabbitmq-dev libssl-dev
-    python3-paho-mqtt python3-psycopg python3-pytest pkg-config curl python3-yaml python3-jsonschema
+    python3-paho-mqtt python3-psycopg python3-pytest pkg-config curl openssl python3-yaml python3-jsonschema
     # Needed by the TimescaleDB build below; present on most images, not on a minimal one.
     gcc make xz-utils debian-archive-keyring
     # librdkafka's build (Debian 12's own librdkafka 2.0.2 cannot talk to the test broker).

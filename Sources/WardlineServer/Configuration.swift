@@ -54,6 +54,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_HTTP_HOST", defaultValue: "127.0.0.1", help: "Address the ward page, the REST API and the WebSocket hub listen on."),
         .init(name: "WARDLINE_HTTP_PORT", defaultValue: "18080", help: "Port of the ward page (`/`), the REST API (`/api/v1`), `/ws`, `/health`, `/ready` and `/metrics`."),
         .init(name: "WARDLINE_JWT_SECRET", defaultValue: "wardline-dev-secret-change-me", help: "HS256 secret that signs and verifies tokens (at least 16 bytes). The default is for loopback demos; Wardline warns when it is in use."),
+        .init(name: "WARDLINE_JWT_PUBLIC_KEY_FILE", defaultValue: "", help: "PEM public key of the hospital's identity provider: RS256 tokens signed with its private key are accepted too. Empty: HS256 only."),
         .init(name: "WARDLINE_DASHBOARD_DIR", defaultValue: "dashboards", help: "Folder of the nurses' station page served at `/`."),
         .init(name: "WARDLINE_API_WORKERS", defaultValue: "4", help: "Threads (each with its own database connection) answering REST calls."),
         .init(name: "WARDLINE_WS_ALARM_QUEUE", defaultValue: "1024", help: "Alarm frames that may wait for one WebSocket client; beyond it the client is disconnected (alarms are never dropped)."),
@@ -115,6 +116,7 @@ public struct WardlineConfiguration: Sendable {
     public var httpHost: String
     public var httpPort: Int32
     public var jwtSecret: String
+    public var jwtPublicKeyPEM: String?
     public var dashboardDirectory: String
     public var apiWorkers: Int
     public var wsAlarmQueue: Int
@@ -122,6 +124,13 @@ public struct WardlineConfiguration: Sendable {
     public var wsAlarmMaxWaitSeconds: Int
 
     public var journalDirectory: String { varDirectory + "/journal" }
+    private static func readPEM(_ path: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains("-----BEGIN PUBLIC KEY-----") else {
+            throw ConfigurationError(description: "WARDLINE_JWT_PUBLIC_KEY_FILE=\(path): not a readable PEM public key")
+        }
+        return text
+    }
+
     public var usesDemoSecret: Bool { jwtSecret == "wardline-dev-secret-change-me" }
 
     /// Reads the configuration; a malformed value is an error that names the setting.
@@ -179,7 +188,8 @@ public struct WardlineConfiguration: Sendable {
             assignmentRefreshSeconds: r.int("WARDLINE_ASSIGNMENT_REFRESH_S", 1...3600),
             statsIntervalSeconds: r.int("WARDLINE_STATS_INTERVAL_S", 0...3600),
             httpHost: r.string("WARDLINE_HTTP_HOST"), httpPort: Int32(r.int("WARDLINE_HTTP_PORT", 1...65535)),
-            jwtSecret: r.string("WARDLINE_JWT_SECRET"), dashboardDirectory: r.string("WARDLINE_DASHBOARD_DIR"),
+            jwtSecret: r.string("WARDLINE_JWT_SECRET"), jwtPublicKeyPEM: try r.optional("WARDLINE_JWT_PUBLIC_KEY_FILE").map(Self.readPEM),
+            dashboardDirectory: r.string("WARDLINE_DASHBOARD_DIR"),
             apiWorkers: r.int("WARDLINE_API_WORKERS", 1...64), wsAlarmQueue: r.int("WARDLINE_WS_ALARM_QUEUE", 16...1_000_000),
             wsPingSeconds: r.int("WARDLINE_WS_PING_S", 1...3600),
             wsAlarmMaxWaitSeconds: r.int("WARDLINE_WS_ALARM_MAX_WAIT_S", 1...3600))

@@ -202,7 +202,7 @@ public final class WardlineService: @unchecked Sendable {
         if c.usesDemoSecret {
             logger.warning("WARDLINE_JWT_SECRET is the demo default: anyone can mint tokens; set a secret outside loopback demos")
         }
-        let tokens = TokenAuthority(secret: c.jwtSecret)
+        let tokens = TokenAuthority(secret: c.jwtSecret, rsaPublicKeyPEM: c.jwtPublicKeyPEM)
         let acknowledger = Acknowledger(commands: commands, counters: counters)
         let sinkBox = Mutex<HubSink?>(nil)
         let webStats = Mutex<WebStats?>(nil)

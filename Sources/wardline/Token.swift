@@ -11,6 +11,8 @@ struct Token: ParsableCommand {
     @Option(help: "User id (the token's sub).") var user: String
     @Option(help: "nurse, charge_nurse, physician, rapid_response or admin.") var role: String
     @Option(help: "Ward the user works on.") var ward: String
+    @Option(help: "Sign RS256 with this PEM private key (an identity provider's) instead of HS256 with WARDLINE_JWT_SECRET.")
+    var privateKey: String?
     @Option(help: "Lifetime: seconds, or with s/m/h/d (e.g. 12h); negative mints an expired token for tests (--ttl=-60).") var ttl = "12h"
 
     func run() throws {
@@ -24,6 +26,14 @@ struct Token: ParsableCommand {
         guard let n = Int64(digits) else { throw ValidationError("--ttl must be like 3600, 30m, 12h or 7d") }
         let config: WardlineConfiguration
         do { config = try WardlineConfiguration.load() } catch { throw ValidationError("configuration: \(error)") }
-        print(TokenAuthority(secret: config.jwtSecret).mint(Principal(userID: user, role: r, ward: ward), validFor: n * factor))
+        let who = Principal(userID: user, role: r, ward: ward)
+        if let privateKey {
+            guard let pem = try? String(contentsOfFile: privateKey, encoding: .utf8), pem.contains("PRIVATE KEY") else {
+                throw ValidationError("--private-key \(privateKey): not a readable PEM private key")
+            }
+            print(TokenAuthority.mintRS256(who, privateKeyPEM: pem, validFor: n * factor))
+        } else {
+            print(TokenAuthority(secret: config.jwtSecret).mint(who, validFor: n * factor))
+        }
     }
 }

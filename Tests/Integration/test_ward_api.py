@@ -1,13 +1,14 @@
 """The REST API from a client's side: tokens, the envelope, access by ward and care, history,
 alarms and their acknowledgement, devices, commands, readiness and metrics."""
 import json
+import subprocess
 import urllib.parse
 import threading
 import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import MQTT_HOST, MQTT_PORT, now_ms, unique_prefix
+from conftest import BIN, MQTT_HOST, MQTT_PORT, now_ms, unique_prefix
 
 
 def admit(w, admin, patient, ward, bed):
@@ -242,3 +243,18 @@ def test_not_ready_when_the_broker_is_unreachable(wardline_factory):
     assert status == 503 and body["data"]["components"]["mqtt"]["ok"] is False
     assert "mqtt" in body["message"]
     assert w.proc.poll() is None, "an unreachable broker is waited for, never a crash loop"
+
+
+def test_rs256_tokens_from_an_identity_provider(wardline_factory, tmp_path):
+    key, pub = tmp_path / "idp.key", tmp_path / "idp.pub"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True)
+    w = wardline_factory(WARDLINE_JWT_PUBLIC_KEY_FILE=str(pub)).start()
+    minted = subprocess.run([str(BIN), "token", "--user", "idp-user", "--role", "physician", "--ward", "4B",
+                             "--private-key", str(key)], env=w.env, check=True, capture_output=True, text=True).stdout.strip()
+    status, body, _ = w.api("GET", "/api/v1/me", minted)
+    assert status == 200 and body["data"]["user"]["id"] == "idp-user"
+    assert w.api("GET", "/api/v1/me", w.token("h", "admin", "*"))[0] == 200, "HS256 still accepted beside it"
+    plain = wardline_factory().start()
+    status, body, _ = plain.api("GET", "/api/v1/me", minted)
+    assert status == 401 and "RS256" in body["message"], "without the public key, RS256 is refused with the reason"

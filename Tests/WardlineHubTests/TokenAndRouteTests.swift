@@ -100,3 +100,73 @@ import WardlineWeb
         #expect(routed == documented)
     }
 }
+
+@Suite struct RS256Tests {
+    // A throwaway key pair made for this test (openssl genrsa 2048); it signs nothing real.
+    static let privateKey = """
+-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDY2NhsNQHeynMS
+eaVGkaS3HsmFzBZd/nJpYVOSV/cH/X2ZqJh99O+8RJ/klJDFlSdIMjTu7hxudfDK
+Zf/M4o7b2Msh8LGPMzX2KBpnOB3BevPqXdCagWiJc214BcUbCXEBu+2O9qzlmQAd
+8G4JaMaIjQmwf+UzEb4N2/RSoqrGiO0VF8Ya7oF8K+CwRlhYZzfYkpj6RGIgZo2i
+jLom09VyGIs34y4tfjOMbMKII/Z/TmUyx0JBSAVS2VXcUNEQ/DVNI/wWYCgwU+nq
+7ip+Fxt3MBhpBCu19frsUpCcWx4UIaupX6MSRJBmCLrYaxl3bNetdo8Pp0rLfACB
+xzXsHOznAgMBAAECggEAPlSmcQQTk4yx4v+gaFZ4+EIbPyBY1Y/MJ0pYkVpDocJV
+lhOGMb50IrO/Gh8yNfkXn4L/ACbleULhgewrySLeWYdJbGoZP8ZCno0MedsBgpnq
+/tUUnzTPbaMGNlfCPnFKUGtKb6usKxr9k52Go6HAX4Pa4ycAJNvWu3kcE5y6ZfJy
+LqKlxNcCgN0nsBRr0UB4r+STV5gbdp/a2mgX4Q6PXE5ommNy0c3IHa6GfMwHU2hx
+DPFQN736exPGufvDm/2ehkRIRPe9xIqIHa/lyPU8scxcrqJzLroIwS+sb7rs4u5P
+uCRx2rLO5Crf845omzhMuOeQseqK9pKgeaWEBXjhcQKBgQD6idltYd50TTEDA6O+
+Ny5DAdgUcTkmyPC2Ggl25GxNvCQ2B9FMwsKdc0j+2wjt2jDgpgidkXaiiyWF4LlP
+il6LQhMTgnYXy3o3lM4QI0WX2JM6Cz8BUciwDoBJDr8zhzp/SIMA+G38b9TS2I9F
+BWzi6B6SJiEXz9Ca58YVloDHWwKBgQDdkvpymrhhcMIN2JwGsASAZgbfzOrmxwox
+TWKk2AvuTNQq4uFnXZ/PdBKA2htwleXuJiN9PE3WAVGQCJqcIzSHSF8Dk6tn/QWp
+2oO/rHNX39QJIfX0XtVSG1JoLRrOnLtu7w+KKvO4NJT9B7xasB5zrlGwFXuyMX1e
+UFlhoeOyZQKBgC7q+8XJKzCaeBA5cUOg78/qm32QioRh4vonPBiAxGt2TU20/xQh
+8PItccEQYcaxMrAPR9PCNvZPmpJMuEdWAUiQ8iOYLedc2qFoA4LwKAs8qq2XB5CG
+sU+PF6UW1uWecGz/tlDLNUWt56wolAP39SE1GOyDqXTdHRK1TtoiGjG7AoGBAI3h
+KKer9PbICiptknMh0LAbJLm38I5300oAoHKnuPQNlCol/2l95PAlBhgmET4FbicR
+mtX9gGXRkFWnfMEQNfmOWPDkZPSAa1j5CDX7ChyxwYdbjK++7d/WiO0WPL0iVU7S
+m2PA3zEL0n83rd9wOP+gFsSm7P8Me5eh4aoHzNKVAoGAJWAYVKKTl9z/WS3UQtgF
+JVwklQrDUVDDiA5eaZt47e2CX6nmyPd8jjlENnw2wfu9n3YMp/jO4AtrceN2kEPP
+SLNvuD45uS7xS/jZyEKcpyYPbBX9KAegllJYQYNKLdPHXoYIAC3hBZlicv0nOD7v
+pquouQo+xXE2eN1FmSiJ8UU=
+-----END PRIVATE KEY-----
+"""
+    static let publicKey = """
+-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA2NjYbDUB3spzEnmlRpGk
+tx7JhcwWXf5yaWFTklf3B/19maiYffTvvESf5JSQxZUnSDI07u4cbnXwymX/zOKO
+29jLIfCxjzM19igaZzgdwXrz6l3QmoFoiXNteAXFGwlxAbvtjvas5ZkAHfBuCWjG
+iI0JsH/lMxG+Ddv0UqKqxojtFRfGGu6BfCvgsEZYWGc32JKY+kRiIGaNooy6JtPV
+chiLN+MuLX4zjGzCiCP2f05lMsdCQUgFUtlV3FDREPw1TSP8FmAoMFPp6u4qfhcb
+dzAYaQQrtfX67FKQnFseFCGrqV+jEkSQZgi62GsZd2zXrXaPD6dKy3wAgcc17Bzs
+5wIDAQAB
+-----END PUBLIC KEY-----
+"""
+    let nurse = Principal(userID: "n1", role: .nurse, ward: "4B")
+
+    @Test func anIdentityProvidersRS256TokenVerifiesWithItsPublicKey() throws {
+        let authority = TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: Self.publicKey)
+        let token = TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
+        #expect(try authority.verify(token) == nurse)
+        // HS256 still works beside it.
+        #expect(try authority.verify(authority.mint(nurse, validFor: 60)) == nurse)
+    }
+
+    @Test func rs256IsRefusedWithoutAPublicKey() {
+        let authority = TokenAuthority(secret: "a-test-secret-of-some-length")
+        let token = TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
+        #expect(throws: TokenRefusal.wrongAlgorithm("RS256")) { try authority.verify(token) }
+    }
+
+    @Test func aTamperedRS256TokenIsRefused() {
+        let authority = TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: Self.publicKey)
+        let token = TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
+        var parts = token.split(separator: ".").map(String.init)
+        // Same header and signature, a payload claiming admin.
+        let admin = TokenAuthority.mintRS256(Principal(userID: "n1", role: .admin, ward: "*"), privateKeyPEM: Self.privateKey, validFor: 60)
+        parts[1] = String(admin.split(separator: ".")[1])
+        #expect(throws: TokenRefusal.malformedOrBadSignature) { try authority.verify(parts.joined(separator: ".")) }
+    }
+}
