@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "WardlineTaskQueue", dependencies: ["CRabbitMQ", "WardlineTasks"]),
         .target(name: "WardlineNotify", dependencies: ["CCurl", "WardlineTasks", .product(name: "Logging", package: "swift-log")]),
         .target(name: "WardlineStore", dependencies: [
-            "CLibpq", "WardlineCore", "WardlineEngine", "WardlineTasks", .product(name: "Logging", package: "swift-log"),
+            "CLibpq", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineTasks", .product(name: "Logging", package: "swift-log"),
         ]),
         // REST routes and handlers over the store; no C library of its own.
         .target(name: "WardlineAPI", dependencies: [

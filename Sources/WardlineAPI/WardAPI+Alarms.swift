@@ -34,14 +34,15 @@ extension WardAPI {
         let rows = try HistoryQueries(db: try need(db)).alarms(f).filter { a in
             a.patientID.map { directory.mayView(p, $0) } ?? (p.role.reach == .hospital)
         }
-        return .data(rows.map(WireFormat.alarm))
+        let encoder = FrameEncoder()
+        return .data(rows.map(encoder.alarmObject))
     }
 
     func alarm(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let queries = HistoryQueries(db: try need(db))
         guard let a = try queries.alarm(id: c.param("alarm_id")) else { throw APIError.notFound("no alarm \(c.param("alarm_id"))") }
         try requireAlarmAccess(c, a.patientID)
-        var d = WireFormat.alarm(a)
+        var d = FrameEncoder().alarmObject(a) as? [String: Any] ?? [:]
         d["history"] = try queries.alarmHistory(id: a.id).map { h -> [String: Any] in
             var e: [String: Any] = ["revision": h.revision, "kind": h.kind, "to_state": h.toState, "priority": h.priority,
                                     "at": h.at, "escalation_level": h.escalationLevel]
@@ -59,7 +60,7 @@ extension WardAPI {
         guard let stored = try HistoryQueries(db: try need(db)).alarm(id: id) else { throw APIError.notFound("no alarm \(id)") }
         try requireAlarmAccess(c, stored.patientID)
         switch context.acknowledge(id, who(c)) {
-        case .success(let a): return .data(WireFormat.alarm(a), message: "alarm acknowledged")
+        case .success(let a): return .data(FrameEncoder().alarmObject(a), message: "alarm acknowledged")
         case .failure(let e): throw e
         }
     }

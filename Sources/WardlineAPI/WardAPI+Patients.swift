@@ -23,8 +23,7 @@ extension WardAPI {
         try requireWardManager(c, ward: ward)
         let store = WardStore(db: try need(db))
         if let current = try store.patient(id) { try requireWardManager(c, ward: current.ward) }
-        let row = PatientRow(patientID: id, ward: ward, bed: bed)
-        try store.admit(row, by: who(c).userID)
+        try store.admit(PatientPlace(patientID: id, ward: ward, bed: bed), by: who(c).userID)
         context.directoryChanged()
         return .data(Self.place(PatientPlace(patientID: id, ward: ward, bed: bed)), message: "patient admitted")
     }
@@ -85,7 +84,7 @@ extension WardAPI {
         let id = c.param("patient_id")
         try requireView(c, id)
         guard let latest = context.latestScore(id) else { throw APIError.notFound("no scored reading for patient \(id) since Wardline started") }
-        return .data(["patient_id": id, "time": latest.time, "device_id": latest.deviceID, "news2": WireFormat.news2(latest.score)])
+        return .data(["patient_id": id, "time": latest.time, "device_id": latest.deviceID, "news2": FrameEncoder().news2Object(latest.score)])
     }
 
     func careAssignments(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {

@@ -23,6 +23,23 @@ public final class FrameEncoder {
     public func scoredReading(_ r: Reading, _ s: News2Score) -> [UInt8] { frame("vitals:update", ScoredReadingBody(r, s)) }
 
     public func alarm(_ event: String, _ a: Alarm, transition: String?) -> [UInt8] { frame(event, AlarmBody(a, transition: transition)) }
+
+    /// A scored reading alone (the Kafka readings feed's message).
+    public func scoredReadingBody(_ r: Reading, _ s: News2Score) -> [UInt8] { encode(ScoredReadingBody(r, s)) }
+
+    /// The same shapes as JSON objects, for the REST envelope (one alarm, one NEWS2), so REST and
+    /// the socket can never describe an alarm differently.
+    public func alarmObject(_ a: Alarm) -> Any { object(AlarmBody(a, transition: nil)) }
+    public func news2Object(_ s: News2Score) -> Any { object(News2Body(s)) }
+
+    private func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        guard let bytes = try? encoder.encode(value) else { return Array("{}".utf8) }
+        return [UInt8](bytes)
+    }
+
+    private func object<T: Encodable>(_ value: T) -> Any {
+        (try? JSONSerialization.jsonObject(with: Data(encode(value)))) ?? [String: Any]()
+    }
 }
 
 struct Frame<D: Encodable>: Encodable {

@@ -15,6 +15,8 @@ final class ReadingsFeed: EngineSink, @unchecked Sendable {
     private let topic: String
     private let counters: PipelineCounters
     private let log: RateLimitedLog
+    /// Used on the consumer thread only (the engine sink's thread).
+    private let encoder = FrameEncoder()
 
     init(brokers: String, topic: String, counters: PipelineCounters, log: RateLimitedLog) throws {
         self.topic = topic
@@ -28,7 +30,7 @@ final class ReadingsFeed: EngineSink, @unchecked Sendable {
     func accept(_ event: EngineEvent) {
         guard case .scored(let reading, let score) = event else { return }
         do {
-            try producer.send(topic: topic, key: reading.deviceID, value: WireFormat.serialise(WireFormat.scoredReading(reading, score)),
+            try producer.send(topic: topic, key: reading.deviceID, value: encoder.scoredReadingBody(reading, score),
                               id: 0)
         } catch {
             counters.readingsNotFed.add()

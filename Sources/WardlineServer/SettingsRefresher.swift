@@ -73,7 +73,7 @@ final class SettingsRefresher: @unchecked Sendable {
         let ward = WardStore(db: db)
         var care: [String: Set<String>] = [:]
         for (user, patient) in try ward.careAssignments() { care[user, default: []].insert(patient) }
-        let places = try ward.patients().map { PatientPlace(patientID: $0.patientID, ward: $0.ward, bed: $0.bed) }
+        let places = try ward.patients()
         let newDirectory = WardDirectory(places: Dictionary(places.map { ($0.patientID, $0) }, uniquingKeysWith: { a, _ in a }),
                                          careAssignments: care)
         if newDirectory != directory {

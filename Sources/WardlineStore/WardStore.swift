@@ -1,15 +1,4 @@
-/// One patient's place on a ward.
-public struct PatientRow: Sendable, Equatable {
-    public var patientID: String
-    public var ward: String
-    public var bed: String?
-
-    public init(patientID: String, ward: String, bed: String?) {
-        self.patientID = patientID
-        self.ward = ward
-        self.bed = bed
-    }
-}
+import WardlineHub
 
 /// Patients' wards and beds, and nurses' care assignments (migration 5).
 public final class WardStore {
@@ -17,22 +6,22 @@ public final class WardStore {
 
     public init(db: PostgresConnection) { self.db = db }
 
-    public func patients() throws -> [PatientRow] {
+    public func patients() throws -> [PatientPlace] {
         try db.execute("SELECT patient_id, ward, bed FROM patients ORDER BY ward, bed, patient_id").rows.compactMap { r in
             guard let p = r[0], let w = r[1] else { return nil }
-            return PatientRow(patientID: p, ward: w, bed: r[2])
+            return PatientPlace(patientID: p, ward: w, bed: r[2])
         }
     }
 
-    public func patient(_ id: String) throws -> PatientRow? {
+    public func patient(_ id: String) throws -> PatientPlace? {
         try db.execute("SELECT patient_id, ward, bed FROM patients WHERE patient_id = $1", [id]).rows.first.flatMap { r in
             guard let p = r[0], let w = r[1] else { return nil }
-            return PatientRow(patientID: p, ward: w, bed: r[2])
+            return PatientPlace(patientID: p, ward: w, bed: r[2])
         }
     }
 
     /// Admits a patient to a ward and bed, or moves them.
-    public func admit(_ p: PatientRow, by user: String) throws {
+    public func admit(_ p: PatientPlace, by user: String) throws {
         try db.execute("""
             INSERT INTO patients (patient_id, ward, bed, updated_by) VALUES ($1, $2, $3, $4)
             ON CONFLICT (patient_id) DO UPDATE SET ward = excluded.ward, bed = excluded.bed, updated_by = excluded.updated_by

@@ -37,7 +37,7 @@ struct FrameBenchmark: ParsableCommand {
         let (codable, a) = time { var n = 0; for _ in 0..<count { n &+= encoder.scoredReading(reading, score).count }; return n }
         let (dictionary, b) = time {
             var n = 0
-            for _ in 0..<count { n &+= WireFormat.frame("vitals:update", WireFormat.scoredReading(reading, score)).count }
+            for _ in 0..<count { n &+= WireFormat.frame("vitals:update", Self.dictionary(reading, score)).count }
             return n
         }
         print("frame: \(String(decoding: sample, as: UTF8.self))")
@@ -45,5 +45,24 @@ struct FrameBenchmark: ParsableCommand {
         print(String(format: "JSONEncoder       %8.0f ns/frame  (%.1f× baseline)  %d bytes", codable, codable / baseline, a / count))
         print(String(format: "JSONSerialization %8.0f ns/frame  (%.1f× baseline)  %d bytes", dictionary, dictionary / baseline, b / count))
         print(String(format: "JSONSerialization / JSONEncoder = %.1f×", dictionary / codable))
+    }
+
+    /// The first version's frame: `[String: Any]` dictionaries for `JSONSerialization`.
+    static func dictionary(_ r: Reading, _ s: News2Score) -> [String: Any] {
+        var v: [String: Any] = [:]
+        v["hr"] = r.vitals.heartRate
+        v["spo2"] = r.vitals.spo2
+        v["rr"] = r.vitals.respiratoryRate
+        v["temp"] = r.vitals.temperature
+        v["sbp"] = r.vitals.systolicBP
+        v["dbp"] = r.vitals.diastolicBP
+        v["on_oxygen"] = r.vitals.onOxygen
+        v["consciousness"] = r.vitals.consciousness?.rawValue
+        let news2: [String: Any] = ["total": s.total, "risk": WireFormat.riskName(s.risk), "complete": s.isComplete,
+                                    "missing": s.missing.members.map(\.name), "scale": s.scale.rawValue]
+        var d: [String: Any] = ["patient_id": r.patientID, "device_id": r.deviceID, "time": r.time, "seq": r.seq,
+                                "vitals": v, "news2": news2]
+        d["sent_at_us"] = r.sentAtMicros
+        return d
     }
 }
