@@ -92,7 +92,11 @@ def test_scored_readings_feed_keyed_by_device(wardline_factory, publisher):
     assert len({m["partition"] for m in mine}) == 1, "one device, one partition: its readings stay in order"
     assert [m["value"]["seq"] for m in mine] == list(range(1, 21))
     assert mine[0]["value"]["patient_id"] == "PAT-" + prefix and "news2" in mine[0]["value"]
-    deadline = time.time() + 10
-    while time.time() < deadline and "wardline_readings_fed_total 20" not in w.api("GET", "/metrics")[1]:
+    deadline = time.time() + 30
+    fed = []
+    while time.time() < deadline:
+        fed = [ln for ln in w.api("GET", "/metrics")[1].splitlines() if ln.startswith(("wardline_readings_fed", "wardline_readings_not_fed"))]
+        if "wardline_readings_fed_total 20" in fed:
+            break
         time.sleep(0.2)
-    assert "wardline_readings_fed_total 20" in w.api("GET", "/metrics")[1]
+    assert fed == ["wardline_readings_fed_total 20", "wardline_readings_not_fed_total 0"], fed
