@@ -107,7 +107,9 @@ export class Connection {
 
   #url() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${proto}//${location.host}/ws?token=${encodeURIComponent(this.token)}`;
+    // receipts=1: this page confirms each alarm frame once shown (alert:received), so the server
+    // can tell a frozen screen (which still answers pings) from a live one.
+    return `${proto}//${location.host}/ws?token=${encodeURIComponent(this.token)}&receipts=1`;
   }
 
   #open() {

@@ -153,6 +153,10 @@ function onFrame(event, data) {
     case "alert:updated": {
       const a = alarmFromFrame(data);
       store.upsert(a);
+      // Shown (the banner is redrawn synchronously): confirm it, so the server knows this screen is alive.
+      if (data.id !== undefined && data.revision !== undefined) {
+        app.conn?.send("alert:received", { alarm_id: String(data.id), revision: Number(data.revision) });
+      }
       return;
     }
     case "device:status": {

@@ -28,6 +28,10 @@ public final class Hub {
         var principal: Principal
         var queue: OutboundQueue
         var patients: Set<String> = []
+        /// The client promised to confirm every alarm frame it has shown (`alert:received`).
+        var confirmsAlarms = false
+        /// Alarm frames sent and not yet confirmed: "id#revision" → when queued, and the alarm.
+        var unconfirmed: [String: (since: Int64, alarm: Alarm)] = [:]
     }
 
     public private(set) var directory: WardDirectory
@@ -45,6 +49,7 @@ public final class Hub {
     public private(set) var framesQueued = 0
     public private(set) var vitalsCoalesced = 0
     public private(set) var slowClientsDisconnected = 0
+    public private(set) var unconfirmedAlarmDisconnects = 0
     public private(set) var refusedSubscriptions = 0
     public private(set) var badClientFrames = 0
 
@@ -61,8 +66,13 @@ public final class Hub {
 
     // MARK: sessions
 
-    public func open(_ id: UInt64, principal: Principal) {
-        sessions[id] = Session(principal: principal, queue: OutboundQueue(alarmLimit: limits.alarmQueue, otherLimit: limits.otherQueue))
+    /// `confirmsAlarms`: the client answers every alarm frame with `alert:received` once it has
+    /// shown it (the ward page does). Pings are answered by the browser even when the page's
+    /// script is frozen; a receipt is not, so only receipts tell a frozen screen from a live one.
+    public func open(_ id: UInt64, principal: Principal, confirmsAlarms: Bool = false) {
+        var session = Session(principal: principal, queue: OutboundQueue(alarmLimit: limits.alarmQueue, otherLimit: limits.otherQueue))
+        session.confirmsAlarms = confirmsAlarms
+        sessions[id] = session
         let own = ["user:" + principal.userID, "role:" + principal.role.rawValue]
         for room in own { rooms[room, default: []].insert(id) }
         send(id, "session:ready", [
@@ -128,6 +138,15 @@ public final class Hub {
                 return nil
             }
             return .acknowledge(alarmID: alarm, by: session.principal, session: id)
+        case "alert:received":
+            guard let alarm = data["alarm_id"] as? String, let revision = data["revision"] as? Int else {
+                badClientFrames += 1
+                sendError(id, "bad_request", "alert:received needs data.alarm_id and data.revision")
+                return nil
+            }
+            // A receipt for a revision confirms every earlier one of the same alarm too.
+            let still = session.unconfirmed.filter { _, value in !(value.alarm.id == alarm && value.alarm.revision <= revision) }
+            sessions[id]?.unconfirmed = still
         case "ping":
             send(id, "pong", data, kind: .control)
         default:
@@ -177,7 +196,12 @@ public final class Hub {
         let name = critical && rising.contains(t.kind) ? "alert:critical" : "alert:updated"
         let frame = encoder.alarm(name, alarm, transition: t.kind.rawValue)
         let targets = alarm.patientID.map { recipients(patient: $0, onCall: critical) } ?? members(of: "role:admin")
-        for id in targets { enqueue(id, frame, kind: .alarm) }
+        for id in targets {
+            enqueue(id, frame, kind: .alarm)
+            if sessions[id]?.confirmsAlarms == true {
+                sessions[id]?.unconfirmed["\(alarm.id)#\(alarm.revision)"] = (now, alarm)
+            }
+        }
         if t.kind == .escalated, let patient = alarm.patientID {
             // Nobody acknowledged in time: tell the on-call roles as well as the room.
             deliver(.notification(id: "\(alarm.id)#\(alarm.revision)", kind: "escalation",
@@ -201,11 +225,25 @@ public final class Hub {
     /// Closes every socket whose oldest alarm (or control frame) has waited longer than
     /// `maxWaitMillis`: a client that cannot take its alarms in time must not look connected.
     public func evictLateClients(maxWaitMillis: Int64) {
+        var unseen: [(Principal, Alarm)] = []
         for (id, s) in sessions {
-            guard let since = s.queue.oldestUrgentSince, now - since > maxWaitMillis else { continue }
-            slowClientsDisconnected += 1
-            evictions.append((id, "too slow to receive alarms: one waited \((now - since) / 1000) s"))
-            close(id)
+            if let since = s.queue.oldestUrgentSince, now - since > maxWaitMillis {
+                slowClientsDisconnected += 1
+                evictions.append((id, "too slow to receive alarms: one waited \((now - since) / 1000) s"))
+                close(id)
+            } else if let late = s.unconfirmed.values.min(by: { $0.since < $1.since }), now - late.since > maxWaitMillis {
+                unconfirmedAlarmDisconnects += 1
+                evictions.append((id, "alarm \(late.alarm.id) not confirmed within \(maxWaitMillis / 1000) s: this screen may be frozen"))
+                unseen.append((s.principal, late.alarm))
+                close(id)
+            }
+        }
+        // Somebody else must know that a screen did not show an alarm.
+        for (who, alarm) in unseen {
+            guard let patient = alarm.patientID else { continue }
+            deliver(.notification(id: "unconfirmed:\(alarm.id)#\(alarm.revision):\(who.userID)", kind: "alarm_not_shown",
+                                  message: "\(who.userID)'s ward screen did not confirm an alarm within \(maxWaitMillis / 1000) s: \(alarm.message)",
+                                  patientID: patient, time: now))
         }
     }
 

@@ -42,6 +42,9 @@ struct MetricsText {
         metric("wardline_websocket_auth_refused_total", "counter", "WebSocket connections refused for their token.", [("", web.authRefused.load(ordering: .relaxed))])
         metric("wardline_websocket_vitals_coalesced_total", "counter", "Vitals frames replaced by a newer one before a slow socket took them.",
                [("", web.vitalsCoalesced.load(ordering: .relaxed))])
+        metric("wardline_websocket_unconfirmed_alarm_disconnects_total", "counter",
+               "Screens closed for not confirming an alarm in time (their on-call colleagues are told).",
+               [("", web.unconfirmedAlarmDisconnects.load(ordering: .relaxed))])
         metric("wardline_websocket_slow_disconnects_total", "counter", "Clients disconnected for not taking their alarms.",
                [("", web.slowClientsDisconnected.load(ordering: .relaxed))])
         metric("wardline_websocket_refused_subscriptions_total", "counter", "Patient subscriptions refused.",

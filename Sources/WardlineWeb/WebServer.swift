@@ -56,6 +56,7 @@ public final class WebServer: @unchecked Sendable {
     private var connections: [UInt64: OpaquePointer] = [:]
     private var nextID: UInt64 = 1
     private var pendingAuth: [UInt64: Result<Principal, TokenRefusal>] = [:]
+    private var confirmsAlarms: Set<UInt64> = []
     private var closing: [UInt64: (UInt16, String)] = [:]
     private var exchanges: [UInt64: Exchange] = [:]
     private var fragments: [UInt64: [UInt8]] = [:]
@@ -201,13 +202,14 @@ public final class WebServer: @unchecked Sendable {
             do throws(TokenRefusal) {
                 pendingAuth[id] = .success(try tokens.verify(bearerToken(wsi) ?? queryToken(wsi)))
             } catch { pendingAuth[id] = .failure(error) }
+            if query(wsi)["receipts"] == "1" { confirmsAlarms.insert(id) }
         case LWS_CALLBACK_ESTABLISHED:
             guard let wsi else { return -1 }
             let id = connectionID(wsi)
             connections[id] = wsi
             switch pendingAuth.removeValue(forKey: id) {
             case .success(let principal)?:
-                hub.open(id, principal: principal)
+                hub.open(id, principal: principal, confirmsAlarms: confirmsAlarms.remove(id) != nil)
                 stats.socketsOpened.add(1, ordering: .relaxed)
             case .failure(let refusal)?:
                 stats.authRefused.add(1, ordering: .relaxed)
@@ -287,6 +289,7 @@ public final class WebServer: @unchecked Sendable {
         exchanges[id] = nil
         fragments[id] = nil
         pendingAuth[id] = nil
+        confirmsAlarms.remove(id)
         closing[id] = nil
     }
 

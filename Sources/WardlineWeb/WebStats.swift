@@ -15,10 +15,12 @@ public final class WebStats: Sendable {
     public let vitalsCoalesced = Atomic<Int>(0)
     public let refusedSubscriptions = Atomic<Int>(0)
     public let badClientFrames = Atomic<Int>(0)
+    public let unconfirmedAlarmDisconnects = Atomic<Int>(0)
 
     func publish(_ hub: Hub) {
         sessions.store(hub.sessionCount, ordering: .relaxed)
         vitalsCoalesced.store(hub.vitalsCoalesced, ordering: .relaxed)
+        unconfirmedAlarmDisconnects.store(hub.unconfirmedAlarmDisconnects, ordering: .relaxed)
         refusedSubscriptions.store(hub.refusedSubscriptions, ordering: .relaxed)
         badClientFrames.store(hub.badClientFrames, ordering: .relaxed)
     }

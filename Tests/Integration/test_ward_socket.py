@@ -190,3 +190,33 @@ def test_a_stalled_client_is_dropped_and_never_slows_the_others(wardline_factory
         time.sleep(0.2)
     assert sessions == ["wardline_websocket_sessions 1"], "the silent socket was closed after its pings went unanswered"
     assert until(live, "heartbeat", 7)
+
+
+def test_a_screen_that_does_not_confirm_an_alarm_is_closed_and_a_colleague_told(wardline_factory, publisher):
+    w = wardline_factory(WARDLINE_WS_ALARM_MAX_WAIT_S="2").start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    patient = "PAT-" + p
+    admit(w, admin, patient, "4B-" + p, "1")
+    time.sleep(1.5)
+    frozen = websocket.create_connection(
+        f"ws://127.0.0.1:{w.http_port}/ws?token={w.token('c-' + p, 'charge_nurse', '4B-' + p)}&receipts=1", timeout=5)
+    live = websocket.create_connection(
+        f"ws://127.0.0.1:{w.http_port}/ws?token={w.token('c2-' + p, 'charge_nurse', '4B-' + p)}&receipts=1", timeout=5)
+    physician = connect(w, w.token("d-" + p, "physician", "4B-" + p))
+    for ws in (frozen, live, physician):
+        until(ws, "session:ready")
+    t0 = now_ms() - 60_000
+    for i in range(30):
+        publisher.publish(f"devices/{p}-oxi/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000, "patient_id": patient,
+                                                       "hr": 90, "spo2": 84})
+    publisher.wait_all_acked()
+    alarm = until(live, "alert:critical", 10)["data"]
+    live.send(json.dumps({"event": "alert:received", "data": {"alarm_id": alarm["id"], "revision": alarm["revision"]}}))
+    assert until(frozen, "alert:critical", 5)["data"]["id"] == alarm["id"]  # it arrives, but the page never confirms it
+    code, reason = close_reason(frozen)
+    assert code == 1008 and "not confirmed" in reason, (code, reason)
+    told = until(physician, "notification:new", 10, lambda d: d.get("kind") == "alarm_not_shown")["data"]
+    assert told["patient_id"] == patient and f"c-{p}'s ward screen did not confirm" in told["message"]
+    assert until(live, "heartbeat", 7), "the screen that confirmed stays connected"
+    assert "wardline_websocket_unconfirmed_alarm_disconnects_total 1" in w.api("GET", "/metrics")[1]

@@ -208,3 +208,26 @@ private func reading(_ patient: String, hr: Double) -> EngineEvent {
         #expect(vitals.count == 1 && (vitals[0].1["vitals"] as! [String: Any])["hr"] as? Double == 64)
     }
 }
+
+@Suite struct AlarmReceiptTests {
+    @Test func aScreenThatDoesNotConfirmItsAlarmIsClosedAndColleaguesAreTold() {
+        let hub = Hub(directory: ward)
+        hub.now = 1_000
+        hub.open(1, principal: Principal(userID: "c1", role: .chargeNurse, ward: "4B"), confirmsAlarms: true)
+        hub.open(2, principal: Principal(userID: "c2", role: .chargeNurse, ward: "4B"), confirmsAlarms: true)
+        hub.open(3, principal: Principal(userID: "d1", role: .physician, ward: "4B"))
+        let a = alarm("P1")
+        hub.deliver(.engine(.alarmRaised(a, transition(.raised))))
+        for id: UInt64 in 1...3 { _ = drain(hub, id) }  // every socket takes it; only screen 2 confirms
+        _ = hub.receive(2, text: Array(#"{"event":"alert:received","data":{"alarm_id":"\#(a.id)","revision":1}}"#.utf8))
+        hub.now = 12_000
+        hub.evictLateClients(maxWaitMillis: 10_000)
+        let evicted = hub.takeEvictions()
+        #expect(evicted.map(\.0) == [1])
+        #expect(evicted[0].1.contains("not confirmed") && evicted[0].1.contains("frozen"))
+        #expect(hub.isOpen(2) && hub.isOpen(3), "a screen that confirmed, and one that never promised to, stay")
+        let told = drain(hub, 3).filter { $0.0 == "notification:new" }
+        #expect(told.count == 1 && (told[0].1["message"] as! String).contains("c1's ward screen did not confirm"))
+        #expect(hub.unconfirmedAlarmDisconnects == 1)
+    }
+}
