@@ -6,6 +6,11 @@ public struct KafkaError: Error, CustomStringConvertible {
     public let operation: String
     public let message: String
     public var description: String { "kafka \(operation) failed: \(message)" }
+
+    /// librdkafka's error buffer (NUL-terminated) as text.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
 
 /// The outcome of one message: delivered (error nil) or given up by librdkafka (error set).
@@ -36,7 +41,7 @@ public final class KafkaProducer: @unchecked Sendable {
         var errstr = [CChar](repeating: 0, count: 512)
         for (key, value) in settings where rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(operation: "configure \(key)", message: String(cString: errstr))
+            throw KafkaError(operation: "configure \(key)", message: KafkaError.text(errstr))
         }
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(reports).toOpaque())
         rd_kafka_conf_set_dr_msg_cb(conf, kafkaDeliveryReport)
@@ -45,7 +50,7 @@ public final class KafkaProducer: @unchecked Sendable {
         rd_kafka_conf_set_log_cb(conf, nil)
         guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errstr, errstr.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(operation: "create producer", message: String(cString: errstr))
+            throw KafkaError(operation: "create producer", message: KafkaError.text(errstr))
         }
         handle = rk
         let loop = PollLoop(handle: rk)

@@ -21,11 +21,11 @@ public final class KafkaTopicReader {
                              "enable.partition.eof": "false"]
         where rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(operation: "configure \(key)", message: String(cString: errstr))
+            throw KafkaError(operation: "configure \(key)", message: KafkaError.text(errstr))
         }
         guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errstr, errstr.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(operation: "create consumer", message: String(cString: errstr))
+            throw KafkaError(operation: "create consumer", message: KafkaError.text(errstr))
         }
         handle = rk
         rd_kafka_poll_set_consumer(rk)
