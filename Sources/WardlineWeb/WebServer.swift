@@ -61,6 +61,7 @@ public final class WebServer: @unchecked Sendable {
     private var exchanges: [UInt64: Exchange] = [:]
     private var fragments: [UInt64: [UInt8]] = [:]
     private var lastHeartbeat: Int64 = 0
+    private var lastAgeCheck: Int64 = 0
     private var scratch = [UInt8](repeating: 0, count: 16 << 10)
 
     // C structures lws keeps pointers to for the context's lifetime.
@@ -314,8 +315,13 @@ public final class WebServer: @unchecked Sendable {
             exchanges[id]?.response = response
             lws_callback_on_writable(wsi)
         }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        hub.evictLateClients(maxWaitMillis: options.alarmMaxWaitMillis)
+        let now = hub.now
+        // Ages are checked twice a second, not on every wake-up: a drain happens for every burst of
+        // readings, and the scan walks every session.
+        if now - lastAgeCheck >= 500 {
+            lastAgeCheck = now
+            hub.evictLateClients(maxWaitMillis: options.alarmMaxWaitMillis)
+        }
         if now - lastHeartbeat >= options.heartbeatMillis {
             lastHeartbeat = now
             hub.heartbeat(now: now)
