@@ -200,10 +200,11 @@ public final class WebServer: @unchecked Sendable {
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             guard let wsi else { return -1 }
             let id = connectionID(wsi)
+            let args = query(wsi)
             do throws(TokenRefusal) {
-                pendingAuth[id] = .success(try tokens.verify(bearerToken(wsi) ?? queryToken(wsi)))
+                pendingAuth[id] = .success(try tokens.verify(bearerToken(wsi) ?? args["token"]))
             } catch { pendingAuth[id] = .failure(error) }
-            if query(wsi)["receipts"] == "1" { confirmsAlarms.insert(id) }
+            if args["receipts"] == "1" { confirmsAlarms.insert(id) }
         case LWS_CALLBACK_ESTABLISHED:
             guard let wsi else { return -1 }
             let id = connectionID(wsi)
@@ -391,9 +392,9 @@ public final class WebServer: @unchecked Sendable {
                                     "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "png": "image/png",
                                     "json": "application/json", "yaml": "application/yaml", "ico": "image/x-icon"]
 
-    /// An answer that needs no handler (404 for a file, 413): written now, plain JSON envelope-free.
+    /// An answer that needs no handler (404 for a file, 413): written now, without the REST envelope's ids.
     private func writeImmediate(_ wsi: OpaquePointer, status: Int, _ message: String) -> Int32 {
-        let body = Array("{\"status\":\(status),\"success\":false,\"message\":\"\(message.replacingOccurrences(of: "\"", with: "'"))\"}".utf8)
+        let body = WireFormat.serialise(["status": status, "success": false, "message": message] as [String: Any])
         return writeHTTP(wsi, HTTPResponse(status: status, body: body))
     }
 
@@ -479,7 +480,6 @@ public final class WebServer: @unchecked Sendable {
         return String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
     }
 
-    private func queryToken(_ wsi: OpaquePointer) -> String? { query(wsi)["token"] }
 }
 
 public struct WebServerError: Error, CustomStringConvertible {
