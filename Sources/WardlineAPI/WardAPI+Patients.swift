@@ -7,11 +7,11 @@ extension WardAPI {
     func me(_ c: Call) throws -> HTTPResult {
         let p = who(c)
         return .data(["user": ["id": p.userID, "role": p.role.rawValue, "ward": p.ward],
-                      "patients": context.directory.current.visiblePatients(for: p).map(Self.place)])
+                      "patients": context.directory.current.visiblePatients(for: p).map(WireFormat.place)])
     }
 
     func patients(_ c: Call) throws -> HTTPResult {
-        .data(context.directory.current.visiblePatients(for: who(c)).map(Self.place))
+        .data(context.directory.current.visiblePatients(for: who(c)).map(WireFormat.place))
     }
 
     func admit(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
@@ -25,7 +25,7 @@ extension WardAPI {
         if let current = try store.patient(id) { try requireWardManager(c, ward: current.ward) }
         try store.admit(PatientPlace(patientID: id, ward: ward, bed: bed), by: who(c).userID)
         context.directoryChanged()
-        return .data(Self.place(PatientPlace(patientID: id, ward: ward, bed: bed)), message: "patient admitted")
+        return .data(WireFormat.place(PatientPlace(patientID: id, ward: ward, bed: bed)), message: "patient admitted")
     }
 
     func discharge(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
@@ -120,11 +120,5 @@ extension WardAPI {
         }
         context.directoryChanged()
         return .data(["user_id": c.param("user_id"), "patient_id": patient], message: "care assignment ended")
-    }
-
-    static func place(_ p: PatientPlace) -> [String: Any] {
-        var d: [String: Any] = ["patient_id": p.patientID, "ward": p.ward]
-        d["bed"] = p.bed
-        return d
     }
 }

@@ -77,7 +77,7 @@ public final class Hub {
         for room in own { rooms[room, default: []].insert(id) }
         send(id, "session:ready", [
             "user": ["id": principal.userID, "role": principal.role.rawValue, "ward": principal.ward],
-            "rooms": own, "patients": directory.visiblePatients(for: principal).map(Self.place),
+            "rooms": own, "patients": directory.visiblePatients(for: principal).map(WireFormat.place),
         ], kind: .control)
     }
 
@@ -267,7 +267,7 @@ public final class Hub {
                     send(id, "unsubscribed", ["patient_id": p, "reason": refusal.description], kind: .control)
                 }
             }
-            send(id, "patients:updated", ["patients": new.visiblePatients(for: s.principal).map(Self.place)], kind: .control)
+            send(id, "patients:updated", ["patients": new.visiblePatients(for: s.principal).map(WireFormat.place)], kind: .control)
         }
     }
 
@@ -299,11 +299,5 @@ public final class Hub {
     private func leave(_ id: UInt64, _ room: String) {
         rooms[room]?.remove(id)
         if rooms[room]?.isEmpty == true { rooms[room] = nil }
-    }
-
-    private static func place(_ p: PatientPlace) -> [String: Any] {
-        var d: [String: Any] = ["patient_id": p.patientID, "ward": p.ward]
-        d["bed"] = p.bed
-        return d
     }
 }

@@ -10,12 +10,12 @@ public struct OutboundQueue: Sendable {
 
     public let alarmLimit: Int
     public let otherLimit: Int
-    private var urgent = FrameFIFO()
+    private var urgent = FIFO<[UInt8]>()
     /// When each waiting alarm or control frame was queued (epoch ms), oldest first.
     private var urgentSince = FIFO<Int64>()
-    private var other = FrameFIFO()
+    private var other = FIFO<[UInt8]>()
     private var vitals: [String: [UInt8]] = [:]
-    private var vitalsOrder = FrameFIFO.Names()
+    private var vitalsOrder = FIFO<String>()
     public private(set) var coalesced = 0
     public private(set) var dropped = 0
 
@@ -61,14 +61,6 @@ public struct OutboundQueue: Sendable {
 }
 
 /// A FIFO with amortised O(1) pops (an array and a head index, compacted now and then).
-struct FrameFIFO: Sendable {
-    typealias Names = FIFO<String>
-    private var inner = FIFO<[UInt8]>()
-    var count: Int { inner.count }
-    mutating func append(_ f: [UInt8]) { inner.append(f) }
-    mutating func popFirst() -> [UInt8]? { inner.popFirst() }
-}
-
 struct FIFO<Element: Sendable>: Sendable {
     private var items: [Element] = []
     private var head = 0

@@ -14,6 +14,13 @@ public enum WireFormat {
         }
     }
 
+    /// A patient's ward and bed, as `session:ready` and `/api/v1/patients` give it.
+    public static func place(_ p: PatientPlace) -> [String: Any] {
+        var d: [String: Any] = ["patient_id": p.patientID, "ward": p.ward]
+        d["bed"] = p.bed
+        return d
+    }
+
     public static func deviceStatus(_ s: DeviceStatus, patientID: String?) -> [String: Any] {
         var d: [String: Any] = ["device_id": s.deviceID, "state": s.state.rawValue, "time": s.time ?? s.receivedAt]
         d["patient_id"] = patientID
