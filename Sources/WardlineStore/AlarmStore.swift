@@ -67,7 +67,8 @@ public final class AlarmStore {
     static let selectColumns = """
         id, patient_id, device_id, rule_id, category, vital, priority, state, latching, condition_present,
         message, value, threshold, \(millis("condition_since")), \(millis("raised_at")),
-        \(millis("active_since")), \(millis("acknowledged_at")), acknowledged_by, escalation_level, revision
+        \(millis("active_since")), \(millis("acknowledged_at")), acknowledged_by, escalation_level, revision,
+        \(millis("resolved_at"))
         """
 
     private func upsert(_ a: Alarm) throws {
@@ -94,7 +95,8 @@ public final class AlarmStore {
 
     /// Epoch milliseconds in parameter `n` as a timestamptz (NULL stays NULL).
     private static func time(_ n: Int) -> String { "timestamptz 'epoch' + $\(n)::bigint * interval '1 millisecond'" }
-    private static func millis(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000)::bigint" }
+    /// A timestamptz column as epoch milliseconds (how every query here hands times to Swift).
+    static func millis(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000)::bigint" }
 
     static func alarm(_ r: [String?]) -> Alarm? {
         guard let id = r[0], let rule = r[3], let category = r[4].flatMap(AlarmCategory.init(rawValue:)),
@@ -106,7 +108,7 @@ public final class AlarmStore {
                      latching: r[8] == "t", conditionPresent: r[9] == "t", message: message,
                      value: r[11].flatMap(Double.init), threshold: r[12].flatMap(Double.init),
                      conditionSince: since, raisedAt: raised, activeSince: r[15].flatMap(Int64.init),
-                     acknowledgedAt: r[16].flatMap(Int64.init), acknowledgedBy: r[17],
+                     acknowledgedAt: r[16].flatMap(Int64.init), acknowledgedBy: r[17], resolvedAt: r[20].flatMap(Int64.init),
                      escalationLevel: r[18].flatMap(Int.init) ?? 0, revision: r[19].flatMap(Int.init) ?? 1)
     }
 }

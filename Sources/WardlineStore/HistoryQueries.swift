@@ -48,7 +48,7 @@ public final class HistoryQueries {
 
     public init(db: PostgresConnection) { self.db = db }
 
-    private static func millis(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000)::bigint" }
+    private static func millis(_ column: String) -> String { AlarmStore.millis(column) }
 
     /// TimescaleDB `time_bucket` min/avg/max of each vital, oldest first.
     public func vitals(patientID: String, fromMillis: Int64, toMillis: Int64, bucketSeconds: Int) throws -> [VitalsBucket] {
@@ -104,21 +104,13 @@ public final class HistoryQueries {
         params.append(String(f.limit))
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try db.execute("""
-            SELECT \(AlarmStore.selectColumns), \(Self.millis("resolved_at")) FROM alerts \(whereClause)
+            SELECT \(AlarmStore.selectColumns) FROM alerts \(whereClause)
             ORDER BY raised_at DESC LIMIT $\(params.count)::int
-            """, params).rows.compactMap { r in
-            var a = AlarmStore.alarm(r)
-            a?.resolvedAt = r[20].flatMap(Int64.init)
-            return a
-        }
+            """, params).rows.compactMap(AlarmStore.alarm)
     }
 
     public func alarm(id: String) throws -> Alarm? {
-        try db.execute("SELECT \(AlarmStore.selectColumns), \(Self.millis("resolved_at")) FROM alerts WHERE id = $1", [id]).rows.first.flatMap { r in
-            var a = AlarmStore.alarm(r)
-            a?.resolvedAt = r[20].flatMap(Int64.init)
-            return a
-        }
+        try db.execute("SELECT \(AlarmStore.selectColumns) FROM alerts WHERE id = $1", [id]).rows.first.flatMap(AlarmStore.alarm)
     }
 
     public func alarmHistory(id: String) throws -> [AlarmHistoryRow] {
