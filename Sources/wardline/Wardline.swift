@@ -31,13 +31,7 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the pipeline until SIGTERM or SIGINT.")
 
     func run() throws {
-        // Block the stop signals before any thread starts, so every thread inherits the mask and
-        // only `sigwait` below sees them.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let signals = StopSignals()
 
         let (config, logger) = try loadConfiguration()
         let service = WardlineService(configuration: config, logger: logger)
@@ -46,9 +40,7 @@ struct Serve: ParsableCommand {
             service.stop()
             throw ExitCode.failure
         }
-        var received: Int32 = 0
-        sigwait(&signals, &received)
-        logger.notice("signal received", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
+        logger.notice("signal received", metadata: ["signal": "\(signals.wait())"])
         service.stop()
     }
 }

@@ -12,11 +12,7 @@ struct Worker: ParsableCommand {
     var summaryNow = false
 
     func run() throws {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let signals = StopSignals()
 
         let (config, logger) = try loadConfiguration()
         let worker: TaskWorker
@@ -25,12 +21,8 @@ struct Worker: ParsableCommand {
             throw ExitCode(78)  // EX_CONFIG: a setting, not a passing fault
         }
         // The signal waits on its own thread; the job loop notices the request between jobs.
-        let stopSignals = signals
         Thread.detachNewThread {
-            var waitFor = stopSignals
-            var received: Int32 = 0
-            sigwait(&waitFor, &received)
-            logger.notice("signal received; finishing the job in hand", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
+            logger.notice("signal received; finishing the job in hand", metadata: ["signal": "\(signals.wait())"])
             worker.requestStop()
         }
         worker.run(summaryNow: summaryNow)
