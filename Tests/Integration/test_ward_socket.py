@@ -54,6 +54,15 @@ def close_reason(ws):
             return int.from_bytes(data[:2], "big"), data[2:].decode()
 
 
+def desaturate(publisher, patient, device=None):
+    """30 s of SpO2 84 %, back-dated: long enough to raise a high-priority alarm. Waits for every PUBACK."""
+    t0 = now_ms() - 60_000
+    for i in range(30):
+        publisher.publish(f"devices/{device or patient}-oxi/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000,
+                                                                     "patient_id": patient, "hr": 90, "spo2": 84})
+    publisher.wait_all_acked()
+
+
 def admit(w, admin, patient, ward, bed):
     assert w.api("PUT", f"/api/v1/patients/{patient}", admin, {"ward": ward, "bed": bed})[0] == 200
 
@@ -95,13 +104,9 @@ def test_a_nurse_gets_her_patients_frames_and_never_another_wards(wardline_facto
     charge = connect(w, w.token("c-" + p, "charge_nurse", "4B-" + p))
     until(charge, "session:ready")
 
-    t0 = now_ms() - 60_000
     sent = time.time()
     for patient in (mine, neighbour, elsewhere):
-        for i in range(30):  # a desaturation long enough to raise a high-priority alarm on each
-            publisher.publish(f"devices/{patient}-oxi/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000,
-                                                               "patient_id": patient, "hr": 90, "spo2": 84})
-    publisher.wait_all_acked()
+        desaturate(publisher, patient)
     got = frames(nurse, 4) + []
     patients_seen = {f["data"].get("patient_id") for f in got if f["event"] in ("vitals:update", "alert:critical", "alert:updated")}
     assert patients_seen == {mine}, f"the nurse saw {patients_seen}"
@@ -125,11 +130,7 @@ def test_acknowledge_over_the_socket_and_everyone_is_told(wardline_factory, publ
     until(physician, "session:ready")
     physician.send(json.dumps({"event": "subscribe:patient", "data": {"patient_id": patient}}))
     until(physician, "subscribed")
-    t0 = now_ms() - 60_000
-    for i in range(30):
-        publisher.publish(f"devices/{p}-oxi/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000, "patient_id": patient,
-                                                       "hr": 90, "spo2": 84})
-    publisher.wait_all_acked()
+    desaturate(publisher, patient, device=p)
     alarm = until(physician, "alert:critical", 10)["data"]
     physician.send(json.dumps({"event": "alert:acknowledge", "data": {"alarm_id": "no-such-alarm"}}))
     err = until(physician, "error")["data"]
@@ -206,11 +207,7 @@ def test_a_screen_that_does_not_confirm_an_alarm_is_closed_and_a_colleague_told(
     physician = connect(w, w.token("d-" + p, "physician", "4B-" + p))
     for ws in (frozen, live, physician):
         until(ws, "session:ready")
-    t0 = now_ms() - 60_000
-    for i in range(30):
-        publisher.publish(f"devices/{p}-oxi/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000, "patient_id": patient,
-                                                       "hr": 90, "spo2": 84})
-    publisher.wait_all_acked()
+    desaturate(publisher, patient, device=p)
     alarm = until(live, "alert:critical", 10)["data"]
     live.send(json.dumps({"event": "alert:received", "data": {"alarm_id": alarm["id"], "revision": alarm["revision"]}}))
     assert until(frozen, "alert:critical", 5)["data"]["id"] == alarm["id"]  # it arrives, but the page never confirms it
