@@ -53,11 +53,3 @@ public final class PipelineCounters: Sendable {
         RejectReason.allCases.map { ($0, rejected($0).count) }
     }
 }
-
-/// A yes/no state readable from any thread (a connection being up, say).
-public final class StateFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    public init() {}
-    public func set(_ on: Bool) { value.store(on, ordering: .relaxed) }
-    public var isSet: Bool { value.load(ordering: .relaxed) }
-}

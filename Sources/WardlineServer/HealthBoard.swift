@@ -18,6 +18,8 @@ public final class HealthBoard: Sendable {
         entries.withLock { $0[component] = Entry(ok: ok, detail: ok ? (detail.isEmpty ? "ok" : detail) : detail, required: required) }
     }
 
+    public func isUp(_ component: String) -> Bool { entries.withLock { $0[component]?.ok ?? false } }
+
     public var snapshot: [(String, Entry)] { entries.withLock { $0.sorted { $0.key < $1.key } } }
 
     /// Ready when every required part is up.

@@ -19,8 +19,6 @@ import WardlineWeb
 public final class WardlineService: @unchecked Sendable {
     public let configuration: WardlineConfiguration
     public let counters = PipelineCounters()
-    /// Whether the MQTT session is up right now (for the stats line and, later, /ready).
-    public let mqttConnected = StateFlag()
     /// What `/ready` reports: each outside dependency's state, set by the part that uses it.
     public let health = HealthBoard()
     private let logger: Logger
@@ -135,7 +133,6 @@ public final class WardlineService: @unchecked Sendable {
         options.subscriptions = DeviceTopic.subscriptions
         options.tcpNoDelay = c.mqttTCPNoDelay
         let log = logger
-        let connected = mqttConnected
         let health = health
         health.report("mqtt", ok: false, detail: "connecting to \(c.mqttHost):\(c.mqttPort)")
         let mqtt = try MQTTClient(options: options, onMessage: { ingest.handle($0) }, onConnection: { event in
@@ -149,7 +146,6 @@ public final class WardlineService: @unchecked Sendable {
                 log.error("mqtt broker unreachable; retrying with backoff (the broker keeps readings for this session)",
                           metadata: ["reason": "\(reason)", "broker": "\(c.mqttHost):\(c.mqttPort)"])
             }
-            connected.set(event.isConnected)
             health.report("mqtt", ok: event.isConnected, detail: event.isConnected ? "" : "\(event)")
         })
         try mqtt.start()
@@ -160,7 +156,7 @@ public final class WardlineService: @unchecked Sendable {
         refresher.start()
         self.refresher = refresher
         if c.statsIntervalSeconds > 0 {
-            let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [mqttConnected] in mqttConnected.isSet }, logger: logger,
+            let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [health] in health.isUp("mqtt") }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)
             stats.start()
             self.stats = stats
