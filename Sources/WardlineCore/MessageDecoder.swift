@@ -62,8 +62,11 @@ public final class MessageDecoder {
                 return [ctx.reject(.malformedJSON, "payload is not valid JSON: \(Self.describe(error))")]
             }
             if elements.isEmpty { return [ctx.reject(.missingField, "empty reading array")] }
+            let backlog = elements.count > 1
             return elements.enumerated().map { index, element in
-                reading(from: element.result, ctx.with(elementIndex: index))
+                var event = reading(from: element.result, ctx.with(elementIndex: index))
+                if backlog, case .reading(var r) = event { r.isBacklog = true; event = .reading(r) }
+                return event
             }
         case UInt8(ascii: "{"):
             if let fast = ctx.payload.withUnsafeBytes({ FastVitalsParser.parse($0) }) {

@@ -10,6 +10,7 @@ struct MetricsText {
     let ringOccupancy: () -> Int
     let ringCapacity: Int
     let writerWaiting: () -> Int
+    let clocks: DeviceClocks
 
     func render() -> String {
         var out = ""
@@ -31,6 +32,11 @@ struct MetricsText {
         out += "# HELP wardline_batch_write_seconds Time to write one batch to TimescaleDB.\n# TYPE wardline_batch_write_seconds summary\n"
         out += "wardline_batch_write_seconds_sum \(Double(c.batchWriteMicros.count) / 1e6)\n"
         out += "wardline_batch_write_seconds_count \(c.batchesCommitted.count)\n"
+        let clock = clocks.summary
+        metric("wardline_device_clock_offset_max_ms", "gauge",
+               "Largest measured device clock offset either way (ms; each device's is in GET /api/v1/devices).", [("", Int(clock.largest))])
+        metric("wardline_devices_clock_beyond_bound", "gauge",
+               "Devices whose clock is further from Wardline's than WARDLINE_DEVICE_CLOCK_ALARM_S.", [("", clock.beyondBound)])
         metric("wardline_alarms_raised_total", "counter", "Alarms raised by the engine.", [("", c.alarmsRaised.count)])
         metric("wardline_alarms_open", "gauge", "Alarms open (active or acknowledged) now.", [("", c.openAlarms.load(ordering: .relaxed))])
         metric("wardline_acknowledgements_total", "counter", "Alarms acknowledged through the API or the hub.", [("", c.acknowledgements.count)])

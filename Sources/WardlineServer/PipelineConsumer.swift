@@ -22,9 +22,13 @@ final class PipelineConsumer: @unchecked Sendable {
     private let finished = Atomic<Bool>(false)
     private var engineEvents: [EngineEvent] = []
     private var lastTick: Int64 = 0
+    private let clocks: DeviceClocks?
+    private var lastClockSnapshot: Int64 = 0
 
     init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], engine: AlertEngine, engineSinks: [any EngineSink],
-         commands: EngineCommandQueue, counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500) {
+         commands: EngineCommandQueue, counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500,
+         clocks: DeviceClocks? = nil) {
+        self.clocks = clocks
         self.commands = commands
         self.ring = ring
         self.sinks = sinks
@@ -55,6 +59,10 @@ final class PipelineConsumer: @unchecked Sendable {
                 lastTick = now
                 dispatch(engine.tick(now: now))
                 counters.openAlarms.store(engine.openAlarmCount, ordering: .relaxed)
+            }
+            if let clocks, now - lastClockSnapshot >= 2000 {
+                lastClockSnapshot = now
+                clocks.replace(engine.deviceClockOffsets())
             }
             if n > 0 { idle = 0; continue }
             if done { break }

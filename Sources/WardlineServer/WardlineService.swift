@@ -36,9 +36,13 @@ public final class WardlineService: @unchecked Sendable {
     private var readingsFeed: ReadingsFeed?
     private let mqttForCommands = Mutex<MQTTClient?>(nil)
 
+    /// The engine's device clock offsets, for REST and `/metrics`.
+    private let deviceClocks: DeviceClocks
+
     public init(configuration: WardlineConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        deviceClocks = DeviceClocks(alarmAbove: Int64(configuration.deviceClockAlarmSeconds) * 1000)
     }
 
     /// Starts every part; throws with a clear message when something cannot be fixed by waiting.
@@ -75,7 +79,9 @@ public final class WardlineService: @unchecked Sendable {
             checkpoint: checkpoint, decoder: MessageDecoder(registry: registry, limits: limits),
             journalID: try JournalIdentity.load(directory: c.journalDirectory))
         // The engine continues the alarms that were open when Wardline stopped; it never raises them again.
-        let engine = try AlertEngine(configuration: EngineConfiguration())
+        var engineConfiguration = EngineConfiguration()
+        engineConfiguration.clockOffsetAlarmAbove = Int64(c.deviceClockAlarmSeconds) * 1000
+        let engine = try AlertEngine(configuration: engineConfiguration)
         let openAlarms = try AlarmStore(db: db).openAlarms()
         engine.restore(openAlarms: openAlarms, now: wallClockMillis())
         logger.info("open alarms restored", metadata: ["alarms": "\(openAlarms.count)"])
@@ -107,7 +113,7 @@ public final class WardlineService: @unchecked Sendable {
             logger.notice("scored readings also go to Kafka", metadata: ["topic": "\(topic)"])
         }
         let consumer = PipelineConsumer(ring: ring, sinks: [writer, web.sink], engine: engine, engineSinks: engineSinks,
-                                        commands: commands, counters: counters, log: badInputLog)
+                                        commands: commands, counters: counters, log: badInputLog, clocks: deviceClocks)
         alarmWriter.start()
         writer.start()
         consumer.start()
@@ -205,6 +211,7 @@ public final class WardlineService: @unchecked Sendable {
         let health = health
         let counters = counters
         let ringCapacity = c.ringCapacity
+        let clocks = deviceClocks
         let context = APIContext(
             databaseURL: c.databaseURL, tokens: tokens, directory: directory,
             acknowledge: { acknowledger.acknowledge($0, by: $1) },
@@ -215,13 +222,14 @@ public final class WardlineService: @unchecked Sendable {
             directoryChanged: { refresher.refreshSoon() },
             settingsChanged: { refresher.refreshSoon() },
             latestScore: { patient in sinkBox.withLock { $0 }?.latestScore(patient) },
+            clockOffset: { clocks.offset(of: $0) },
             readiness: { health.snapshot.map { Readiness(component: $0.0, ok: $0.1.ok, required: $0.1.required, detail: $0.1.detail) } },
             metrics: { [weak self] in
                 guard let self, let web = webStats.withLock({ $0 }) else { return "" }
                 let ring = ringGauge.withLock { $0 }
                 let writer = writerGauge.withLock { $0 }
                 return MetricsText(counters: counters, web: web, ringOccupancy: ring, ringCapacity: ringCapacity,
-                                   writerWaiting: writer).render()
+                                   writerWaiting: writer, clocks: clocks).render()
             })
         let api = WardAPI(context: context, workers: c.apiWorkers, logger: logger)
         var options = WebServer.Options()
