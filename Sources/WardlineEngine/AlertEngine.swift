@@ -81,11 +81,7 @@ public final class AlertEngine {
         if device.trusted {
             source.observations.record(r.vitals, at: r.time, live: live)
             // Only live values are compared between devices: a backlog says what was, not what is.
-            for vital in Vital.allCases where live {
-                guard let v = vital.value(in: r.vitals) else { continue }
-                source.latest[vital.index] = v
-                source.latestAt[vital.index] = now
-            }
+            if live { source.remember(r.vitals, at: now) }
         }
         let score = News2Observations.score(p.sources, at: now, staleness: configuration.news2Staleness, scale: p.settings.scale)
         p.lastScore = score
@@ -96,7 +92,9 @@ public final class AlertEngine {
         evaluateThresholds(p, source, r, live: live, now: now, into: &events)
         evaluateWindows(p, source, r, live: live, now: now, into: &events)
         evaluateNews2(p, source, score, r, live: live, now: now, into: &events)
-        if p.sources.count > 1 || p.hasOpenAlarm(prefix: "disagree.") { evaluateAgreement(p, r, now: now, into: &events) }
+        if p.sources.count > 1 || (!p.alarms.isEmpty && p.hasOpenAlarm(prefix: "disagree.")) {
+            evaluateAgreement(p, r, now: now, into: &events)
+        }
     }
 
     /// Devices heard from within this long still speak for the patient: their breaches keep an
@@ -218,7 +216,7 @@ public final class AlertEngine {
     private func evaluateAgreement(_ p: PatientState, _ r: Reading, now: Int64, into events: inout [EngineEvent]) {
         let rule = configuration.disagreement
         let window = sourceCurrentWindow
-        for vital in Vital.allCases {
+        for vital in Vital.ordered {
             guard let tolerance = rule.tolerance[vital] else { continue }
             let k = vital.index
             var low = Double.infinity, high = -Double.infinity, lowDevice = "", highDevice = "", measured = 0

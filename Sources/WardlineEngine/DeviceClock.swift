@@ -17,7 +17,17 @@ public struct DeviceClock: Sendable {
 
     /// The measured offset in milliseconds (positive: the device's clock is ahead), nil before the
     /// first live reading.
-    public var offset: Int64? {
+    public private(set) var offset: Int64?
+
+    private func median() -> Int64? {
+        if count >= Self.samples {
+            // A nine-comparator sorting network: the per-reading path stays branch-light.
+            var (a, b, c, d, e) = recent
+            func order(_ x: inout Int64, _ y: inout Int64) { if x > y { swap(&x, &y) } }
+            order(&a, &b); order(&d, &e); order(&c, &e); order(&c, &d); order(&a, &d)
+            order(&a, &c); order(&b, &e); order(&b, &d); order(&b, &c)
+            return c
+        }
         guard count > 0 else { return nil }
         // An insertion sort of at most five lanes: no allocation on the per-reading path.
         let n = min(count, Self.samples)
@@ -40,6 +50,7 @@ public struct DeviceClock: Sendable {
         default: recent.4 = o
         }
         count += 1
+        offset = median()
     }
 
     /// Whether the alarm should be raised (true), cleared (false), or left as it is (nil), for a

@@ -45,7 +45,7 @@ final class PatientState {
     var lastScore: News2Score?
     var alarms: [OpenAlarm] = []
     /// Engine clock since which two devices have disagreed on each vital (`Vital.index`); `.min` when they agree.
-    var disagreeingSince: [Int64] = Array(repeating: .min, count: Vital.allCases.count)
+    var disagreeingSince = SIMD8<Int64>(repeating: .min)
     /// Engine clock of the last reading or alarm activity, for forgetting idle patients.
     var lastActivity: Int64
 

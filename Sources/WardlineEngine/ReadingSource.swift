@@ -24,19 +24,33 @@ final class ReadingSource {
     var heardAt: Int64
     /// Device clock of its newest live reading (`.min` before the first).
     var newestTime: Int64 = .min
-    /// The newest value of each vital (indexed by `Vital.allCases`) and when it came (engine clock),
-    /// for telling when two devices disagree.
-    var latest: [Double]
-    var latestAt: [Int64]
+    /// The newest live value of each vital (lane `Vital.index`) and when it came (engine clock), for
+    /// telling when two devices disagree. SIMD lanes: no allocation, no reference counting.
+    var latest = SIMD8<Double>(repeating: .nan)
+    var latestAt = SIMD8<Int64>(repeating: .min)
 
     init(deviceID: String, ruleCount: Int, windowCount: Int, anomalyRuleCount: Int, now: Int64) {
         self.deviceID = deviceID
         trackers = Array(repeating: BreachTracker(), count: ruleCount)
         windows = Array(repeating: VitalWindow(), count: windowCount)
         anomalyTrackers = Array(repeating: BreachTracker(), count: anomalyRuleCount)
-        latest = Array(repeating: .nan, count: Vital.allCases.count)
-        latestAt = Array(repeating: .min, count: Vital.allCases.count)
         heardAt = now
+    }
+
+    /// Remembers a live reading's values for comparison with the patient's other devices.
+    @inline(__always)
+    func remember(_ v: Vitals, at now: Int64) {
+        @inline(__always) func note(_ value: Double?, _ vital: Vital) {
+            guard let value, !value.isNaN else { return }
+            latest[vital.index] = value
+            latestAt[vital.index] = now
+        }
+        note(v.heartRate, .heartRate)
+        note(v.spo2, .spo2)
+        note(v.temperature, .temperature)
+        note(v.respiratoryRate, .respiratoryRate)
+        note(v.systolicBP, .systolicBP)
+        note(v.diastolicBP, .diastolicBP)
     }
 
     /// Still speaking for the patient: heard from within `window` of engine time.
