@@ -48,7 +48,8 @@ def test_a_duplicate_publish_is_stored_once(wardline_factory, db, publisher):
 
 def test_mixed_stream_stores_every_good_reading_and_rejects_every_bad_one(wardline_factory, db, publisher):
     prefix = unique_prefix()
-    w = wardline_factory().start()
+    # Every rejection stored: a budget above this test's ~70 per reason (test_hostile_input.py tests the budget).
+    w = wardline_factory(WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON=1000).start()
     dev = prefix + "-mix"
     topic = f"devices/{dev}/vitals"
     ts = now_ms()
