@@ -43,6 +43,8 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_MAX_PAYLOAD_BYTES", defaultValue: "65536", help: "Larger payloads are rejected as oversized_payload."),
         .init(name: "WARDLINE_MAX_FUTURE_SKEW_S", defaultValue: "300", help: "Readings stamped further ahead of Wardline's clock are rejected as future_timestamp."),
         .init(name: "WARDLINE_DEVICE_CLOCK_ALARM_S", defaultValue: "60", help: "A device whose clock is further than this from Wardline's (median of its last five live readings) raises the low-priority technical alarm device.clock; 0: measured and shown, never an alarm. The rules run on each device's own clock either way."),
+        .init(name: "WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON", defaultValue: "20", help: "Rejected messages stored with their payload in `rejected_messages` per device, reason and clock hour; the rest are only counted (`rejected_message_counts`, `wardline_rejected_unsampled_total`). 0: count, never store."),
+        .init(name: "WARDLINE_REJECTED_RETENTION_DAYS", defaultValue: "30", help: "Rejected messages (and their counts) older than this are deleted, at start and every 5 minutes."),
         .init(name: "WARDLINE_BATCH_SIZE", defaultValue: "5000", help: "Readings per database batch (a batch is flushed when full or old)."),
         .init(name: "WARDLINE_BATCH_AGE_MS", defaultValue: "100", help: "Oldest a pending reading gets before its batch is flushed."),
         .init(name: "WARDLINE_WRITER_MEMORY_READINGS", defaultValue: "200000", help: "Readings held in memory while the database is down; beyond this they wait in the journal on disk."),
@@ -106,6 +108,8 @@ public struct WardlineConfiguration: Sendable {
     public var maxPayloadBytes: Int
     public var maxFutureSkewSeconds: Int
     public var deviceClockAlarmSeconds: Int
+    public var rejectedSamplesPerDeviceReason: Int
+    public var rejectedRetentionDays: Int
     public var batchSize: Int
     public var batchAgeMillis: Int
     public var writerMemoryReadings: Int
@@ -182,6 +186,8 @@ public struct WardlineConfiguration: Sendable {
             maxPayloadBytes: r.int("WARDLINE_MAX_PAYLOAD_BYTES", 64...(16 << 20)),
             maxFutureSkewSeconds: r.int("WARDLINE_MAX_FUTURE_SKEW_S", 0...86400),
             deviceClockAlarmSeconds: r.int("WARDLINE_DEVICE_CLOCK_ALARM_S", 0...86400),
+            rejectedSamplesPerDeviceReason: r.int("WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON", 0...100_000),
+            rejectedRetentionDays: r.int("WARDLINE_REJECTED_RETENTION_DAYS", 1...3650),
             batchSize: r.int("WARDLINE_BATCH_SIZE", 1...100_000), batchAgeMillis: r.int("WARDLINE_BATCH_AGE_MS", 1...60_000),
             writerMemoryReadings: r.int("WARDLINE_WRITER_MEMORY_READINGS", 1...10_000_000),
             shutdownGraceSeconds: r.int("WARDLINE_SHUTDOWN_GRACE_S", 0...3600),

@@ -41,7 +41,10 @@ public final class PipelineCounters: Sendable {
     public let openAlarms = Atomic<Int>(0)
     /// Task-queue jobs (pages, escalation timers) confirmed by RabbitMQ.
     public let tasksPublished = Counter()
+    /// Rejected messages removed from `rejected_messages` by the retention job.
+    public let rejectedExpired = Counter()
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
+    private let unsampled: [Counter] = RejectReason.allCases.map { _ in Counter() }
 
     public init() {}
 
@@ -51,5 +54,14 @@ public final class PipelineCounters: Sendable {
 
     public var rejectedByReason: [(RejectReason, Int)] {
         RejectReason.allCases.map { ($0, rejected($0).count) }
+    }
+
+    /// Rejections past the sampling budget: counted (here and in `rejected_message_counts`), not stored.
+    public func rejectedUnsampled(_ reason: RejectReason) -> Counter {
+        unsampled[RejectReason.allCases.firstIndex(of: reason)!]
+    }
+
+    public var rejectedUnsampledByReason: [(RejectReason, Int)] {
+        RejectReason.allCases.map { ($0, rejectedUnsampled($0).count) }
     }
 }

@@ -23,6 +23,11 @@ struct MetricsText {
         metric("wardline_readings_accepted_total", "counter", "Readings accepted by validation.", [("", c.readingsAccepted.count)])
         metric("wardline_rejected_total", "counter", "Messages or elements rejected, by reason.",
                c.rejectedByReason.map { ("{reason=\"\($0.0.rawValue)\"}", $0.1) })
+        metric("wardline_rejected_unsampled_total", "counter",
+               "Rejections past the per-device, per-reason sampling budget: counted in rejected_message_counts, not stored.",
+               c.rejectedUnsampledByReason.map { ("{reason=\"\($0.0.rawValue)\"}", $0.1) })
+        metric("wardline_rejected_expired_total", "counter", "Rejected messages deleted by the retention job.",
+               [("", c.rejectedExpired.count)])
         metric("wardline_rows_inserted_total", "counter", "Readings committed to TimescaleDB.", [("", c.rowsInserted.count)])
         metric("wardline_duplicate_readings_total", "counter", "Redelivered readings stored once.", [("", c.duplicateReadings.count)])
         metric("wardline_ring_occupancy", "gauge", "Items waiting in the ring between MQTT and the engine.", [("", ringOccupancy())])

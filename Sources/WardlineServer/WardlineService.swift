@@ -31,6 +31,7 @@ public final class WardlineService: @unchecked Sendable {
     private var outboxRelay: OutboxRelay?
     private var taskRelay: TaskRelay?
     private var refresher: SettingsRefresher?
+    private var rejectedUpkeep: RejectedUpkeep?
     private var stats: StatsReporter?
     private var web: WebServer?
     private var readingsFeed: ReadingsFeed?
@@ -112,8 +113,14 @@ public final class WardlineService: @unchecked Sendable {
             readingsFeed = feed
             logger.notice("scored readings also go to Kafka", metadata: ["topic": "\(topic)"])
         }
-        let consumer = PipelineConsumer(ring: ring, sinks: [writer, web.sink], engine: engine, engineSinks: engineSinks,
+        let rejectedUpkeep = RejectedUpkeep(
+            next: writer, settings: .init(databaseURL: c.databaseURL, samplesPerDeviceReason: c.rejectedSamplesPerDeviceReason,
+                                          retentionDays: c.rejectedRetentionDays),
+            counters: counters, logger: logger)
+        self.rejectedUpkeep = rejectedUpkeep
+        let consumer = PipelineConsumer(ring: ring, sinks: [rejectedUpkeep, web.sink], engine: engine, engineSinks: engineSinks,
                                         commands: commands, counters: counters, log: badInputLog, clocks: deviceClocks)
+        rejectedUpkeep.start()
         alarmWriter.start()
         writer.start()
         consumer.start()
@@ -186,6 +193,7 @@ public final class WardlineService: @unchecked Sendable {
         writer.stopAfterFlushing()
         alarmWriter?.stopAfterFlushing(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
         while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
+        rejectedUpkeep?.stop()
         readingsFeed?.flush()
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
         taskRelay?.stopAfterFlushing(graceMillis: 5000)

@@ -209,6 +209,21 @@ public enum Migrations {
             );
             CREATE INDEX task_outbox_pending ON task_outbox (id) WHERE published_at IS NULL;
             """),
+        Migration(version: 7, name: "rejected-message counts and retention", sql: """
+            -- Rejections beyond the sampling budget (WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON per
+            -- device, reason and hour) are counted here instead of stored one by one. device_id ''
+            -- means no device id (an unknown topic); '*' the devices beyond the sampler's key bound.
+            CREATE TABLE rejected_message_counts (
+                device_id        text COLLATE "C" NOT NULL,
+                reason           text        NOT NULL,
+                window_start     timestamptz NOT NULL,
+                unsampled        bigint      NOT NULL,
+                last_received_at timestamptz NOT NULL,
+                PRIMARY KEY (device_id, reason, window_start)
+            );
+            -- Retention (WARDLINE_REJECTED_RETENTION_DAYS) deletes by age.
+            CREATE INDEX rejected_messages_received ON rejected_messages (received_at);
+            """),
     ]
 }
 
