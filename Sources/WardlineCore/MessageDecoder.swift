@@ -146,12 +146,15 @@ public final class MessageDecoder {
         if let b = p.battery, !PlausibleRange.battery.contains(b) {
             return [ctx.reject(.impossibleValue, "battery \(plain(b)) is outside 0-100 %")]
         }
-        let firmware = p.firmware.flatMap { $0.isEmpty ? nil : $0 }
-        if let firmware, let problem = DeviceText.check(firmware, field: "firmware", kind: .printable, maxLength: limits.maxFirmwareBytes) {
-            return [ctx.reject(problem.reason, problem.detail)]
+        var firmware = p.firmware.flatMap { $0.isEmpty ? nil : $0 }
+        // A bad firmware string is refused on its own: the status (online, battery) still counts.
+        var refused: [IngestEvent] = []
+        if let f = firmware, let problem = DeviceText.check(f, field: "firmware", kind: .printable, maxLength: limits.maxFirmwareBytes) {
+            refused.append(ctx.reject(problem.reason, problem.detail + "; the status was kept without it"))
+            firmware = nil
         }
-        return [.deviceStatus(DeviceStatus(deviceID: ctx.deviceID!, state: state, time: p.ts, firmware: firmware,
-                                           battery: p.battery, receivedAt: ctx.receivedAt))]
+        return refused + [.deviceStatus(DeviceStatus(deviceID: ctx.deviceID!, state: state, time: p.ts, firmware: firmware,
+                                                     battery: p.battery, receivedAt: ctx.receivedAt))]
     }
 
     private func decodeAlert(_ ctx: Context) -> [IngestEvent] {
@@ -163,9 +166,13 @@ public final class MessageDecoder {
         if let problem = DeviceText.check(p.code, field: "alert code", kind: .code, maxLength: limits.maxAlertCodeBytes) {
             return [ctx.reject(problem.reason, problem.detail)]
         }
-        let message = p.message.flatMap { $0.isEmpty ? nil : $0 }
-        if let message, let problem = DeviceText.check(message, field: "alert message", kind: .text, maxLength: limits.maxMessageCharacters) {
-            return [ctx.reject(problem.reason, problem.detail)]
+        // A bad message text is refused on its own; the device's alarm is still raised, with the
+        // text Wardline makes from the device and code (a missed alarm is worse than a lost text).
+        var refused: [IngestEvent] = []
+        var message = p.message.flatMap { $0.isEmpty ? nil : $0 }
+        if let m = message, let problem = DeviceText.check(m, field: "alert message", kind: .text, maxLength: limits.maxMessageCharacters) {
+            refused.append(ctx.reject(problem.reason, problem.detail + "; the alarm was raised without it"))
+            message = nil
         }
         let priority: AlarmPriority
         if let raw = p.priority {
@@ -180,9 +187,9 @@ public final class MessageDecoder {
         if time > ctx.receivedAt + limits.maxFutureSkewMillis {
             return [ctx.reject(.futureTimestamp, "alert ts \(time) is more than \(limits.maxFutureSkewMillis / 1000) s ahead")]
         }
-        return [.deviceAlert(DeviceAlert(deviceID: ctx.deviceID!, patientID: registry.patient(forDevice: ctx.deviceID!),
-                                         code: p.code, priority: priority, message: message,
-                                         time: time, receivedAt: ctx.receivedAt))]
+        return refused + [.deviceAlert(DeviceAlert(deviceID: ctx.deviceID!, patientID: registry.patient(forDevice: ctx.deviceID!),
+                                                   code: p.code, priority: priority, message: message,
+                                                   time: time, receivedAt: ctx.receivedAt))]
     }
 
     private func firstSignificantByte(_ data: Data) -> UInt8? {

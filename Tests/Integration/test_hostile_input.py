@@ -165,3 +165,21 @@ def test_rejected_messages_past_their_retention_are_deleted(wardline_factory, db
     assert db.scalar("SELECT count(*) FROM rejected_message_counts WHERE device_id = %s", prefix + "-old") == 0
     assert metric(w, "wardline_rejected_expired_total") >= 1
     w.stop()
+
+
+def test_a_device_alarm_with_a_hostile_message_is_still_raised_without_the_text(wardline_factory, db, publisher):
+    """The code is a key and must be clean; the text is only shown. A 2 kB message with control
+    characters is refused on its own, and the device's apnoea alarm is raised with Wardline's text."""
+    prefix = unique_prefix()
+    device = prefix + "-vent"
+    w = wardline_factory().start()
+    publisher.publish(f"devices/{device}/alerts",
+                      {"v": 1, "code": "apnea", "priority": "high", "message": "no breath\n" + "\u0007" * 2000})
+    publisher.wait_all_acked()
+    assert db.wait_for("SELECT count(*) FROM alerts WHERE device_id = %s AND rule_id = 'device.alert.apnea'", 1, device,
+                       timeout=30) == 1, "the device's alarm was lost with its text"
+    priority, message = db.query("SELECT priority, message FROM alerts WHERE device_id = %s", device)[0]
+    assert priority == "high" and message == f"{device}: apnea"
+    assert db.wait_for("SELECT count(*) FROM rejected_messages WHERE device_id = %s AND detail LIKE %s", 1, device,
+                       "%the alarm was raised without it", timeout=10) == 1
+    w.stop()

@@ -139,10 +139,18 @@ import WardlineCore
         ("SpO2 \u{202E}97\u{202C}", .badCharacters),          // right-to-left override
         ("\u{2066}isolate\u{2069}", .badCharacters),
     ] as [(String, RejectReason?)])
-    func alertMessage(message: String, reason: RejectReason?) {
+    func alertMessage(message: String, reason: RejectReason?) throws {
         let events = decode("devices/mon-7/alerts", #"{"code":"probe_off","message":\#(Self.json(message))}"#)
-        #expect(outcome(events) == reason)
-        if reason == nil, case .deviceAlert(let a) = events.first { #expect(a.message == message) }
+        // The alarm always goes through: a bad text is refused on its own, never the alarm with it.
+        guard case .deviceAlert(let a) = try #require(events.last) else { Issue.record("\(events)"); return }
+        #expect(a.code == "probe_off")
+        if let reason {
+            #expect(events.count == 2 && a.message == nil)
+            guard case .rejected(let r) = events[0] else { Issue.record("\(events)"); return }
+            #expect(r.reason == reason && r.detail.hasSuffix("the alarm was raised without it"))
+        } else {
+            #expect(events.count == 1 && a.message == message)
+        }
     }
 
     @Test func anEmptyAlertMessageIsNoMessage() throws {
@@ -172,9 +180,18 @@ import WardlineCore
         ("2.4\t1", .badCharacters),
         ("2.4.1-\u{E9}", .badCharacters),
     ] as [(String, RejectReason?)])
-    func firmware(firmware: String, reason: RejectReason?) {
-        let events = decode("devices/mon-7/status", #"{"state":"online","firmware":\#(Self.json(firmware))}"#)
-        #expect(outcome(events) == reason)
+    func firmware(firmware: String, reason: RejectReason?) throws {
+        let events = decode("devices/mon-7/status", #"{"state":"online","battery":9,"firmware":\#(Self.json(firmware))}"#)
+        // The status (and its low battery) always counts; a bad firmware string is refused alone.
+        guard case .deviceStatus(let st) = try #require(events.last) else { Issue.record("\(events)"); return }
+        #expect(st.battery == 9)
+        if let reason {
+            #expect(events.count == 2 && st.firmware == nil)
+            guard case .rejected(let r) = events[0] else { Issue.record("\(events)"); return }
+            #expect(r.reason == reason)
+        } else {
+            #expect(events.count == 1 && st.firmware == firmware)
+        }
     }
 
     // MARK: the rule itself
