@@ -11,12 +11,12 @@ import WardlineTasks
 public protocol EngineSink: AnyObject, Sendable {
     func accept(_ event: EngineEvent)
     /// As `accept(_:)`, with the journal position a replay must start from to regenerate the event
-    /// (`.start` when no journalled message caused it: timers, commands). Durable sinks use it.
-    func accept(_ event: EngineEvent, replayFrom: JournalPosition)
+    /// (nil when no journalled message caused it: timers, commands). Durable sinks use it.
+    func accept(_ event: EngineEvent, replayFrom: JournalPosition?)
 }
 
 extension EngineSink {
-    public func accept(_ event: EngineEvent, replayFrom: JournalPosition) { accept(event) }
+    public func accept(_ event: EngineEvent, replayFrom: JournalPosition?) { accept(event) }
 }
 
 /// Stores every alarm transition in TimescaleDB, on its own thread with its own connection, so a
@@ -33,7 +33,8 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     private struct Entry {
         var alarm: Alarm
         var transition: AlarmTransition
-        var replayFrom: JournalPosition
+        /// nil: no journalled message caused it, so no replay can regenerate it.
+        var replayFrom: JournalPosition?
     }
 
     private struct Queue {
@@ -73,9 +74,9 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     let doorbell = Doorbell()
     var downstream: [Doorbell] = []
 
-    func accept(_ event: EngineEvent) { accept(event, replayFrom: .start) }
+    func accept(_ event: EngineEvent) { accept(event, replayFrom: nil) }
 
-    func accept(_ event: EngineEvent, replayFrom: JournalPosition) {
+    func accept(_ event: EngineEvent, replayFrom: JournalPosition?) {
         guard let alarm = event.alarm, let transition = event.transition else { return }
         queue.withLock { $0.pending.append(Entry(alarm: alarm, transition: transition, replayFrom: replayFrom)) }
         doorbell.ring()
@@ -89,7 +90,7 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
         return queue.withLock { q in
             var done = floor
             if let f = q.inFlightFrom { done = min(done, f) }
-            for e in q.pending where e.replayFrom != .start { done = min(done, e.replayFrom) }
+            for e in q.pending { if let r = e.replayFrom { done = min(done, r) } }
             return done
         }
     }
@@ -113,7 +114,7 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
             let stopping = stopRequested.load(ordering: .acquiring)
             let batch = queue.withLock { q -> [Entry] in
                 defer { q.pending.removeAll() }
-                q.inFlightFrom = q.pending.lazy.map(\.replayFrom).filter { $0 != .start }.min()
+                q.inFlightFrom = q.pending.lazy.compactMap(\.replayFrom).min()
                 return q.pending
             }
             if batch.isEmpty {
@@ -177,7 +178,7 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     /// next start (the checkpoint does not pass it); only what no message caused is lost.
     private func leftAtShutdown() {
         let (journalled, other) = queue.withLock { q in
-            (q.pending.filter { $0.replayFrom != .start }.count, q.pending.filter { $0.replayFrom == .start }.count)
+            (q.pending.filter { $0.replayFrom != nil }.count, q.pending.filter { $0.replayFrom == nil }.count)
         }
         if journalled > 0 {
             logger.warning("database unreachable at shutdown; alarm transitions not stored stay in the journal and are regenerated at the next start",

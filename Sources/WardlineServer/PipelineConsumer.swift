@@ -75,13 +75,13 @@ final class PipelineConsumer: @unchecked Sendable {
             let done = producerFinished.load(ordering: .acquiring)
             let n = ring.popBatch(max: 1024) { item in handle(item) }
             let now = wallClockMillis()
-            for command in commands.drain() { dispatch(command(engine, now), replayFrom: .start) }
+            for command in commands.drain() { dispatch(command(engine, now), replayFrom: nil) }
             if now - lastTick >= tickMillis {
                 lastTick = now
                 // Timers run on the messages' clock while there are messages (a replay from the journal
                 // must not find every device silent since it was received), on the wall clock once idle.
                 let clock = (n > 0 || replaying.load(ordering: .relaxed)) && engineClock > 0 ? engineClock : now
-                dispatch(engine.tick(now: clock), replayFrom: .start)
+                dispatch(engine.tick(now: clock), replayFrom: nil)
                 counters.openAlarms.store(engine.openAlarmCount, ordering: .relaxed)
             }
             if let clocks, now - lastClockSnapshot >= 2000 {
@@ -115,7 +115,7 @@ final class PipelineConsumer: @unchecked Sendable {
         engineEvents.removeAll(keepingCapacity: true)
         engine.process(item.event, now: receivedAt, into: &engineEvents)
         guard item.position != .start else {
-            dispatch(engineEvents, replayFrom: .start)  // not journalled: nothing could replay it
+            dispatch(engineEvents, replayFrom: nil)  // not journalled: nothing could replay it
             return
         }
         let floor = horizon.note(item.position, receivedAt: receivedAt)
@@ -123,9 +123,9 @@ final class PipelineConsumer: @unchecked Sendable {
         floorRaw.store(floor.rawValue, ordering: .releasing)
     }
 
-    /// `replayFrom`: where a replay regenerates these events (`.start`: timers and commands, which no
+    /// `replayFrom`: where a replay regenerates these events (nil: timers and commands, which no
     /// journalled message caused).
-    private func dispatch(_ events: [EngineEvent], replayFrom: JournalPosition) {
+    private func dispatch(_ events: [EngineEvent], replayFrom: JournalPosition?) {
         for event in events {
             if !echoes.isEmpty, let alarm = event.alarm, let t = event.transition, echoes.isEcho(alarm, t) {
                 counters.replayEchoes.add()
