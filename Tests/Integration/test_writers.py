@@ -211,7 +211,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_no_alarm_transition(wardl
     publishing.start()
     kills = 0
     while publishing.is_alive() and time.time() - started < READINGS * 0.2 - 3:
-        time.sleep(rng.uniform(2.0, 5.0))
+        time.sleep(rng.uniform(1.0, 3.5))
         w.stop(signal.SIGKILL)
         kills += 1
         w.start()
