@@ -49,6 +49,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_BATCH_AGE_MS", defaultValue: "100", help: "Oldest a pending reading gets before its batch is flushed."),
         .init(name: "WARDLINE_WRITER_MEMORY_READINGS", defaultValue: "200000", help: "Readings held in memory while the database is down; beyond this they wait in the journal on disk."),
         .init(name: "WARDLINE_SHUTDOWN_GRACE_S", defaultValue: "15", help: "On SIGTERM, how long to keep trying to flush to an unreachable database (what is left stays in the journal)."),
+        .init(name: "WARDLINE_ALARM_REPLAY_S", defaultValue: "60", help: "How much received time the journal checkpoint trails the newest message by, so a restart replays the evidence (persistence delays, NEWS2) behind any alarm transition not yet stored and regenerates it unchanged; 0: replay only from the oldest uncommitted message."),
         .init(name: "WARDLINE_JOURNAL_SEGMENT_MB", defaultValue: "64", help: "Size of one journal segment file."),
         .init(name: "WARDLINE_JOURNAL_SYNC_MS", defaultValue: "1000", help: "How often the journal is flushed to disk (bounds loss on power failure; a crash loses nothing)."),
         .init(name: "WARDLINE_JOURNAL_MAX_SEGMENTS", defaultValue: "256", help: "Journal segments allowed before ingest pauses and lets the broker hold readings (disk bound)."),
@@ -114,6 +115,7 @@ public struct WardlineConfiguration: Sendable {
     public var batchAgeMillis: Int
     public var writerMemoryReadings: Int
     public var shutdownGraceSeconds: Int
+    public var alarmReplaySeconds: Int
     public var journalSegmentBytes: Int
     public var journalSyncMillis: Int
     public var journalMaxSegments: Int
@@ -191,6 +193,7 @@ public struct WardlineConfiguration: Sendable {
             batchSize: r.int("WARDLINE_BATCH_SIZE", 1...100_000), batchAgeMillis: r.int("WARDLINE_BATCH_AGE_MS", 1...60_000),
             writerMemoryReadings: r.int("WARDLINE_WRITER_MEMORY_READINGS", 1...10_000_000),
             shutdownGraceSeconds: r.int("WARDLINE_SHUTDOWN_GRACE_S", 0...3600),
+            alarmReplaySeconds: r.int("WARDLINE_ALARM_REPLAY_S", 0...3600),
             journalSegmentBytes: r.int("WARDLINE_JOURNAL_SEGMENT_MB", 1...1024) << 20,
             journalSyncMillis: r.int("WARDLINE_JOURNAL_SYNC_MS", 1...600_000),
             journalMaxSegments: r.int("WARDLINE_JOURNAL_MAX_SEGMENTS", 2...100_000),

@@ -42,6 +42,8 @@ struct MetricsText {
                "Largest measured device clock offset either way (ms; each device's is in GET /api/v1/devices).", [("", Int(clock.largest))])
         metric("wardline_devices_clock_beyond_bound", "gauge",
                "Devices whose clock is further from Wardline's than WARDLINE_DEVICE_CLOCK_ALARM_S.", [("", clock.beyondBound)])
+        metric("wardline_put_aside_total", "counter", "Rows the database refused for their data, set aside in put_aside, by writer.",
+               c.putAsideByWriter.map { ("{writer=\"\($0.0.rawValue)\"}", $0.1) })
         metric("wardline_alarms_raised_total", "counter", "Alarms raised by the engine.", [("", c.alarmsRaised.count)])
         metric("wardline_alarms_open", "gauge", "Alarms open (active or acknowledged) now.", [("", c.openAlarms.load(ordering: .relaxed))])
         metric("wardline_acknowledgements_total", "counter", "Alarms acknowledged through the API or the hub.", [("", c.acknowledgements.count)])

@@ -28,6 +28,7 @@ public final class WardlineService: @unchecked Sendable {
     private var consumer: PipelineConsumer?
     private var writer: BatchWriter?
     private var alarmWriter: AlarmWriter?
+    private var keeper: CheckpointKeeper?
     private var outboxRelay: OutboxRelay?
     private var taskRelay: TaskRelay?
     private var refresher: SettingsRefresher?
@@ -72,24 +73,37 @@ public final class WardlineService: @unchecked Sendable {
         let ring = RingBuffer<IngestItem>(capacity: c.ringCapacity)
         let badInputLog = RateLimitedLog(logger: logger)
         let checkpoint = try JournalCheckpoint(directory: c.journalDirectory)
+        let keeper = CheckpointKeeper(checkpoint)
+        let replayFrom = checkpoint.position
         let reader = JournalReader(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes)
         let writer = BatchWriter(
             settings: .init(databaseURL: c.databaseURL, batchSize: c.batchSize, batchAgeMillis: Int64(c.batchAgeMillis),
                             shutdownGraceMillis: Int64(c.shutdownGraceSeconds) * 1000),
             memoryBound: c.writerMemoryReadings, counters: counters, logger: logger, reader: reader,
-            checkpoint: checkpoint, decoder: MessageDecoder(registry: registry, limits: limits),
+            keeper: keeper, decoder: MessageDecoder(registry: registry, limits: limits),
             journalID: try JournalIdentity.load(directory: c.journalDirectory))
         // The engine continues the alarms that were open when Wardline stopped; it never raises them again.
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.clockOffsetAlarmAbove = Int64(c.deviceClockAlarmSeconds) * 1000
         let engine = try AlertEngine(configuration: engineConfiguration)
-        let openAlarms = try AlarmStore(db: db).openAlarms()
+        let alarmStore = AlarmStore(db: db)
+        let openAlarms = try alarmStore.openAlarms()
         engine.restore(openAlarms: openAlarms, now: wallClockMillis())
         logger.info("open alarms restored", metadata: ["alarms": "\(openAlarms.count)"])
+        // What the last run stored from the messages about to be replayed, so they are not stored twice.
+        var replayStartedAt: Int64?
+        try reader.read(from: replayFrom) { record in replayStartedAt = record.receivedAt; return false }
+        let echoes = try ReplayEchoes(replayStartedAt.map { try alarmStore.latestTransitions(since: $0 - 1000) } ?? [])
+        let horizon = ReplayHorizon(horizonMillis: Int64(c.alarmReplaySeconds) * 1000, start: replayFrom)
+        let consumerBox = Mutex<PipelineConsumer?>(nil)
         let endpoint = try c.rabbitmqEndpoint()
         let alarmWriter = AlarmWriter(url: c.databaseURL, outboxTopic: c.kafkaBrokers == nil ? nil : c.kafkaAlertsTopic,
                                       tasks: endpoint == nil ? nil : AlarmTasks(escalationMillis: c.escalationMillis),
-                                      counters: counters, logger: logger)
+                                      counters: counters, logger: logger, keeper: keeper,
+                                      processed: { consumerBox.withLock { $0 }?.replayFloor ?? replayFrom })
+        keeper.track { [writer] in writer.committedThrough }
+        keeper.track { [alarmWriter] in alarmWriter.doneThrough }
+        self.keeper = keeper
         if let brokers = c.kafkaBrokers {
             let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, health: health, logger: logger)
             relay.start()
@@ -119,7 +133,10 @@ public final class WardlineService: @unchecked Sendable {
             counters: counters, logger: logger)
         self.rejectedUpkeep = rejectedUpkeep
         let consumer = PipelineConsumer(ring: ring, sinks: [rejectedUpkeep, web.sink], engine: engine, engineSinks: engineSinks,
-                                        commands: commands, counters: counters, log: badInputLog, clocks: deviceClocks)
+                                        commands: commands, counters: counters, log: badInputLog, clocks: deviceClocks,
+                                        horizon: horizon)
+        consumer.echoes = echoes
+        consumerBox.withLock { $0 = consumer }
         rejectedUpkeep.start()
         alarmWriter.start()
         writer.start()
@@ -132,10 +149,13 @@ public final class WardlineService: @unchecked Sendable {
                                         keptPayloadBytes: c.maxPayloadBytes + 1, syncEveryMillis: Int64(c.journalSyncMillis))
         let ingest = MQTTIngest(journal: journal, decoder: MessageDecoder(registry: registry, limits: limits), ring: ring,
                                 counters: counters, log: badInputLog, maxSegments: c.journalMaxSegments,
-                                oldestNeeded: { [writer] in writer.committedThrough })
+                                oldestNeeded: { [keeper] in keeper.position })
         self.ingest = ingest
-        try replayJournal(from: checkpoint.position, before: journal.currentSegment, reader: reader, checkpoint: checkpoint,
+        consumer.replaying.store(true, ordering: .relaxed)
+        try replayJournal(from: replayFrom, before: journal.currentSegment, reader: reader, keeper: keeper,
                           decoder: MessageDecoder(registry: registry, limits: limits), into: ingest)
+        consumer.replaying.store(false, ordering: .relaxed)
+        if !echoes.isEmpty { logger.info("replay skips alarm transitions already stored", metadata: ["alarm_keys": "\(echoes.count)"]) }
 
         var options = MQTTClient.Options(clientID: c.mqttClientID)
         options.host = c.mqttHost
@@ -194,6 +214,7 @@ public final class WardlineService: @unchecked Sendable {
         alarmWriter?.stopAfterFlushing(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
         while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
         rejectedUpkeep?.stop()
+        keeper?.advance()  // as far as both writers committed; the rest is replayed at the next start
         readingsFeed?.flush()
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
         taskRelay?.stopAfterFlushing(graceMillis: 5000)
@@ -290,7 +311,7 @@ public final class WardlineService: @unchecked Sendable {
     }
 
     /// Pushes journalled messages the last run had not committed through the normal path.
-    private func replayJournal(from: JournalPosition, before segment: UInt32, reader: JournalReader, checkpoint: JournalCheckpoint,
+    private func replayJournal(from: JournalPosition, before segment: UInt32, reader: JournalReader, keeper: CheckpointKeeper,
                                decoder: MessageDecoder, into ingest: MQTTIngest) throws {
         var records = 0
         let result = try reader.read(from: from, through: JournalPosition(segment: segment, offset: 0)) { record in
@@ -303,7 +324,7 @@ public final class WardlineService: @unchecked Sendable {
         }
         if records == 0 {
             // Nothing left from earlier runs: older segments can go. The writer is idle, so this is safe.
-            checkpoint.advance(to: JournalPosition(segment: segment, offset: 0))
+            keeper.advance(to: JournalPosition(segment: segment, offset: 0))
         }
         if records > 0 || result.damaged {
             logger.notice("replayed journal from the last run", metadata: ["messages": "\(records)", "from": "\(from)",

@@ -224,6 +224,28 @@ public enum Migrations {
             -- Retention (WARDLINE_REJECTED_RETENTION_DAYS) deletes by age.
             CREATE INDEX rejected_messages_received ON rejected_messages (received_at);
             """),
+        Migration(version: 8, name: "rows put aside by the writers", sql: """
+            -- A row the database refused for its data (SQLSTATE class 22, 23 or 54), set aside by
+            -- the writer that met it so the rest of its batch is stored: one bad row never stops a
+            -- writer. (writer, row_key) is the row's identity, so a retried batch or a journal
+            -- replay puts it aside once. Operators read, fix and re-enter these by hand.
+            CREATE TABLE put_aside (
+                id             bigserial PRIMARY KEY,
+                writer         text NOT NULL,
+                kind           text NOT NULL,
+                row_key        text NOT NULL,
+                error_sqlstate text NOT NULL,
+                error_message  text NOT NULL,
+                row            text NOT NULL,
+                put_aside_at   timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (writer, row_key)
+            );
+            CREATE INDEX put_aside_recent ON put_aside (put_aside_at DESC);
+
+            -- At start, the transitions stored since the journal's replay point are read back by
+            -- time, so the replay does not write them a second time.
+            CREATE INDEX alert_transitions_at ON alert_transitions (at);
+            """),
     ]
 }
 
