@@ -23,11 +23,11 @@ public struct TaskTopology: Sendable, Equatable {
     public static let deadQueue = "wardline.dead"
     public static let maxPriority: Int64 = 9
 
-    /// The pauses in use: the escalation time and every retry backoff step.
+    /// The pauses in use: the escalation time and every retry backoff step (a page's up to the cap).
     public var delays: [Int]
 
     public init(escalationMillis: Int, retry: RetryPolicy) {
-        delays = Array(Set([escalationMillis] + retry.delays)).sorted()
+        delays = Array(Set([escalationMillis] + retry.delays + retry.pageDelays)).sorted()
     }
 
     public struct Queue: Sendable, Equatable {
