@@ -89,4 +89,8 @@ public enum TaskHeader {
     public static let attempts = "x-wardline-attempts"
     public static let failedQueue = "x-wardline-queue"
     public static let failedAt = "x-wardline-failed-at"
+    /// On a page: the channels that have taken it already (comma-separated; `fallback` for the
+    /// fallback channel), so a retry sends it only where it has not gone.
+    public static let delivered = "x-wardline-delivered"
+    public static let fallback = "fallback"
 }
