@@ -25,6 +25,9 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let stopDeadline = Atomic<Int64>(.max)
     private var store: AlarmStore?
+    /// Beaten every turn (at least every 20 ms idle, 5 s while the database is down): a write that
+    /// does not return shows as a stall.
+    let heartbeat = Heartbeat("alarm_writer", kind: .loop)
 
     init(url: String, outboxTopic: String?, tasks: AlarmTasks?, counters: PipelineCounters, logger: Logger) {
         self.url = url
@@ -61,6 +64,7 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
         var down = false
         while true {
             let stopping = stopRequested.load(ordering: .acquiring)
+            heartbeat.beat(now: wallClockMillis())
             let batch = pending.withLock { p -> [(Alarm, AlarmTransition)] in defer { p.removeAll() }; return p }
             if batch.isEmpty {
                 if stopping { break }

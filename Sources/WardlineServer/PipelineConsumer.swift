@@ -24,6 +24,8 @@ final class PipelineConsumer: @unchecked Sendable {
     private var lastTick: Int64 = 0
     private let clocks: DeviceClocks?
     private var lastClockSnapshot: Int64 = 0
+    /// Beaten every turn of the loop (which turns at least every millisecond, work or not).
+    let heartbeat = Heartbeat("engine", kind: .loop)
 
     init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], engine: AlertEngine, engineSinks: [any EngineSink],
          commands: EngineCommandQueue, counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500,
@@ -54,6 +56,7 @@ final class PipelineConsumer: @unchecked Sendable {
             let done = producerFinished.load(ordering: .acquiring)
             let n = ring.popBatch(max: 1024) { item in handle(item) }
             let now = wallClockMillis()
+            heartbeat.beat(now: now)
             for command in commands.drain() { dispatch(command(engine, now)) }
             if now - lastTick >= tickMillis {
                 lastTick = now

@@ -34,6 +34,7 @@ public final class WardlineService: @unchecked Sendable {
     private var stats: StatsReporter?
     private var web: WebServer?
     private var readingsFeed: ReadingsFeed?
+    private var watch: AlarmSystemWatch?
     private let mqttForCommands = Mutex<MQTTClient?>(nil)
 
     /// The engine's device clock offsets, for REST and `/metrics`.
@@ -161,6 +162,13 @@ public final class WardlineService: @unchecked Sendable {
 
         refresher.start()
         self.refresher = refresher
+        let watch = AlarmSystemWatch(
+            settings: .init(databaseURL: c.databaseURL, instance: c.mqttClientID, stallAfterMillis: c.stallAfterMillis,
+                            heartbeatMillis: c.heartbeatMillis, expectsWorkers: endpoint != nil),
+            parts: [ingest.heartbeat, consumer.heartbeat, alarmWriter.heartbeat], health: health, logger: logger,
+            post: { [web] frame in web.server.post(.systemStatus(frame: frame)) })
+        watch.start()
+        self.watch = watch
         if c.statsIntervalSeconds > 0 {
             let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [health] in health.isUp("mqtt") }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)
@@ -190,6 +198,7 @@ public final class WardlineService: @unchecked Sendable {
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
         taskRelay?.stopAfterFlushing(graceMillis: 5000)
         while !(outboxRelay?.isStopped ?? true) || !(taskRelay?.isStopped ?? true) { sleepMicros(1000) }
+        watch?.stop()
         web?.stop()
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
     }
