@@ -152,7 +152,7 @@ function renderSystem() {
     const failure = (app.system.problems || []).some((p) => p.severity === "failure");
     severity = failure ? "failure" : "degraded";
     title = failure ? "ALARM SYSTEM FAILURE" : "ALARM SYSTEM DEGRADED";
-    detail = (app.system.problems || []).map((p) => `${p.component} ${p.detail}`).join(" · ");
+    detail = (app.system.problems || []).map((p) => `${p.component}: ${p.detail}`).join(" · ");
   }
   bar.hidden = !title;
   bar.dataset.severity = severity;
@@ -218,6 +218,7 @@ function onFrame(event, data) {
 }
 
 function onSessionReady(data) {
+  app.system = null; // the server sends system:status after session:ready only while something is wrong
   app.user = data.user || {};
   $("#user-id").textContent = app.user.id ?? "?";
   $("#user-role").textContent = app.user.role ?? "?";

@@ -32,16 +32,16 @@ final class AlarmSystemWatch: @unchecked Sendable {
     let database = Heartbeat("database_writes", kind: .onDemand)
     private let health: HealthBoard
     private let logger: Logger
-    private let post: @Sendable ([UInt8]) -> Void
+    private let post: @Sendable ([UInt8], Bool) -> Void
     private let stopRequested = Atomic<Bool>(false)
     private let beatStopped = Atomic<Bool>(false)
     /// The workers' rows as last read, and when (their ages grow while the database cannot be read).
     private let workers = Mutex<(rows: [SystemStatus.WorkerBeat], readAt: Int64)?>(nil)
     private let ownProblems = Mutex<String>("")
 
-    /// `post` hands a `system:status` frame to the WebSocket hub.
+    /// `post` hands a `system:status` frame (and whether it is all well) to the WebSocket hub.
     init(settings: Settings, parts: [Heartbeat], health: HealthBoard, logger: Logger,
-         post: @escaping @Sendable ([UInt8]) -> Void) {
+         post: @escaping @Sendable ([UInt8], Bool) -> Void) {
         self.settings = settings
         self.parts = parts
         self.health = health
@@ -113,7 +113,7 @@ final class AlarmSystemWatch: @unchecked Sendable {
         }
         var data: [String: Any] = ["ok": s.ok, "problems": problems, "time": now]
         data["headline"] = s.headline
-        post(WireFormat.frame("system:status", data))
+        post(WireFormat.frame("system:status", data), s.ok)
     }
 
     // MARK: the beat

@@ -30,11 +30,11 @@ public struct SystemStatus: Sendable, Equatable {
 
     public var ok: Bool { problems.isEmpty }
 
-    /// One line for the ward: "ALARM SYSTEM FAILURE: engine stalled for 16 s", or nil when all is well.
+    /// One line for the ward: "ALARM SYSTEM FAILURE: engine: stalled for 16 s", or nil when all is well.
     public var headline: String? {
         guard let worst = problems.first(where: { $0.severity == .failure }) ?? problems.first else { return nil }
         let label = worst.severity == .failure ? "ALARM SYSTEM FAILURE" : "ALARM SYSTEM DEGRADED"
-        return "\(label): \(problems.filter { $0.severity == worst.severity }.map { "\($0.component) \($0.detail)" }.joined(separator: "; "))"
+        return "\(label): \(problems.filter { $0.severity == worst.severity }.map { "\($0.component): \($0.detail)" }.joined(separator: "; "))"
     }
 
     /// What serve's own parts report, for its heartbeat row (the worker pages on it): "" when fine.
@@ -59,8 +59,8 @@ public struct SystemStatus: Sendable, Equatable {
         if live.isEmpty {
             guard watchingMillis > boundMillis else { return s }
             let newest = workers.map(\.ageMillis).min()
-            let detail = newest.map { "no `wardline worker` has reported for \($0 / 1000) s: pages are not being sent" }
-                ?? "no `wardline worker` has ever reported: pages are not being sent"
+            let detail = newest.map { "no wardline worker has reported for \($0 / 1000) s: pages are not being sent" }
+                ?? "no wardline worker heartbeat seen since serve started: pages may not be sent"
             s.problems.append(Problem(component: paging, severity: .failure, detail: detail, required: false))
         } else if case let failing = live.filter({ !$0.problems.isEmpty }), !failing.isEmpty {
             // Jobs go to whichever worker takes them: one failing over is enough to say so.

@@ -166,7 +166,7 @@ public final class WardlineService: @unchecked Sendable {
             settings: .init(databaseURL: c.databaseURL, instance: c.mqttClientID, stallAfterMillis: c.stallAfterMillis,
                             heartbeatMillis: c.heartbeatMillis, expectsWorkers: endpoint != nil),
             parts: [ingest.heartbeat, consumer.heartbeat, alarmWriter.heartbeat], health: health, logger: logger,
-            post: { [web] frame in web.server.post(.systemStatus(frame: frame)) })
+            post: { [web] frame, ok in web.server.post(.systemStatus(frame: frame, ok: ok)) })
         watch.start()
         self.watch = watch
         if c.statsIntervalSeconds > 0 {
