@@ -150,3 +150,30 @@ def watched(wardline_factory, worker_factory, gateway):
     assert status == 200 and body["data"]["ready"] is True, body
     print(f"\nSIGSTOP -> technical on-call paged {paged_ms} ms (bound 5 s, heartbeat 1 s); SIGCONT -> recovery {recovered_ms} ms")
     assert w.stop() == 0
+
+
+def test_a_stalled_database_write_makes_serve_unready_and_names_it(wardline_factory, db):
+    """A real stall: serve's heartbeat write waits on a row lock the test holds."""
+    import psycopg
+    w = wardline_factory(**WATCH).start()
+    instance = w.env["WARDLINE_MQTT_CLIENT_ID"]
+    assert db.wait_for("SELECT count(*) FROM system_heartbeats WHERE instance = %s", 1, instance, timeout=10) == 1
+    with psycopg.connect(db.url) as conn:
+        conn.execute("SELECT 1 FROM system_heartbeats WHERE instance = %s FOR UPDATE", (instance,))
+        locked = time.time()
+
+        def unready():
+            status, body, _ = w.api("GET", "/ready")
+            return status == 503 and body
+        body = wait_until(unready, timeout=15, every=0.2)
+        assert body, "serve turned unready"
+        stalled_after = time.time() - locked
+        part = body["data"]["components"]["database_writes"]
+        assert part["ok"] is False and part["required"] is True and part["detail"].startswith("stalled for ")
+        assert "database_writes: stalled for" in body["message"]
+        assert body["data"]["components"]["engine"]["ok"] and body["data"]["components"]["intake"]["ok"], "only the stuck part"
+        conn.rollback()
+    status, body, _ = wait_until(lambda: (r := w.api("GET", "/ready"))[0] == 200 and r, timeout=10)
+    assert body["data"]["components"]["database_writes"]["ok"]
+    assert "alarm system problem" in w.log() and "database_writes: stalled for" in w.log()
+    print(f"\nheartbeat write blocked -> /ready 503 naming database_writes after {stalled_after:.1f} s (bound 5 s)")
