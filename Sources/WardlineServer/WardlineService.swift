@@ -181,6 +181,8 @@ public final class WardlineService: @unchecked Sendable {
     /// once the database has been unreachable for the shutdown grace (the journal keeps the rest).
     public func stop() {
         logger.notice("shutting down: stopping intake")
+        // A stop on purpose is no outage: the row says so before the parts go quiet one by one.
+        watch?.stop()
         mqttForCommands.withLock { $0 = nil }
         mqtt?.stop()
         mqtt = nil
@@ -198,7 +200,6 @@ public final class WardlineService: @unchecked Sendable {
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
         taskRelay?.stopAfterFlushing(graceMillis: 5000)
         while !(outboxRelay?.isStopped ?? true) || !(taskRelay?.isStopped ?? true) { sleepMicros(1000) }
-        watch?.stop()
         web?.stop()
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
     }

@@ -107,15 +107,15 @@ def system_alarms(gateway, subject, state=None):
                 and (state is None or b.get("state") == state)]
 
 
-def test_the_worker_pages_the_technical_on_call_when_serve_stops_reporting(wardline_factory, worker_factory):
+def test_the_worker_pages_the_technical_on_call_when_serve_stops_reporting(wardline_factory, worker_factory, db):
     gateway = Gateway()
     try:
-        watched(wardline_factory, worker_factory, gateway)
+        watched(wardline_factory, worker_factory, gateway, db)
     finally:
         gateway.close()
 
 
-def watched(wardline_factory, worker_factory, gateway):
+def watched(wardline_factory, worker_factory, gateway, db):
     w = wardline_factory(WARDLINE_RABBITMQ_URL=RABBITMQ_URL, **WATCH).start()
     instance = w.env["WARDLINE_MQTT_CLIENT_ID"]
     webhook_worker(worker_factory, gateway, WARDLINE_ONCALL_TECHNICAL="tech-1,tech-2", **WATCH)
@@ -150,6 +150,9 @@ def watched(wardline_factory, worker_factory, gateway):
     assert status == 200 and body["data"]["ready"] is True, body
     print(f"\nSIGSTOP -> technical on-call paged {paged_ms} ms (bound 5 s, heartbeat 1 s); SIGCONT -> recovery {recovered_ms} ms")
     assert w.stop() == 0
+    assert db.scalar("SELECT stopped_at IS NOT NULL FROM system_heartbeats WHERE instance = %s", instance) is True
+    time.sleep(7)
+    assert len(system_alarms(gateway, instance)) == 2, "a stop on purpose (SIGTERM) is no outage"
 
 
 def test_a_stalled_database_write_makes_serve_unready_and_names_it(wardline_factory, db):
