@@ -57,6 +57,9 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     private let processed: @Sendable () -> JournalPosition
     private let keeper: CheckpointKeeper?
     private var store: AlarmStore?
+    /// Beaten every turn (at least every 20 ms idle, 5 s while the database is down): a write that
+    /// does not return shows as a stall.
+    let heartbeat = Heartbeat("alarm_writer", kind: .loop)
 
     init(url: String, outboxTopic: String?, tasks: AlarmTasks?, counters: PipelineCounters, logger: Logger,
          keeper: CheckpointKeeper? = nil, processed: @escaping @Sendable () -> JournalPosition = { .start }) {
@@ -112,6 +115,7 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
         var down = false
         while true {
             let stopping = stopRequested.load(ordering: .acquiring)
+            heartbeat.beat(now: wallClockMillis())
             let batch = queue.withLock { q -> [Entry] in
                 defer { q.pending.removeAll() }
                 q.inFlightFrom = q.pending.lazy.compactMap(\.replayFrom).min()

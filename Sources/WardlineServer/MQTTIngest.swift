@@ -18,6 +18,8 @@ final class MQTTIngest: @unchecked Sendable {
     private let log: RateLimitedLog
     private let maxSegments: UInt32
     private let oldestNeeded: @Sendable () -> JournalPosition
+    /// Marks each message in hand, so a message stuck here (the journal, a full ring) shows as a stall.
+    let heartbeat = Heartbeat("intake", kind: .onDemand)
 
     init(journal: JournalWriter, decoder: MessageDecoder, ring: RingBuffer<IngestItem>, counters: PipelineCounters,
          log: RateLimitedLog, maxSegments: Int, oldestNeeded: @escaping @Sendable () -> JournalPosition) {
@@ -34,6 +36,8 @@ final class MQTTIngest: @unchecked Sendable {
     func handle(_ message: MQTTMessage) {
         counters.messagesReceived.add()
         let now = wallClockMillis()
+        heartbeat.begin(now: now)
+        defer { heartbeat.end() }
         waitForJournalRoom()
         var position = JournalPosition.start
         do {

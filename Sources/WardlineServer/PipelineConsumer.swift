@@ -39,6 +39,8 @@ final class PipelineConsumer: @unchecked Sendable {
     private let floorRaw: Atomic<UInt64>
     /// Set before `start`: the transitions the last run stored past the replay point.
     var echoes = ReplayEchoes()
+    /// Beaten every turn of the loop (which turns at least every millisecond, work or not).
+    let heartbeat = Heartbeat("engine", kind: .loop)
 
     init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], engine: AlertEngine, engineSinks: [any EngineSink],
          commands: EngineCommandQueue, counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500,
@@ -75,6 +77,7 @@ final class PipelineConsumer: @unchecked Sendable {
             let done = producerFinished.load(ordering: .acquiring)
             let n = ring.popBatch(max: 1024) { item in handle(item) }
             let now = wallClockMillis()
+            heartbeat.beat(now: now)
             for command in commands.drain() { dispatch(command(engine, now), replayFrom: nil) }
             if now - lastTick >= tickMillis {
                 lastTick = now

@@ -36,6 +36,7 @@ public final class WardlineService: @unchecked Sendable {
     private var stats: StatsReporter?
     private var web: WebServer?
     private var readingsFeed: ReadingsFeed?
+    private var watch: AlarmSystemWatch?
     private let mqttForCommands = Mutex<MQTTClient?>(nil)
 
     /// The engine's device clock offsets, for REST and `/metrics`.
@@ -188,6 +189,13 @@ public final class WardlineService: @unchecked Sendable {
 
         refresher.start()
         self.refresher = refresher
+        let watch = AlarmSystemWatch(
+            settings: .init(databaseURL: c.databaseURL, instance: c.mqttClientID, stallAfterMillis: c.stallAfterMillis,
+                            heartbeatMillis: c.heartbeatMillis, expectsWorkers: endpoint != nil),
+            parts: [ingest.heartbeat, consumer.heartbeat, alarmWriter.heartbeat], health: health, logger: logger,
+            post: { [web] frame, ok in web.server.post(.systemStatus(frame: frame, ok: ok)) })
+        watch.start()
+        self.watch = watch
         if c.statsIntervalSeconds > 0 {
             let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [health] in health.isUp("mqtt") }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)
@@ -200,6 +208,8 @@ public final class WardlineService: @unchecked Sendable {
     /// once the database has been unreachable for the shutdown grace (the journal keeps the rest).
     public func stop() {
         logger.notice("shutting down: stopping intake")
+        // A stop on purpose is no outage: the row says so before the parts go quiet one by one.
+        watch?.stop()
         mqttForCommands.withLock { $0 = nil }
         mqtt?.stop()
         mqtt = nil

@@ -246,6 +246,22 @@ public enum Migrations {
             -- time, so the replay does not write them a second time.
             CREATE INDEX alert_transitions_at ON alert_transitions (at);
             """),
+        Migration(version: 9, name: "heartbeats of serve and worker processes", sql: """
+            -- One row per running serve or worker, updated every few seconds (IEC 60601-1-8: a
+            -- failure of the alarm system must itself be signalled). The worker pages the technical
+            -- on-call when a serve row goes silent; serve shows the ward what a worker reports of
+            -- its paging channels. beat_at is the database's clock, so host clocks do not matter.
+            -- problems: what the process finds wrong with itself now ('' when nothing); never
+            -- patient data.
+            CREATE TABLE system_heartbeats (
+                instance   text PRIMARY KEY,
+                role       text NOT NULL CHECK (role IN ('serve', 'worker')),
+                started_at timestamptz NOT NULL DEFAULT now(),
+                beat_at    timestamptz NOT NULL DEFAULT now(),
+                stopped_at timestamptz,
+                problems   text NOT NULL DEFAULT ''
+            );
+            """),
     ]
 }
 
