@@ -17,6 +17,9 @@ final class SettingsRefresher: @unchecked Sendable {
     private let logger: Logger
     private let stopRequested = Atomic<Bool>(false)
     private let wanted = Atomic<Bool>(false)
+    /// Refreshes asked for, and the newest of them a completed read has covered.
+    private let requested = Atomic<Int>(0)
+    private let completed = Atomic<Int>(0)
     /// Called with who lies where and who looks after whom, after each read that changed them.
     var onDirectory: (@Sendable (WardDirectory) -> Void)?
     private var directory: WardDirectory?
@@ -43,7 +46,20 @@ final class SettingsRefresher: @unchecked Sendable {
     func stop() { stopRequested.store(true, ordering: .relaxed) }
 
     /// Re-reads at once (a change was just made through the API).
-    func refreshSoon() { wanted.store(true, ordering: .releasing) }
+    func refreshSoon() {
+        requested.add(1, ordering: .relaxed)
+        wanted.store(true, ordering: .releasing)
+    }
+
+    /// Re-reads at once and waits (up to `timeoutMillis`) until the read is done, so an admission or
+    /// assignment made through REST is in force — for the decoder, the engine's commands and the
+    /// access checks — when its answer goes back. Called on REST worker threads, never the pool.
+    func refreshAndWait(timeoutMillis: Int64 = 3000) {
+        let ticket = requested.add(1, ordering: .relaxed).newValue
+        wanted.store(true, ordering: .releasing)
+        let deadline = wallClockMillis() + timeoutMillis
+        while completed.load(ordering: .acquiring) < ticket && wallClockMillis() < deadline { sleepMicros(2000) }
+    }
 
     private func run() {
         var db: PostgresConnection?
@@ -55,10 +71,12 @@ final class SettingsRefresher: @unchecked Sendable {
                 slept += 10
             }
             wanted.store(false, ordering: .releasing)
+            let covering = requested.load(ordering: .acquiring)
             do {
                 let conn = try db ?? PostgresConnection(url: url)
                 db = conn
                 try refresh(conn)
+                completed.store(covering, ordering: .releasing)
                 if failing { logger.notice("device assignments and alarm settings readable again") }
                 failing = false
             } catch {

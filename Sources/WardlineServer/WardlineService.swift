@@ -258,8 +258,8 @@ public final class WardlineService: @unchecked Sendable {
                 guard let mqtt = self?.mqttForCommands.withLock({ $0 }) else { throw ConfigurationError(description: "not connected to the MQTT broker") }
                 _ = try mqtt.publish(topic: "devices/\(device)/commands", payload: payload, qos: 1)
             },
-            directoryChanged: { refresher.refreshSoon() },
-            settingsChanged: { refresher.refreshSoon() },
+            directoryChanged: { refresher.refreshAndWait() },
+            settingsChanged: { refresher.refreshAndWait() },
             latestScore: { patient in sinkBox.withLock { $0 }?.latestScore(patient) },
             clockOffset: { clocks.offset(of: $0) },
             readiness: { health.snapshot.map { Readiness(component: $0.0, ok: $0.1.ok, required: $0.1.required, detail: $0.1.detail) } },
