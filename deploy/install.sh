@@ -21,6 +21,8 @@ PACKAGES=(
     libjwt-dev libcurl4-openssl-dev rabbitmq-server
     # The ward page's tests: a real headless browser and WebSocket test clients.
     chromium chromium-driver python3-selenium python3-websocket
+    # systemd-analyze checks deploy/production's units in the tests.
+    systemd
 )
 APT_DIR=$VAR/apt
 BUILD_DIR=$VAR/build/timescaledb
