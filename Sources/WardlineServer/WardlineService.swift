@@ -135,7 +135,7 @@ public final class WardlineService: @unchecked Sendable {
         let log = logger
         let health = health
         health.report("mqtt", ok: false, detail: "connecting to \(c.mqttHost):\(c.mqttPort)")
-        let mqtt = try MQTTClient(options: options, onMessage: { ingest.handle($0) }, onConnection: { event in
+        let mqtt = try MQTTClient(options: options, onMessage: { ingest.handle($0); return .kept }, onConnection: { event in
             switch event {
             case .connected: log.notice("mqtt connected; subscribed", metadata: ["topics": "\(DeviceTopic.subscriptions)"])
             case .disconnected(let code, let reason) where code != 0:
