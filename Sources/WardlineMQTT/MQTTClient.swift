@@ -185,8 +185,13 @@ public final class MQTTClient: @unchecked Sendable {
                 return true
             case .running where pauseRequested.load(ordering: .acquiring):
                 mosquitto_loop_stop(handle, false)
+                // Cleared before the new network thread starts, which hands messages on only then;
+                // set again if no thread started, so a later resume tries again.
                 pauseRequested.store(false, ordering: .releasing)
-                try connect(mosquitto_reconnect_async(handle))
+                do { try connect(mosquitto_reconnect_async(handle)) } catch {
+                    pauseRequested.store(true, ordering: .releasing)
+                    throw error
+                }
                 return true
             case .running, .stopped:
                 return false

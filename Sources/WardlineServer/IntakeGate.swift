@@ -17,7 +17,6 @@ final class IntakeGate: @unchecked Sendable {
     private let oldestNeeded: @Sendable () -> JournalPosition
     private let health: HealthBoard
     private let counters: PipelineCounters
-    private let logger: Logger
     /// Pauses and resumes are logged at most once a minute each (a refused segment retries every 5 s).
     private let log: RateLimitedLog
     private let freeBytes = Atomic<Int>(Int.max)
@@ -39,7 +38,6 @@ final class IntakeGate: @unchecked Sendable {
         self.oldestNeeded = oldestNeeded
         self.health = health
         self.counters = counters
-        self.logger = logger
         self.log = RateLimitedLog(logger: logger, perInterval: 1, intervalMillis: 60_000)
     }
 
@@ -106,7 +104,8 @@ final class IntakeGate: @unchecked Sendable {
                     }
                 } catch {
                     pausedFor.withLock { $0 = $0 ?? (paused.shortage, now) }
-                    logger.error("could not resume MQTT intake; retrying", metadata: ["error": "\(error)"])
+                    log.warning(key: "intake-resume-failed", now: now, "could not resume MQTT intake; retrying",
+                                metadata: ["error": "\(error)"])
                 }
                 continue
             }
