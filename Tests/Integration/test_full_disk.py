@@ -1,7 +1,9 @@
 """Issue 12, part 5: a disk that fills up pauses intake, says why, loses nothing, never crashes.
 
 The journal lives on a 16 MB tmpfs of its own (mounted by the test, so it needs root). Segments are
-1 MB and the floor 4 MB, so intake pauses below 5 MB free and resumes at 6 MB.
+1 MB and the floor 4 MB, so intake pauses below 5 MB free and resumes at 6 MB. A second tmpfs with
+few inodes refuses a segment while bytes look free: the path where a message is not journalled
+and so must not be acknowledged.
 """
 import os
 import signal
@@ -128,6 +130,64 @@ def test_a_full_disk_pauses_intake_says_why_and_loses_nothing(wardline_factory, 
         assert rows[0] == (800, 800, 1, 800)
         wait_until(lambda: ready(w)[0] == 200, what="/ready 200 again")
         assert metric(w, "wardline_intake_paused") == 0
+        assert w.stop() == 0
+    finally:
+        pub.close()
+
+
+@pytest.fixture
+def few_inodes(tmp_path):
+    """A tmpfs with room for bytes but only 64 files: a full inode table refuses a new segment
+    while the free-space watermark sees plenty of space (the journal's last line of defence)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    var = tmp_path / "var"
+    var.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,nr_inodes=64", "tmpfs", str(var)], check=True)
+    yield var
+    subprocess.run(["umount", "-l", str(var)], check=False)
+
+
+def test_a_segment_the_disk_refuses_is_never_acknowledged(wardline_factory, db, few_inodes):
+    device = unique_prefix() + "-mon"
+    topic = f"devices/{device}/vitals"
+    w = wardline_factory(WARDLINE_VAR=str(few_inodes), WARDLINE_JOURNAL_SEGMENT_MB="1",
+                         WARDLINE_JOURNAL_MIN_FREE_MB="1").start()
+    pub = Publisher(connections=1, prefix=device)
+    try:
+        for seq in range(1, 201):
+            pub.publish(topic, reading(device, seq))
+        pub.wait_all_acked()
+        assert db.wait_for(COUNT, 200, device) == 200
+
+        fillers = few_inodes / "inodes"
+        fillers.mkdir()
+        made = 0
+        try:
+            while True:
+                (fillers / str(made)).touch()
+                made += 1
+        except OSError:
+            pass
+        # Enough to need a second 1 MB segment, which cannot be created.
+        for seq in range(201, 6201):
+            pub.publish(topic, reading(device, seq))
+        pub.wait_all_acked()
+        w.wait_for_log("the disk refused a new segment")
+        status, body = ready(w)
+        assert status == 503 and "journal: the disk refused a new segment" in body["message"], body
+        assert "intake paused" in body["message"]
+        assert metric(w, "wardline_journal_failures_total") >= 1
+        stuck = db.scalar(COUNT, device)
+        assert stuck < 6200
+        assert w.proc.poll() is None
+
+        for f in fillers.iterdir():
+            f.unlink()
+        assert db.wait_for(COUNT, 6200, device, timeout=120) == 6200
+        rows = db.query("SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM vitals WHERE device_id = %s", device)
+        assert rows[0] == (6200, 6200, 1, 6200)
+        w.wait_for_log("journal has room again; intake resumed")
         assert w.stop() == 0
     finally:
         pub.close()
