@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Tests only: the differential property test of FastVitalsParser against JSONDecoder.
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
@@ -60,7 +62,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "WardlineCoreTests", dependencies: ["WardlineCore", "WardlineJournal"]),
+        .testTarget(name: "WardlineCoreTests", dependencies: [
+            "WardlineCore", "WardlineJournal", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
         .testTarget(name: "WardlineStoreTests", dependencies: ["WardlineStore", "WardlineServer"]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),

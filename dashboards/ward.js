@@ -10,6 +10,9 @@ import { el, fmtAge, fmtClock, noteServerTime } from "./util.js";
 const TOKEN_KEY = "wardline.token";
 const SUBSCRIBE_WAIT_MS = 3000; // fetch open alarms once subscribed (or after this long)
 const ALARM_RESYNC_MS = 30_000; // safety net: re-read open alarms this often while live
+// The link silent this long is a failure of the alarm system as this screen sees it: alarms
+// raised meanwhile are not reaching it (red banner and sound, beyond the yellow "connection lost").
+const SILENT_FAILURE_MS = 30_000;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -21,6 +24,10 @@ const app = {
   subsTimer: null,
   resyncTimer: null,
   alarmFetchSeq: 0,
+  system: null, // the server's last system:status
+  lastFrameAt: 0,
+  silentSince: 0, // when the link went stale (0: live)
+  systemShown: "",
 };
 
 // ---------- token ----------
@@ -118,6 +125,10 @@ function onConnState(state, detail) {
     $("#stale-title").textContent = "SIGNED OUT — data not live";
     $("#stale-detail").textContent = "Sign in again to resume live vitals and alarms.";
   }
+  if (state === "live") app.silentSince = 0;
+  else if (!app.silentSince && (state === "stale" || state === "connecting")) app.silentSince = detail.lastFrameAt || Date.now();
+  app.lastFrameAt = detail.lastFrameAt || app.lastFrameAt;
+  renderSystem();
   if (state === "stale") {
     $("#stale-title").textContent = "CONNECTION LOST — data not live";
     const last = detail.lastFrameAt ? `Last data ${fmtClock(detail.lastFrameAt)} (${fmtAge(Date.now() - detail.lastFrameAt)} ago). ` : "";
@@ -125,6 +136,32 @@ function onConnState(state, detail) {
     $("#stale-detail").textContent = last + retry;
   }
   updateTitle();
+}
+
+// ---------- the alarm system's own state ----------
+
+/** The red banner: the server says a part of the alarm system failed, or this screen has heard nothing for too long. */
+function renderSystem() {
+  const bar = $("#system-banner");
+  const silentFor = app.silentSince ? Date.now() - app.silentSince : 0;
+  let title = "", detail = "", severity = "failure";
+  if (app.silentSince && silentFor > SILENT_FAILURE_MS && app.token) {
+    title = "ALARM SYSTEM FAILURE — no contact with Wardline";
+    detail = `Nothing received for ${fmtAge(silentFor)}: alarms are not reaching this screen. Watch the bedside monitors; call technical on-call.`;
+  } else if (app.system && app.system.ok === false && !app.silentSince) {
+    const failure = (app.system.problems || []).some((p) => p.severity === "failure");
+    severity = failure ? "failure" : "degraded";
+    title = failure ? "ALARM SYSTEM FAILURE" : "ALARM SYSTEM DEGRADED";
+    detail = (app.system.problems || []).map((p) => `${p.component}: ${p.detail}`).join(" · ");
+  }
+  bar.hidden = !title;
+  bar.dataset.severity = severity;
+  $("#system-title").textContent = title;
+  $("#system-detail").textContent = detail;
+  const shown = title && severity === "failure" ? title : "";
+  if (shown && shown !== app.systemShown) beep();
+  app.systemShown = shown;
+  document.body.dataset.system = title ? severity : "ok";
 }
 
 // ---------- frames ----------
@@ -145,6 +182,10 @@ function onFrame(event, data) {
       return;
     case "heartbeat":
       noteServerTime(data.time);
+      return;
+    case "system:status":
+      app.system = data;
+      renderSystem();
       return;
     case "vitals:update":
       grid.applyVitals(data);
@@ -177,6 +218,7 @@ function onFrame(event, data) {
 }
 
 function onSessionReady(data) {
+  app.system = null; // the server sends system:status after session:ready only while something is wrong
   app.user = data.user || {};
   $("#user-id").textContent = app.user.id ?? "?";
   $("#user-role").textContent = app.user.role ?? "?";
@@ -345,6 +387,7 @@ new ResizeObserver(() => document.documentElement.style.setProperty("--top-h", `
 setInterval(() => {
   banner.tick();
   grid.tick();
+  renderSystem();
   $("#clock").textContent = fmtClock(Date.now());
 }, 1000);
 
@@ -365,4 +408,4 @@ window.addEventListener("hashchange", () => {
 });
 
 // for the console / tests
-window.wardline = { app, store, grid };
+window.wardline = { app, store, grid, renderSystem };

@@ -51,6 +51,8 @@ public struct APIContext: Sendable {
     /// Re-read alarm settings and device assignments now.
     public var settingsChanged: @Sendable () -> Void
     public var latestScore: @Sendable (_ patientID: String) -> LatestScore?
+    /// The device's measured clock offset in ms (positive: ahead of Wardline's), nil if unmeasured.
+    public var clockOffset: @Sendable (_ deviceID: String) -> Int64?
     public var readiness: @Sendable () -> [Readiness]
     public var metrics: @Sendable () -> String
 
@@ -58,7 +60,8 @@ public struct APIContext: Sendable {
                 acknowledge: @escaping @Sendable (String, Principal) -> Result<Alarm, APIError>,
                 publishCommand: @escaping @Sendable (String, [UInt8]) throws -> Void,
                 directoryChanged: @escaping @Sendable () -> Void, settingsChanged: @escaping @Sendable () -> Void,
-                latestScore: @escaping @Sendable (String) -> LatestScore?, readiness: @escaping @Sendable () -> [Readiness],
+                latestScore: @escaping @Sendable (String) -> LatestScore?,
+                clockOffset: @escaping @Sendable (String) -> Int64? = { _ in nil }, readiness: @escaping @Sendable () -> [Readiness],
                 metrics: @escaping @Sendable () -> String) {
         self.databaseURL = databaseURL
         self.tokens = tokens
@@ -68,6 +71,7 @@ public struct APIContext: Sendable {
         self.directoryChanged = directoryChanged
         self.settingsChanged = settingsChanged
         self.latestScore = latestScore
+        self.clockOffset = clockOffset
         self.readiness = readiness
         self.metrics = metrics
     }

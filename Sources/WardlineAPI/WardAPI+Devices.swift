@@ -6,8 +6,16 @@ import WardlineStore
 extension WardAPI {
     func devices(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let p = who(c)
-        let directory = context.directory.current
-        let rows = try HistoryQueries(db: try need(db)).devices().filter { d in
+        var directory = context.directory.current
+        let all = try HistoryQueries(db: try need(db)).devices()
+        // The rows were read just now; the directory snapshot may be a refresh behind (a patient
+        // admitted a moment ago), so the rows' own places count too.
+        for d in all {
+            if let patient = d.patientID, let ward = d.ward, directory.places[patient] == nil {
+                directory.places[patient] = PatientPlace(patientID: patient, ward: ward, bed: d.bed)
+            }
+        }
+        let rows = all.filter { d in
             d.patientID.map { directory.mayView(p, $0) } ?? (p.role.reach == .hospital || p.role == .chargeNurse)
         }
         return .data(rows.map { d -> [String: Any] in
@@ -18,6 +26,7 @@ extension WardAPI {
             e["patient_id"] = d.patientID
             e["ward"] = d.ward
             e["bed"] = d.bed
+            e["clock_offset_ms"] = context.clockOffset(d.deviceID)
             return e
         })
     }

@@ -6,7 +6,8 @@
 /// never decides that input is bad: whenever anything is unusual (an unknown or repeated key, a
 /// wrong type, an escape, a fraction in an integer field, trailing bytes …) it returns nil and the
 /// decoder falls back to JSONDecoder, which stays the authority for every error message.
-/// A differential test checks that the two agree whenever this one answers.
+/// A differential, property-based test (`FastVitalsParserTests`) checks that the two agree
+/// whenever this one answers.
 enum FastVitalsParser {
     static func parse(_ bytes: UnsafeRawBufferPointer) -> VitalsPayload? {
         var p = Cursor(bytes: bytes)
@@ -142,24 +143,25 @@ enum FastVitalsParser {
             return negative ? -value : value
         }
 
-        /// A JSON number, checked against the grammar, converted by the standard library.
+        /// A plain decimal JSON number (no exponent), checked against the grammar, converted by the
+        /// standard library. The differential test found two cases where JSONDecoder refuses what
+        /// this accepted, both now left to it: exponents (Foundation refuses `0e5` but takes `0e10`
+        /// and `0e+5`; devices send plain decimals) and a non-zero number that underflows to zero.
         mutating func number() -> Double? {
             let start = i
             _ = take(UInt8(ascii: "-"))
             guard let first = peek(), Self.isDigit(first) else { return nil }
+            var nonZeroDigit = first != UInt8(ascii: "0")
             if first == UInt8(ascii: "0") { i += 1 } else { skipDigits() }
             if take(UInt8(ascii: ".")) {
                 guard let d = peek(), Self.isDigit(d) else { return nil }
+                let fraction = i
                 skipDigits()
-            }
-            if take(UInt8(ascii: "e")) || take(UInt8(ascii: "E")) {
-                if !take(UInt8(ascii: "+")) { _ = take(UInt8(ascii: "-")) }
-                guard let d = peek(), Self.isDigit(d) else { return nil }
-                skipDigits()
+                nonZeroDigit = nonZeroDigit || bytes[fraction..<i].contains { $0 != UInt8(ascii: "0") }
             }
             if let b = peek(), Self.isWordByte(b) || b == UInt8(ascii: ".") { return nil }
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-            guard let value = Double(text), value.isFinite else { return nil }
+            guard let value = Double(text), value.isFinite, value != 0 || !nonZeroDigit else { return nil }
             return value
         }
 

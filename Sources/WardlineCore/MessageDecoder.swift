@@ -14,6 +14,18 @@ public final class MessageDecoder {
         public var maxFutureSkewMillis: Int64 = 5 * 60 * 1000
         /// How much of a rejected payload is kept in `rejected_messages`.
         public var keptPayloadBytes: Int = 4096
+        /// How much of a rejected message's topic is kept (a topic may be 64 kB).
+        public var keptTopicBytes: Int = 256
+        /// Device ids (in the topic) and patient ids: 1 to this many bytes of `A–Z a–z 0–9 . _ : -`.
+        /// Longer is `field_too_long`, another character (NUL, a Cyrillic look-alike) `bad_characters`.
+        public var maxIDBytes: Int = 64
+        /// Alert codes (they become rule and alarm ids): 1 to this many bytes of `A–Z a–z 0–9 . _ -`.
+        public var maxAlertCodeBytes: Int = 64
+        /// Alert messages (shown to nurses, stored with the alarm): at most this many Unicode
+        /// scalars, no control or bidirectional-override characters.
+        public var maxMessageCharacters: Int = 256
+        /// Firmware versions: at most this many bytes of printable ASCII.
+        public var maxFirmwareBytes: Int = 64
         public init() {}
     }
 
@@ -30,16 +42,18 @@ public final class MessageDecoder {
     /// of an oversized payload); `receivedAt` is Wardline's clock, epoch milliseconds.
     public func decode(topic: String, payload: Data, payloadSize: Int? = nil, receivedAt: Int64) -> [IngestEvent] {
         let size = payloadSize ?? payload.count
-        let context = Context(topic: topic, payload: payload, payloadSize: size, receivedAt: receivedAt,
-                              keptBytes: limits.keptPayloadBytes)
+        let context = Context(topic: String(decoding: topic.utf8.prefix(limits.keptTopicBytes), as: UTF8.self),
+                              payload: payload, payloadSize: size, receivedAt: receivedAt, keptBytes: limits.keptPayloadBytes)
         let parsed: DeviceTopic
-        switch DeviceTopic.parse(topic) {
+        switch DeviceTopic.parse(topic, maxDeviceIDBytes: limits.maxIDBytes) {
         case .success(let t): parsed = t
         case .failure(.unknown):
             return [context.reject(.unknownTopic, "topic is not devices/{device_id}/vitals|alerts|status")]
-        case .failure(.malformedDeviceID(let id)):
-            // Keep the raw id (cut short) so operators can still find the misbehaving device.
-            return [context.with(deviceID: String(id.prefix(64))).reject(.malformedTopic, "device id '\(id.prefix(80))' is not 1-64 characters of A-Z a-z 0-9 . _ : -")]
+        case .failure(.emptyDeviceID):
+            return [context.reject(.malformedTopic, "the topic's device id is empty")]
+        case .failure(.badDeviceID(let problem, let hint)):
+            // The hint (never a real id: it carries `?` or `…`) lets operators find the device.
+            return [context.with(deviceID: hint).reject(problem.reason, problem.detail)]
         }
         let ctx = context.with(deviceID: parsed.deviceID)
         guard size <= limits.maxPayloadBytes else {
@@ -62,8 +76,11 @@ public final class MessageDecoder {
                 return [ctx.reject(.malformedJSON, "payload is not valid JSON: \(Self.describe(error))")]
             }
             if elements.isEmpty { return [ctx.reject(.missingField, "empty reading array")] }
+            let backlog = elements.count > 1
             return elements.enumerated().map { index, element in
-                reading(from: element.result, ctx.with(elementIndex: index))
+                var event = reading(from: element.result, ctx.with(elementIndex: index))
+                if backlog, case .reading(var r) = event { r.isBacklog = true; event = .reading(r) }
+                return event
             }
         case UInt8(ascii: "{"):
             if let fast = ctx.payload.withUnsafeBytes({ FastVitalsParser.parse($0) }) {
@@ -92,15 +109,21 @@ public final class MessageDecoder {
         case .success(let v): vitals = v
         case .failure(let problem): return ctx.reject(problem.reason, problem.detail)
         }
-        guard let patientID = registry.patient(forDevice: ctx.deviceID!) ?? p.patient_id.flatMap(Self.validPatientID) else {
+        // The payload's patient id is used only for a device without an assignment (it never
+        // overrides one), so only then must it meet the id rule.
+        let patientID: String
+        if let assigned = registry.patient(forDevice: ctx.deviceID!) {
+            patientID = assigned
+        } else if let named = p.patient_id {
+            if let problem = DeviceText.check(named, field: "patient_id", kind: .identifier, maxLength: limits.maxIDBytes) {
+                return ctx.reject(problem.reason, problem.detail)
+            }
+            patientID = named
+        } else {
             return ctx.reject(.unknownDevice, "device \(ctx.deviceID!) is not assigned to a patient and the reading names none")
         }
         return .reading(Reading(deviceID: ctx.deviceID!, patientID: patientID, seq: p.seq, time: p.ts,
                                 receivedAt: ctx.receivedAt, vitals: vitals, sentAtMicros: p.tx_us))
-    }
-
-    private static func validPatientID(_ id: String) -> String? {
-        (1...64).contains(id.utf8.count) && !id.contains(where: { $0.isWhitespace || $0.isNewline }) ? id : nil
     }
 
     // MARK: status and alerts
@@ -118,13 +141,20 @@ public final class MessageDecoder {
         let p: StatusPayload
         do { p = try json.decode(StatusPayload.self, from: ctx.payload) } catch { return [ctx.reject(error)] }
         guard let state = DeviceStatus.State(rawValue: p.state) else {
-            return [ctx.reject(.impossibleValue, "status state '\(p.state.prefix(40))' is not online or offline")]
+            return [ctx.reject(.impossibleValue, "status state '\(DeviceText.hint(p.state, keep: 40))' is not online or offline")]
         }
         if let b = p.battery, !PlausibleRange.battery.contains(b) {
             return [ctx.reject(.impossibleValue, "battery \(plain(b)) is outside 0-100 %")]
         }
-        return [.deviceStatus(DeviceStatus(deviceID: ctx.deviceID!, state: state, time: p.ts, firmware: p.firmware,
-                                           battery: p.battery, receivedAt: ctx.receivedAt))]
+        var firmware = p.firmware.flatMap { $0.isEmpty ? nil : $0 }
+        // A bad firmware string is refused on its own: the status (online, battery) still counts.
+        var refused: [IngestEvent] = []
+        if let f = firmware, let problem = DeviceText.check(f, field: "firmware", kind: .printable, maxLength: limits.maxFirmwareBytes) {
+            refused.append(ctx.reject(problem.reason, problem.detail + "; the status was kept without it"))
+            firmware = nil
+        }
+        return refused + [.deviceStatus(DeviceStatus(deviceID: ctx.deviceID!, state: state, time: p.ts, firmware: firmware,
+                                                     battery: p.battery, receivedAt: ctx.receivedAt))]
     }
 
     private func decodeAlert(_ ctx: Context) -> [IngestEvent] {
@@ -133,10 +163,21 @@ public final class MessageDecoder {
         }
         let p: AlertPayload
         do { p = try json.decode(AlertPayload.self, from: ctx.payload) } catch { return [ctx.reject(error)] }
+        if let problem = DeviceText.check(p.code, field: "alert code", kind: .code, maxLength: limits.maxAlertCodeBytes) {
+            return [ctx.reject(problem.reason, problem.detail)]
+        }
+        // A bad message text is refused on its own; the device's alarm is still raised, with the
+        // text Wardline makes from the device and code (a missed alarm is worse than a lost text).
+        var refused: [IngestEvent] = []
+        var message = p.message.flatMap { $0.isEmpty ? nil : $0 }
+        if let m = message, let problem = DeviceText.check(m, field: "alert message", kind: .text, maxLength: limits.maxMessageCharacters) {
+            refused.append(ctx.reject(problem.reason, problem.detail + "; the alarm was raised without it"))
+            message = nil
+        }
         let priority: AlarmPriority
         if let raw = p.priority {
             guard let known = AlarmPriority(rawValue: raw) else {
-                return [ctx.reject(.impossibleValue, "alert priority '\(raw.prefix(40))' is not low, medium or high")]
+                return [ctx.reject(.impossibleValue, "alert priority '\(DeviceText.hint(raw, keep: 40))' is not low, medium or high")]
             }
             priority = known
         } else {
@@ -146,9 +187,9 @@ public final class MessageDecoder {
         if time > ctx.receivedAt + limits.maxFutureSkewMillis {
             return [ctx.reject(.futureTimestamp, "alert ts \(time) is more than \(limits.maxFutureSkewMillis / 1000) s ahead")]
         }
-        return [.deviceAlert(DeviceAlert(deviceID: ctx.deviceID!, patientID: registry.patient(forDevice: ctx.deviceID!),
-                                         code: p.code, priority: priority, message: p.message,
-                                         time: time, receivedAt: ctx.receivedAt))]
+        return refused + [.deviceAlert(DeviceAlert(deviceID: ctx.deviceID!, patientID: registry.patient(forDevice: ctx.deviceID!),
+                                                   code: p.code, priority: priority, message: message,
+                                                   time: time, receivedAt: ctx.receivedAt))]
     }
 
     private func firstSignificantByte(_ data: Data) -> UInt8? {

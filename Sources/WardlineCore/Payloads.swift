@@ -39,7 +39,7 @@ struct VitalsPayload: Decodable, Equatable {
         var consciousness: Consciousness?
         if let acvpu {
             guard let level = Consciousness(rawValue: acvpu) else {
-                return .failure(Problem(reason: .impossibleValue, detail: "acvpu '\(acvpu.prefix(8))' is not one of A, C, V, P, U"))
+                return .failure(Problem(reason: .impossibleValue, detail: "acvpu '\(DeviceText.hint(acvpu, keep: 8))' is not one of A, C, V, P, U"))
             }
             consciousness = level
         }

@@ -14,9 +14,13 @@ public struct Reading: Sendable, Equatable {
     public var vitals: Vitals
     /// The device's wall-clock send time in epoch microseconds, when it gives one (load tests).
     public var sentAtMicros: Int64?
+    /// Part of a backlog array (several readings in one message, sent after a reconnect): history,
+    /// stored and windowed in order, but never the reason a live reading is ignored, and never a
+    /// measurement of the device's clock.
+    public var isBacklog: Bool
 
     public init(deviceID: String, patientID: String, seq: Int64, time: Int64, receivedAt: Int64,
-                vitals: Vitals, sentAtMicros: Int64? = nil) {
+                vitals: Vitals, sentAtMicros: Int64? = nil, isBacklog: Bool = false) {
         self.deviceID = deviceID
         self.patientID = patientID
         self.seq = seq
@@ -24,6 +28,7 @@ public struct Reading: Sendable, Equatable {
         self.receivedAt = receivedAt
         self.vitals = vitals
         self.sentAtMicros = sentAtMicros
+        self.isBacklog = isBacklog
     }
 }
 

@@ -13,6 +13,12 @@ public enum RejectReason: String, Sendable, Equatable, CaseIterable {
     case malformedTopic = "malformed_topic"
     case unknownDevice = "unknown_device"
     case unsupportedVersion = "unsupported_version"
+    /// A device-supplied string (device id in the topic, patient id, alert code, alert message,
+    /// firmware) is longer than its limit (`MessageDecoder.Limits`).
+    case fieldTooLong = "field_too_long"
+    /// A device-supplied string has a character outside its field's set (control characters, NUL,
+    /// look-alike letters from other scripts in ids; see `DeviceText`).
+    case badCharacters = "bad_characters"
     /// Valid to Wardline but refused by the database (kept here rather than lost).
     case unstorable = "unstorable"
 }

@@ -80,7 +80,7 @@ extension AlertEngine {
         for var alarm in openAlarms where alarm.isOpen && alarmIndex[alarm.id] == nil {
             let key = alarm.patientID ?? "device:" + (alarm.deviceID ?? "")
             let p = alarm.patientID.map { state(for: $0, now: now) } ?? deviceState(key: key, now: now)
-            let known = alarm.category == .technical || alarm.ruleID == "news2"
+            let known = alarm.category == .technical || alarm.ruleID == "news2" || alarm.ruleID.hasPrefix("disagree.")
                 || p.rules.contains { $0.id == alarm.ruleID } || configuration.anomalyRules.contains { $0.id == alarm.ruleID }
             // A rule that no longer exists can never clear its alarm: acknowledging it ends it.
             if !known { alarm.conditionPresent = false }
@@ -88,6 +88,7 @@ extension AlertEngine {
                 var watch = devices[device] ?? DeviceWatch(patientID: patient, now: now)
                 if alarm.ruleID == TechnicalRule.offline { watch.restore(.offline) }
                 if alarm.ruleID == TechnicalRule.stale { watch.restore(.stale) }
+                if alarm.ruleID == TechnicalRule.clock { watch.restore(.clock) }
                 devices[device] = watch
             }
             p.alarms.append(OpenAlarm(alarm: alarm, lastEvidenceAt: now))
@@ -124,9 +125,12 @@ extension AlertEngine {
     /// The patient's NEWS2 as of their last reading.
     public func latestScore(patientID: String) -> News2Score? { patients[patientID]?.lastScore }
 
+    /// The windows of the device that last sent this vital for the patient (each device has its
+    /// own, on its own clock).
     public func windowStatistics(patientID: String, vital: Vital) -> WindowStatistics? {
-        guard let w = windowedVitals.firstIndex(of: vital) else { return nil }
-        return patients[patientID]?.windows[w].statistics
+        guard let w = windowedVitals.firstIndex(of: vital), let p = patients[patientID] else { return nil }
+        let source = p.sources.filter { $0.latestAt[vital.index] != .min }.max { $0.latestAt[vital.index] < $1.latestAt[vital.index] }
+        return source?.windows[w].statistics
     }
 
     /// Patients with working state (windows, trackers) in memory.

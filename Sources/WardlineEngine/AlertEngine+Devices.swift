@@ -6,6 +6,8 @@ public enum TechnicalRule {
     public static let offline = "device.offline"
     public static let stale = "device.stale"
     public static let battery = "device.battery"
+    /// The device's clock is further from Wardline's than the configured bound.
+    public static let clock = "device.clock"
     /// A device's own alert with code `code` (lower case).
     public static func deviceAlert(_ code: String) -> String { "device.alert." + code }
 
@@ -14,19 +16,44 @@ public enum TechnicalRule {
 
 /// Devices: their assignment to patients, their status, their own alerts, and the timers.
 extension AlertEngine {
-    /// Records that `device` sent a reading for `patientID`. Returns the technical action the
-    /// reading causes (the end of a silence or of an offline spell) and whether its signal is trusted.
-    func noteReading(from device: String, patientID: String, now: Int64,
-                     into events: inout [EngineEvent]) -> (DeviceWatch.Action?, Bool) {
-        guard let i = devices.index(forKey: device) else {
-            devices[device] = DeviceWatch(patientID: patientID, now: now)
-            return (nil, true)
+    /// What the engine learnt from a reading about its device.
+    struct ReadingNote {
+        /// The end of a silence or of an offline spell.
+        var link: DeviceWatch.Action?
+        /// The clock crossing its bound.
+        var clock: DeviceWatch.Action?
+        var trusted: Bool
+        /// Live: not part of a backlog array and not a delayed message; only live readings may
+        /// restart a device's trackers after its clock jumped.
+        var live: Bool
+    }
+
+    /// Records that `r`'s device sent a reading for its patient. Only single readings measure the
+    /// clock: a backlog's timestamps are old by design.
+    func noteReading(_ r: Reading, now: Int64, into events: inout [EngineEvent]) -> ReadingNote {
+        let limit = configuration.clockOffsetAlarmAbove
+        guard let i = devices.index(forKey: r.deviceID) else {
+            var watch = DeviceWatch(patientID: r.patientID, now: now)
+            let clock = r.isBacklog ? nil : watch.clockObserved(deviceTime: r.time, receivedAt: r.receivedAt, limit: limit)
+            devices[r.deviceID] = watch
+            return ReadingNote(link: nil, clock: clock?.action, trusted: true, live: !r.isBacklog)
         }
-        if devices.values[i].patientID != patientID {
-            move(device: device, from: devices.values[i].patientID, now: now, into: &events)
-            devices.values[i].patientID = patientID
+        if devices.values[i].patientID != r.patientID {
+            move(device: r.deviceID, from: devices.values[i].patientID, now: now, into: &events)
+            devices.values[i].patientID = r.patientID
         }
-        return (devices.values[i].readingArrived(at: now), devices.values[i].signalTrusted(at: now))
+        let link = devices.values[i].readingArrived(at: now)
+        let clock = r.isBacklog ? nil : devices.values[i].clockObserved(deviceTime: r.time, receivedAt: r.receivedAt, limit: limit)
+        return ReadingNote(link: link, clock: clock?.action, trusted: devices.values[i].signalTrusted(at: now),
+                           live: !r.isBacklog && clock?.late != true)
+    }
+
+    /// The measured clock offset of every device that has sent a live reading (ms, positive: ahead).
+    public func deviceClockOffsets() -> [String: Int64] {
+        var offsets: [String: Int64] = [:]
+        offsets.reserveCapacity(devices.count)
+        for (id, watch) in devices { if let o = watch.clock.offset { offsets[id] = o } }
+        return offsets
     }
 
     /// Turns a device watch's action into the technical alarm's raise or clear.
@@ -42,15 +69,27 @@ extension AlertEngine {
             conditionHolds(p, rule: TechnicalRule.offline, device: device, category: .technical, vital: nil,
                            priority: configuration.offlinePriority, value: nil, threshold: nil, since: since,
                            readingTime: nil, now: now, into: &events, message: "\(device) offline")
+        case .raise(.clock, let since):
+            let offset = devices[device]?.clock.offset ?? 0
+            conditionHolds(p, rule: TechnicalRule.clock, device: device, category: .technical, vital: nil,
+                           priority: configuration.clockPriority, value: Double(offset) / 1000,
+                           threshold: Double(configuration.clockOffsetAlarmAbove) / 1000, since: since,
+                           readingTime: nil, now: now, into: &events,
+                           message: "\(device) clock \(offset.magnitude / 1000) s \(offset > 0 ? "fast" : "slow")")
         case .clear(let condition):
-            conditionGone(p, rule: condition == .stale ? TechnicalRule.stale : TechnicalRule.offline, device: device,
-                          value: nil, readingTime: nil, now: now, into: &events)
+            let rule = switch condition {
+            case .stale: TechnicalRule.stale
+            case .offline: TechnicalRule.offline
+            case .clock: TechnicalRule.clock
+            }
+            conditionGone(p, rule: rule, device: device, value: nil, readingTime: nil, now: now, into: &events)
         }
     }
 
     /// A device changed patient: its technical alarms on the previous patient end.
     private func move(device: String, from old: String?, now: Int64, into events: inout [EngineEvent]) {
         guard let old, let p = patients[old] else { return }
+        p.removeSource(device)
         resolveAll(p, .deviceUnassigned, now: now, into: &events) { $0.deviceID == device && TechnicalRule.isPerDevice($0.ruleID) }
     }
 
@@ -160,6 +199,7 @@ extension AlertEngine {
         lastSweep = now
         let limit = configuration.forgetIdlePatientsAfter
         patients = patients.filter { !$0.value.alarms.isEmpty || now - $0.value.lastActivity <= limit }
+        for p in patients.values where p.sources.count > 1 { p.sources.removeAll { now - $0.heardAt > limit } }
         devices = devices.filter { $0.value.patientID != nil || now - $0.value.lastHeardAt <= limit }
     }
 }

@@ -62,40 +62,69 @@ public final class AlertEngine {
     }
 
     func processReading(_ r: Reading, now: Int64, into events: inout [EngineEvent]) {
-        let (technical, trusted) = noteReading(from: r.deviceID, patientID: r.patientID, now: now, into: &events)
+        let device = noteReading(r, now: now, into: &events)
         let p = state(for: r.patientID, now: now)
         p.lastActivity = now
-        if trusted { p.observations.record(r.vitals, at: r.time) }
-        let score = p.observations.score(at: r.time, staleness: configuration.news2Staleness, scale: p.settings.scale)
+        let source = p.source(for: r.deviceID, now: now)
+        let live = device.live
+        if live {
+            // The clock went back (or the reading before ran ahead of it): this device's windows
+            // start again rather than refuse every reading until its clock catches up.
+            if source.newestTime != .min, r.time < source.newestTime - BreachTracker.reorderTolerance {
+                source.windows = Array(repeating: VitalWindow(), count: windowedVitals.count)
+            }
+            source.newestTime = r.time
+        } else if r.time > source.newestTime {
+            source.newestTime = r.time
+        }
+        source.heardAt = now
+        if device.trusted {
+            source.observations.record(r.vitals, at: r.time, live: live)
+            // Only live values are compared between devices: a backlog says what was, not what is.
+            if live { source.remember(r.vitals, at: now) }
+        }
+        let score = News2Observations.score(p.sources, at: now, staleness: configuration.news2Staleness, scale: p.settings.scale)
         p.lastScore = score
         events.append(.scored(r, score))
-        if let technical { apply(technical, device: r.deviceID, patient: r.patientID, now: now, into: &events) }
-        guard trusted else { return }
-        evaluateThresholds(p, r, now: now, into: &events)
-        evaluateWindows(p, r, now: now, into: &events)
-        evaluateNews2(p, score, r, now: now, into: &events)
+        if let link = device.link { apply(link, device: r.deviceID, patient: r.patientID, now: now, into: &events) }
+        if let clock = device.clock { apply(clock, device: r.deviceID, patient: r.patientID, now: now, into: &events) }
+        guard device.trusted else { return }
+        evaluateThresholds(p, source, r, live: live, now: now, into: &events)
+        evaluateWindows(p, source, r, live: live, now: now, into: &events)
+        evaluateNews2(p, source, score, r, live: live, now: now, into: &events)
+        if p.sources.count > 1 || (!p.alarms.isEmpty && p.hasOpenAlarm(prefix: "disagree.")) {
+            evaluateAgreement(p, r, now: now, into: &events)
+        }
     }
+
+    /// Devices heard from within this long still speak for the patient: their breaches keep an
+    /// alarm open and their values are compared.
+    var sourceCurrentWindow: Int64 { configuration.staleDataAfter }
 
     // MARK: Rules
 
-    private func evaluateThresholds(_ p: PatientState, _ r: Reading, now: Int64, into events: inout [EngineEvent]) {
+    private func evaluateThresholds(_ p: PatientState, _ source: ReadingSource, _ r: Reading, live: Bool, now: Int64,
+                                    into events: inout [EngineEvent]) {
         let gap = configuration.evidenceGap
-        // Work on the trackers outside the patient object: one exclusive access instead of one per rule.
+        // Work on the trackers outside the source object: one exclusive access instead of one per rule.
         var trackers: [BreachTracker] = []
-        swap(&trackers, &p.trackers)
-        defer { swap(&trackers, &p.trackers) }
+        swap(&trackers, &source.trackers)
+        defer { swap(&trackers, &source.trackers) }
         let checks = p.checks
         for i in checks.indices {
             let check = checks[i]
             guard let v = check.vital.value(in: r.vitals) else { continue }
             let level = check.level(of: v)
-            let outcome = trackers[i].observe(level: level, clear: level < 0 && check.clears(v), at: r.time,
+            let outcome = trackers[i].observe(level: level, clear: level < 0 && check.clears(v), at: r.time, live: live,
                                               evidenceGap: gap) { check.persistence[$0] }
             switch outcome {
             case .none:
                 break
             case .clear:
-                if !p.alarms.isEmpty {
+                // Another device still beyond the limit keeps the alarm: the worse one counts. And
+                // history (a backlog, a delayed message) is never the reason an alarm ends.
+                if live, !p.alarms.isEmpty, !p.anotherSourceHolds(besides: r.deviceID, now: now, window: sourceCurrentWindow,
+                                                             { $0.trackers[i].isHolding }) {
                     conditionGone(p, rule: p.rules[i].id, device: nil, value: v, readingTime: r.time, now: now, into: &events)
                 }
             case .confirmed(let band, let since):
@@ -108,20 +137,21 @@ public final class AlertEngine {
         }
     }
 
-    private func evaluateWindows(_ p: PatientState, _ r: Reading, now: Int64, into events: inout [EngineEvent]) {
+    private func evaluateWindows(_ p: PatientState, _ source: ReadingSource, _ r: Reading, live: Bool, now: Int64,
+                                 into events: inout [EngineEvent]) {
         var windows: [VitalWindow] = []
-        swap(&windows, &p.windows)
-        defer { swap(&windows, &p.windows) }
+        swap(&windows, &source.windows)
+        defer { swap(&windows, &source.windows) }
         for w in windowedVitals.indices {
             guard let v = windowedVitals[w].value(in: r.vitals),
                   windows[w].add(v, at: r.time, ewmaTimeConstant: configuration.ewmaTimeConstant) else { continue }
             // A 10-second bucket closed: the moment the window rules can change.
-            evaluateAnomalies(p, window: w, windows[w], r, now: now, into: &events)
+            evaluateAnomalies(p, source, window: w, windows[w], r, live: live, now: now, into: &events)
         }
     }
 
-    private func evaluateAnomalies(_ p: PatientState, window w: Int, _ window: VitalWindow, _ r: Reading, now: Int64,
-                                   into events: inout [EngineEvent]) {
+    private func evaluateAnomalies(_ p: PatientState, _ source: ReadingSource, window w: Int, _ window: VitalWindow,
+                                   _ r: Reading, live: Bool, now: Int64, into events: inout [EngineEvent]) {
         let rules = configuration.anomalyRules
         // Buckets close every 10 s at best, so the evidence gap is at least two buckets.
         let gap = max(configuration.evidenceGap, 2 * VitalWindow.fineWidth)
@@ -130,16 +160,19 @@ public final class AlertEngine {
             guard let m = rule.evaluate(window, minimumSamples: configuration.anomalyMinimumSamples,
                                         baselineMinutes: configuration.baselineMinimumMinutes) else { continue }
             let reaches = rule.reaches(m)
-            switch p.anomalyTrackers[k].observe(level: reaches ? 0 : -1, clear: !reaches && rule.clears(m), at: r.time,
-                                                evidenceGap: gap, persistence: { _ in rule.persistence }) {
+            switch source.anomalyTrackers[k].observe(level: reaches ? 0 : -1, clear: !reaches && rule.clears(m), at: r.time,
+                                                     live: live, evidenceGap: gap, persistence: { _ in rule.persistence }) {
             case .none:
                 break
             case .clear:
-                conditionGone(p, rule: rule.id, device: nil, value: m, readingTime: r.time, now: now, into: &events)
+                if live, !p.anotherSourceHolds(besides: r.deviceID, now: now, window: sourceCurrentWindow,
+                                               { $0.anomalyTrackers[k].isHolding }) {
+                    conditionGone(p, rule: rule.id, device: nil, value: m, readingTime: r.time, now: now, into: &events)
+                }
             case .confirmed(_, let since):
                 if p.hasOpenAlarm(ruleIn: rule.suppressedBy) {
                     // Let it confirm afresh once the more specific alarm has gone.
-                    p.anomalyTrackers[k].reset()
+                    source.anomalyTrackers[k].reset()
                     continue
                 }
                 conditionHolds(p, rule: rule.id, device: r.deviceID, category: .physiological, vital: rule.vital,
@@ -149,19 +182,24 @@ public final class AlertEngine {
         }
     }
 
-    private func evaluateNews2(_ p: PatientState, _ score: News2Score, _ r: Reading, now: Int64,
+    private func evaluateNews2(_ p: PatientState, _ source: ReadingSource, _ score: News2Score, _ r: Reading, live: Bool,
+                               now: Int64,
                                into events: inout [EngineEvent]) {
         let rule = configuration.news2Alarm
         let risk = score.risk
         let clear = score.isComplete && rule.priority(for: risk) == nil
-        let outcome = p.news2Tracker.observe(level: risk.rawValue - 1, clear: clear, at: r.time,
-                                             evidenceGap: configuration.evidenceGap) { _ in rule.persistence }
+        // The score combines every device; its persistence runs on the clock of the device whose
+        // reading moved it.
+        let outcome = source.news2Tracker.observe(level: risk.rawValue - 1, clear: clear, at: r.time, live: live,
+                                                  evidenceGap: configuration.evidenceGap) { _ in rule.persistence }
         switch outcome {
         case .none:
             break
         case .clear:
-            conditionGone(p, rule: "news2", device: nil, value: Double(score.total), readingTime: r.time, now: now,
-                          into: &events)
+            if live, !p.anotherSourceHolds(besides: r.deviceID, now: now, window: sourceCurrentWindow, { $0.news2Tracker.isHolding }) {
+                conditionGone(p, rule: "news2", device: nil, value: Double(score.total), readingTime: r.time, now: now,
+                              into: &events)
+            }
         case .confirmed(let band, let since):
             let bandRisk = News2Risk(rawValue: band + 1)!
             guard let priority = rule.priority(for: bandRisk) else { return }
@@ -170,6 +208,37 @@ public final class AlertEngine {
             conditionHolds(p, rule: "news2", device: nil, category: .physiological, vital: nil, priority: priority,
                            value: Double(score.total), threshold: threshold, since: since, readingTime: r.time, now: now,
                            into: &events, message: "NEWS2 \(score.total), \(bandRisk.clinicalName) clinical risk" + missing)
+        }
+    }
+
+    /// Two devices measuring the same vital that disagree beyond its tolerance for the rule's
+    /// persistence raise "disagree.<vital>"; agreement (or one device falling silent) clears it.
+    private func evaluateAgreement(_ p: PatientState, _ r: Reading, now: Int64, into events: inout [EngineEvent]) {
+        let rule = configuration.disagreement
+        let window = sourceCurrentWindow
+        for vital in Vital.ordered {
+            guard let tolerance = rule.tolerance[vital] else { continue }
+            let k = vital.index
+            var low = Double.infinity, high = -Double.infinity, lowDevice = "", highDevice = "", measured = 0
+            for s in p.sources where s.latestAt[k] != .min && now - s.latestAt[k] <= window {
+                measured += 1
+                if s.latest[k] < low { (low, lowDevice) = (s.latest[k], s.deviceID) }
+                if s.latest[k] > high { (high, highDevice) = (s.latest[k], s.deviceID) }
+            }
+            let id = DisagreementRule.ruleID(vital)
+            if measured >= 2, high - low > tolerance {
+                if p.disagreeingSince[k] == .min { p.disagreeingSince[k] = now }
+                let since = p.disagreeingSince[k]
+                guard now - since >= rule.persistence else { continue }
+                conditionHolds(p, rule: id, device: nil, category: .technical, vital: vital, priority: rule.priority,
+                               value: high - low, threshold: tolerance, since: since, readingTime: nil, now: now,
+                               into: &events,
+                               message: "\(vital.displayName) differs between \(lowDevice) and \(highDevice) by more than \(formatted(tolerance)) \(vital.unit)")
+            } else if p.disagreeingSince[k] != .min || p.openAlarmIndex(rule: id, device: nil) != nil {
+                p.disagreeingSince[k] = .min
+                conditionGone(p, rule: id, device: nil, value: measured >= 2 ? high - low : nil, readingTime: nil,
+                              now: now, into: &events)
+            }
         }
     }
 

@@ -15,7 +15,7 @@ struct DeviceWatch {
         case offline
     }
 
-    enum Condition { case stale, offline }
+    enum Condition { case stale, offline, clock }
 
     enum Action: Equatable {
         case raise(Condition, since: Int64)
@@ -28,6 +28,8 @@ struct DeviceWatch {
     private(set) var lastHeardAt: Int64
     /// A signal-loss alert (probe off) makes readings untrustworthy until this time.
     var signalLostUntil: Int64 = .min
+    /// How far the device's clock is from Wardline's.
+    var clock = DeviceClock()
 
     init(patientID: String?, now: Int64) {
         self.patientID = patientID
@@ -86,7 +88,25 @@ struct DeviceWatch {
 
     /// A restored open alarm of `condition` puts the watch back where it was before the restart.
     mutating func restore(_ condition: Condition) {
-        link = condition == .offline ? .offline : .stale
+        switch condition {
+        case .offline: link = .offline
+        case .stale: link = .stale
+        case .clock: clock.alarmed = true
+        }
+    }
+
+    /// A single reading stamped `deviceTime` arrived at `receivedAt`: measures the clock. Returns
+    /// the "device.clock" action when its offset crosses `limit`, and whether the reading is late:
+    /// stamped well before what the device's clock says now (a delayed message, history), as
+    /// opposed to live readings after a timestamp that ran ahead (those must never be ignored).
+    mutating func clockObserved(deviceTime: Int64, receivedAt: Int64, limit: Int64) -> (action: Action?, late: Bool) {
+        let late = clock.offset.map { deviceTime &- receivedAt < $0 - DeviceClock.lateTolerance } ?? false
+        clock.observe(deviceTime: deviceTime, receivedAt: receivedAt)
+        switch clock.judge(limit: limit) {
+        case true?: return (.raise(.clock, since: receivedAt), late)
+        case false?: return (.clear(.clock), late)
+        case nil: return (nil, late)
+        }
     }
 
     func signalTrusted(at now: Int64) -> Bool { now >= signalLostUntil }

@@ -9,7 +9,8 @@ public struct EngineConfiguration: Sendable {
     public var scale2ThresholdRules = HospitalDefaults.scale2ThresholdRules
     public var anomalyRules = HospitalDefaults.anomalyRules
     public var news2Alarm = News2AlarmRule()
-    /// A NEWS2 parameter counts only while its newest value is at most this old (reading time).
+    /// A NEWS2 parameter counts only while its newest value is at most this old (on the clock of
+    /// the device that measured it, plus any silence since).
     /// One hour keeps an hourly blood pressure in the score.
     public var news2Staleness: Int64 = 3_600_000
     /// Readings further apart than this break a breach's persistence: the delay starts again.
@@ -31,6 +32,12 @@ public struct EngineConfiguration: Sendable {
     public var offlineGrace: Int64 = 10_000
     public var offlinePriority = AlarmPriority.medium
     public var battery = BatteryRule()
+    /// A device whose clock is further than this from Wardline's (median of its last live
+    /// readings) raises the technical alarm "device.clock"; 0 turns the alarm off. The offset is
+    /// measured and shown either way; the rules never depend on it.
+    public var clockOffsetAlarmAbove: Int64 = 60_000
+    public var clockPriority = AlarmPriority.low
+    public var disagreement = DisagreementRule()
     /// A device's own alert is treated as present until it has not been repeated for this long.
     public var deviceAlertClearAfter: Int64 = 60_000
     /// Device alert codes (lower case) meaning the signal cannot be trusted: while one is present,
@@ -56,6 +63,10 @@ public struct EngineConfiguration: Sendable {
         if news2Staleness <= 0 { p.append("news2Staleness must be positive") }
         if evidenceGap <= 0 { p.append("evidenceGap must be positive") }
         if ewmaTimeConstant <= 0 { p.append("ewmaTimeConstant must be positive") }
+        if clockOffsetAlarmAbove < 0 { p.append("clockOffsetAlarmAbove must not be negative") }
+        if disagreement.persistence < 0 || disagreement.tolerance.values.contains(where: { !($0 > 0) }) {
+            p.append("disagreement tolerances must be positive and its persistence not negative")
+        }
         if staleDataAfter <= 0 || offlineGrace < 0 || deviceAlertClearAfter <= 0 { p.append("device timers must be positive") }
         if escalation.firstAfter < 0 || escalation.repeatEvery <= 0 { p.append("escalation times must be positive") }
         if !(battery.clearAt >= battery.lowBelow && battery.lowBelow >= battery.criticalBelow) {
@@ -104,4 +115,20 @@ public struct BatteryRule: Sendable, Hashable {
     public var criticalPriority = AlarmPriority.medium
 
     public init() {}
+}
+
+/// Two devices measuring one vital of one patient that differ by more than the vital's tolerance
+/// for `persistence` (engine clock) raise the technical alarm "disagree.<vital>": a probe on the
+/// wrong finger, a cuff on the wrong patient, a failing sensor. Both values still count, and the
+/// worse one alarms, so the disagreement is never resolved by believing the reassuring device.
+public struct DisagreementRule: Sendable, Hashable {
+    public var tolerance: [Vital: Double] = [.heartRate: 15, .spo2: 5, .respiratoryRate: 6, .temperature: 1.0,
+                                             .systolicBP: 20, .diastolicBP: 15]
+    public var persistence: Int64 = 10_000
+    public var priority = AlarmPriority.low
+
+    public init() {}
+
+    /// The rule id of a disagreement on `vital`.
+    public static func ruleID(_ vital: Vital) -> String { "disagree." + vital.rawValue }
 }

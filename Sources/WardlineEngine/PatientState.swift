@@ -37,14 +37,15 @@ final class PatientState {
     var rules: [ThresholdRule]
     /// `rules` flattened for the per-reading checks.
     var checks: [RuleCheck]
-    var trackers: [BreachTracker]
-    /// Indexed like the engine's windowed vitals; their storage is allocated on the first value.
-    var windows: [VitalWindow]
-    var anomalyTrackers: [BreachTracker]
-    var observations = News2Observations()
-    var news2Tracker = BreachTracker()
+    /// Each device that sends this patient's readings, with its trackers and windows on its own
+    /// clock; usually one or two, so a linear search is the fastest lookup.
+    var sources: [ReadingSource] = []
+    let windowCount: Int
+    let anomalyRuleCount: Int
     var lastScore: News2Score?
     var alarms: [OpenAlarm] = []
+    /// Engine clock since which two devices have disagreed on each vital (`Vital.index`); `.min` when they agree.
+    var disagreeingSince = SIMD8<Int64>(repeating: .min)
     /// Engine clock of the last reading or alarm activity, for forgetting idle patients.
     var lastActivity: Int64
 
@@ -55,28 +56,53 @@ final class PatientState {
         self.settings = settings
         self.rules = rules
         self.checks = checks
-        trackers = Array(repeating: BreachTracker(), count: rules.count)
-        windows = Array(repeating: VitalWindow(), count: windowCount)
-        anomalyTrackers = Array(repeating: BreachTracker(), count: anomalyRuleCount)
+        self.windowCount = windowCount
+        self.anomalyRuleCount = anomalyRuleCount
         lastActivity = now
     }
 
+    /// The source for `device`, created on its first reading for this patient.
+    func source(for device: String, now: Int64) -> ReadingSource {
+        for s in sources where s.deviceID == device { return s }
+        let s = ReadingSource(deviceID: device, ruleCount: rules.count, windowCount: windowCount,
+                              anomalyRuleCount: anomalyRuleCount, now: now)
+        sources.append(s)
+        return s
+    }
+
+    /// Forgets a device that no longer serves this patient.
+    func removeSource(_ device: String) { sources.removeAll { $0.deviceID == device } }
+
     /// Swaps in new rules, keeping the persistence state of every rule that did not change.
     func replaceRules(_ new: [ThresholdRule]) {
-        var kept: [BreachTracker] = []
-        kept.reserveCapacity(new.count)
-        for r in new {
-            if let i = rules.firstIndex(of: r) { kept.append(trackers[i]) } else { kept.append(BreachTracker()) }
+        for s in sources {
+            var kept: [BreachTracker] = []
+            kept.reserveCapacity(new.count)
+            for r in new {
+                if let i = rules.firstIndex(of: r) { kept.append(s.trackers[i]) } else { kept.append(BreachTracker()) }
+            }
+            s.trackers = kept
         }
         rules = new
         checks = new.map(RuleCheck.init)
-        trackers = kept
+    }
+
+    /// Whether any device other than `device`, heard from within `window`, still holds the condition
+    /// `holds` describes: then one device's clear reading must not end the patient's alarm.
+    func anotherSourceHolds(besides device: String, now: Int64, window: Int64, _ holds: (ReadingSource) -> Bool) -> Bool {
+        guard sources.count > 1 else { return false }
+        for s in sources where s.deviceID != device && s.isCurrent(at: now, window: window) && holds(s) { return true }
+        return false
     }
 
     /// The open alarm of a rule: for technical rules, of that device too; a patient's
     /// physiological rules (`device` nil) have one alarm whichever device measured.
     func openAlarmIndex(rule: String, device: String?) -> Int? {
         alarms.firstIndex { $0.alarm.ruleID == rule && (device == nil || $0.alarm.deviceID == device) }
+    }
+
+    func hasOpenAlarm(prefix: String) -> Bool {
+        !alarms.isEmpty && alarms.contains { $0.alarm.ruleID.hasPrefix(prefix) }
     }
 
     func hasOpenAlarm(ruleIn ids: [String]) -> Bool {

@@ -68,6 +68,9 @@ public enum Vital: String, Sendable, Hashable, CaseIterable, Comparable {
     }
 
     public static func < (a: Vital, b: Vital) -> Bool { a.index < b.index }
+
+    /// Every vital in `index` order, made once (the synthesised `allCases` builds an array per call).
+    static let ordered: [Vital] = allCases
 }
 
 /// Which side of a limit is abnormal.

@@ -7,6 +7,9 @@ public enum HubEvent: Sendable {
     case engine(EngineEvent)
     case deviceStatus(DeviceStatus, patientID: String?)
     case notification(id: String, kind: String, message: String, patientID: String?, time: Int64)
+    /// The alarm system's own state (a `system:status` frame, already encoded): to every socket
+    /// now, and — while it is not `ok` — to each socket that opens later.
+    case systemStatus(frame: [UInt8], ok: Bool)
 }
 
 /// What a client asked for that the hub cannot do alone.
@@ -44,6 +47,8 @@ public final class Hub {
     /// Each patient's devices' latest status frame, so a client subscribing later learns that a
     /// device is already offline.
     private var deviceStatus: [String: [String: [UInt8]]] = [:]
+    /// The latest `system:status` frame while it reports a problem, for sockets that open later.
+    private var systemStatus: [UInt8]?
     /// The socket thread's clock (epoch ms), set before each round; queue ages are measured on it.
     public var now: Int64 = 0
     public private(set) var framesQueued = 0
@@ -79,6 +84,7 @@ public final class Hub {
             "user": ["id": principal.userID, "role": principal.role.rawValue, "ward": principal.ward],
             "rooms": own, "patients": directory.visiblePatients(for: principal).map(WireFormat.place),
         ], kind: .control)
+        if let systemStatus { enqueue(id, systemStatus, kind: .control) }
     }
 
     public func close(_ id: UInt64) {
@@ -186,6 +192,9 @@ public final class Hub {
             let frame = WireFormat.frame("notification:new", data)
             let targets = patient.map { recipients(patient: $0, onCall: true) } ?? members(of: "role:admin")
             for id in targets { enqueue(id, frame, kind: .other) }
+        case .systemStatus(let frame, let ok):
+            systemStatus = ok ? nil : frame
+            for id in sessions.keys { enqueue(id, frame, kind: .control) }
         }
     }
 

@@ -9,12 +9,15 @@ public struct ClinicalNotice: Sendable {
     public var kind: String
     /// One line a pager can show.
     public var text: String
+    /// What a log may say of it: ids, rule, tier, never a patient's values (`text` has them).
+    public var logLine: String
     public var json: [UInt8]
 
-    public init(jobID: String, kind: String, text: String, json: [UInt8]) {
+    public init(jobID: String, kind: String, text: String, logLine: String? = nil, json: [UInt8]) {
         self.jobID = jobID
         self.kind = kind
         self.text = text
+        self.logLine = logLine ?? kind
         self.json = json
     }
 }
@@ -45,5 +48,11 @@ public enum DeliveryChannels {
             default: throw DeliveryError("unknown delivery channel \(name) (known: \(known.joined(separator: ", ")))")
             }
         }
+    }
+
+    /// The page fallback from `WARDLINE_PAGE_FALLBACK_CHANNEL`: `log`, or a second webhook's URL.
+    public static func fallback(_ spec: String, timeoutMillis: Int, logger: Logger) throws -> DeliveryChannel {
+        spec == "log" ? LogChannel(logger: logger, name: "fallback-log")
+            : try WebhookChannel(url: spec, timeoutMillis: timeoutMillis, name: "fallback-webhook")
     }
 }

@@ -4,11 +4,12 @@ import Foundation
 /// A 2xx answer is delivered; anything else is a failure whose reason is the status (and the start
 /// of the answer), so a dead letter says what the gateway said.
 public final class WebhookChannel: DeliveryChannel {
-    public let name = "webhook"
+    public let name: String
     private let url: String
     private let poster: HTTPPoster
 
-    public init(url: String, timeoutMillis: Int) throws {
+    public init(url: String, timeoutMillis: Int, name: String = "webhook") throws {
+        self.name = name
         self.url = url
         poster = try HTTPPoster(timeoutMillis: timeoutMillis)
     }

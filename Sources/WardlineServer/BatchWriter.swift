@@ -8,8 +8,10 @@ import WardlineStore
 /// Writes readings, rejections and device status to TimescaleDB in batches, on its own thread.
 ///
 /// Flushes when a batch is full or its oldest item is `batchAgeMillis` old. After each commit it
-/// advances the journal checkpoint. While the database is down it keeps retrying with backoff;
-/// its queue holds `memoryBound` items and the rest wait in the journal (see `WriterQueue`).
+/// reports how far it has committed (`committedThrough`) to the checkpoint keeper. While the
+/// database is down it keeps retrying with backoff; its queue holds `memoryBound` items and the
+/// rest wait in the journal (see `WriterQueue`). An item the database refuses for its data is put
+/// aside in `put_aside` with its error and the rest of its batch is written (`DataErrorSplit`).
 final class BatchWriter: PipelineSink, @unchecked Sendable {
     struct Settings {
         var databaseURL: String
@@ -23,7 +25,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     private let counters: PipelineCounters
     private let logger: Logger
     private let reader: JournalReader
-    private let checkpoint: JournalCheckpoint
+    private let keeper: CheckpointKeeper
     private let decoder: MessageDecoder
     private let journalID: String
     private let checkpointRaw: Atomic<UInt64>
@@ -32,24 +34,26 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     /// 0: not yet connected, 1: up, 2: down.
     private let databaseState = Atomic<Int>(0)
     private let stopDeadline = Atomic<Int64>(.max)
+    private let log: RateLimitedLog
     // Writer-thread state.
     private var store: VitalsStore?
     private var abandoned = false
 
     init(settings: Settings, memoryBound: Int, counters: PipelineCounters, logger: Logger,
-         reader: JournalReader, checkpoint: JournalCheckpoint, decoder: MessageDecoder, journalID: String) {
+         reader: JournalReader, keeper: CheckpointKeeper, decoder: MessageDecoder, journalID: String) {
         self.journalID = journalID
         self.settings = settings
         self.queue = Mutex(WriterQueue(memoryBound: memoryBound))
         self.counters = counters
         self.logger = logger
         self.reader = reader
-        self.checkpoint = checkpoint
+        self.keeper = keeper
+        self.log = RateLimitedLog(logger: logger)
         self.decoder = decoder
-        self.checkpointRaw = Atomic(checkpoint.position.rawValue)
+        self.checkpointRaw = Atomic(keeper.position.rawValue)
     }
 
-    /// Everything before this journal position is in the database.
+    /// Everything up to this journal position is in the database (or put aside).
     var committedThrough: JournalPosition { JournalPosition(rawValue: checkpointRaw.load(ordering: .acquiring)) }
     var isDatabaseUp: Bool { databaseState.load(ordering: .relaxed) == 1 }
     var isStopped: Bool { stopped.load(ordering: .acquiring) }
@@ -93,33 +97,28 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     // MARK: writing
 
     private func write(_ batch: [IngestItem], replaying: Bool = false) {
-        var readings: [Reading] = []
-        var rejected: [RejectedRow] = []
-        var statuses: [DeviceStatus] = []
-        readings.reserveCapacity(batch.count)
-        for item in batch {
-            switch item.event {
-            case .reading(let r): readings.append(r)
-            case .rejected(let m): rejected.append(RejectedRow(message: m, journalID: journalID, journalPosition: item.position.rawValue))
-            case .deviceStatus(let s): statuses.append(s)
-            case .deviceAlert: break
-            }
-        }
-        var failures = 0
         var pause: Int64 = 100
         while true {
             do {
                 let began = DispatchTime.now().uptimeNanoseconds
-                let outcome = try connectedStore().write(readings: readings, rejected: rejected, statuses: statuses,
-                                                         duplicatesLikely: replaying)
+                let store = try connectedStore()
+                var outcome = BatchOutcome()
+                var batches = 0
+                // The server may refuse what is in the batch (not an outage): find the items it
+                // refuses, put them aside, keep the rest. Anything else is retried, never dropped.
+                let split = try DataErrorSplit.write(batch[...], { part in
+                    let o = try write(part, to: store, duplicatesLikely: replaying)
+                    outcome.readingsInserted += o.readingsInserted
+                    outcome.readingsDuplicate += o.readingsDuplicate
+                    outcome.rejectedInserted += o.rejectedInserted
+                    batches += 1
+                }, putAside: { item, error in
+                    try putAside(item, error, db: store.db)
+                })
+                if split.putAside > 0 { counters.batchFailures.add() }
                 counters.batchWriteMicros.add(Int((DispatchTime.now().uptimeNanoseconds - began) / 1000))
-                committed(outcome, batches: 1, last: batch.last?.position)
+                committed(outcome, batches: batches, last: batch.last?.position)
                 return
-            } catch let error as PostgresError where error.isDataError {
-                // The server refused what is in the batch (not an outage): find the item it refuses
-                // and keep the rest. Anything else is retried, never dropped.
-                failures += 1
-                if failures >= 2 { writeOneByOne(batch, error: error); return }
             } catch {
                 databaseWentDown(error)
             }
@@ -129,37 +128,36 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
         }
     }
 
-    private func writeOneByOne(_ batch: [IngestItem], error: PostgresError) {
-        counters.batchFailures.add()
-        logger.error("database refused a batch; writing its items one by one", metadata: ["error": "\(error)"])
-        for item in batch {
-            do {
-                try writeSingle(item.event, position: item.position)
-            } catch {
-                counters.unstorable.add()
-                guard case .reading(let r) = item.event else { continue }
-                let message = RejectedMessage(topic: "devices/\(r.deviceID)/vitals", payload: "", payloadSize: 0,
-                                              reason: .unstorable, detail: "database refused reading seq \(r.seq): \(error)",
-                                              deviceID: r.deviceID, receivedAt: r.receivedAt)
-                try? writeSingle(.rejected(message), position: item.position)
+    private func write(_ items: ArraySlice<IngestItem>, to store: VitalsStore, duplicatesLikely: Bool) throws -> BatchOutcome {
+        var readings: [Reading] = []
+        var rejected: [RejectedRow] = []
+        var statuses: [DeviceStatus] = []
+        readings.reserveCapacity(items.count)
+        for item in items {
+            switch item.event {
+            case .reading(let r): readings.append(r)
+            case .rejected(let m): rejected.append(RejectedRow(message: m, journalID: journalID, journalPosition: item.position.rawValue))
+            case .deviceStatus(let s): statuses.append(s)
+            case .deviceAlert: break
             }
         }
-        committed(BatchOutcome(readingsInserted: 0, readingsDuplicate: 0, rejectedInserted: 0), batches: 1,
-                  last: batch.last?.position)
+        return try store.write(readings: readings, rejected: rejected, statuses: statuses, duplicatesLikely: duplicatesLikely)
     }
 
-    private func writeSingle(_ event: IngestEvent, position: JournalPosition) throws {
-        let store = try connectedStore()
-        var outcome: BatchOutcome
-        switch event {
-        case .reading(let r): outcome = try store.write(readings: [r], rejected: [], statuses: [])
-        case .rejected(let m):
-            outcome = try store.write(readings: [], rejected: [RejectedRow(message: m, journalID: journalID, journalPosition: position.rawValue)], statuses: [])
-        case .deviceStatus(let s): outcome = try store.write(readings: [], rejected: [], statuses: [s])
+    private func putAside(_ item: IngestItem, _ error: PostgresError, db: PostgresConnection) throws {
+        let row: PutAsideRow
+        switch item.event {
+        case .reading(let r): row = .reading(r)
+        case .rejected(let m): row = .rejected(RejectedRow(message: m, journalID: journalID, journalPosition: item.position.rawValue))
+        case .deviceStatus(let s): row = .status(s)
         case .deviceAlert: return
         }
-        counters.rowsInserted.add(outcome.readingsInserted)
-        counters.rejectedStored.add(outcome.rejectedInserted)
+        if try PutAsideStore.insert(row, error: error, db: db) {
+            counters.putAside(.vitals).add()
+            counters.unstorable.add()
+        }
+        log.warning(key: "put-aside." + row.kind, now: wallClockMillis(), "database refused a row; put aside in put_aside, the rest of its batch stored",
+                    metadata: ["kind": "\(row.kind)", "key": "\(row.key)", "sqlstate": "\(error.sqlState ?? "-")"])
     }
 
     private func committed(_ outcome: BatchOutcome, batches: Int, last: JournalPosition?) {
@@ -168,8 +166,8 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
         counters.rejectedStored.add(outcome.rejectedInserted)
         counters.batchesCommitted.add(batches)
         if let last, last != .start {
-            checkpoint.advance(to: last)
-            checkpointRaw.store(checkpoint.position.rawValue, ordering: .releasing)
+            checkpointRaw.store(max(last.rawValue, checkpointRaw.load(ordering: .relaxed)), ordering: .releasing)
+            keeper.advance()
         }
     }
 

@@ -28,24 +28,34 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_RABBITMQ_URL", defaultValue: "amqp://wardline:wardline@127.0.0.1:15673/wardline", help: "RabbitMQ for the task queue (pages, escalation, reports), amqp://user:password@host:port/vhost; empty: no task queue, no task rows."),
         .init(name: "WARDLINE_RABBITMQ_PREFETCH", defaultValue: "8", help: "`wardline worker`: unacknowledged jobs the broker may hand it at once."),
         .init(name: "WARDLINE_ESCALATION_S", defaultValue: "120", help: "A high-priority alarm still active and unacknowledged this long after it became active pages the next tier (charge nurse, physician, rapid response), and again after each further period."),
-        .init(name: "WARDLINE_RETRY_MAX_ATTEMPTS", defaultValue: "5", help: "Delivery attempts for a job before it goes to the dead-letter queue `wardline.dead` with the last error."),
+        .init(name: "WARDLINE_RETRY_MAX_ATTEMPTS", defaultValue: "5", help: "Delivery attempts for a job before it goes to the dead-letter queue `wardline.dead` with the last error. A page whose alarm is still active and unacknowledged is never dead-lettered: it goes through WARDLINE_PAGE_FALLBACK_CHANNEL and keeps being retried at the capped backoff."),
         .init(name: "WARDLINE_RETRY_BASE_MS", defaultValue: "1000", help: "Pause before the second attempt; it doubles for each further attempt."),
         .init(name: "WARDLINE_RETRY_MAX_MS", defaultValue: "60000", help: "Longest pause between attempts."),
         .init(name: "WARDLINE_NOTIFY_CHANNELS", defaultValue: "log", help: "How `wardline worker` delivers pages and reports, comma-separated: log, webhook. A job is delivered when every channel accepts it."),
         .init(name: "WARDLINE_WEBHOOK_URL", defaultValue: "", help: "The webhook channel POSTs each notification's JSON here (the hospital's paging gateway); a non-2xx answer is a failed attempt."),
         .init(name: "WARDLINE_WEBHOOK_TIMEOUT_MS", defaultValue: "5000", help: "Longest wait for the webhook's answer."),
+        .init(name: "WARDLINE_PAGE_FALLBACK_CHANNEL", defaultValue: "log", help: "Where a page goes when the primary channels (WARDLINE_NOTIFY_CHANNELS) failed WARDLINE_RETRY_MAX_ATTEMPTS times, or at once while one's circuit is open: `log`, or the http(s) URL of a second webhook; empty: no fallback. The primary keeps being retried at the capped backoff (WARDLINE_RETRY_MAX_MS) while the alarm is active and unacknowledged; only pages of acknowledged or resolved alarms go to the dead letters."),
+        .init(name: "WARDLINE_BREAKER_FAILURES", defaultValue: "3", help: "Consecutive failures of a delivery channel that open its circuit: attempts then fail fast (pages go through the fallback) until a probe after the cool-down succeeds."),
+        .init(name: "WARDLINE_BREAKER_COOLDOWN_MS", defaultValue: "10000", help: "How long an open circuit waits before one probe delivery is let through."),
+        .init(name: "WARDLINE_STALL_AFTER_S", defaultValue: "15", help: "A part of serve (intake, engine, alarm_writer, database_writes) stuck this long makes /ready unready and shows ALARM SYSTEM FAILURE on the ward page; `wardline worker` pages WARDLINE_ONCALL_TECHNICAL when serve's heartbeat is older than this, and serve reports paging down when no worker's is newer."),
+        .init(name: "WARDLINE_HEARTBEAT_S", defaultValue: "2", help: "How often serve and worker update their row in system_heartbeats (and the worker checks serve's)."),
         .init(name: "WARDLINE_ONCALL_PRIMARY", defaultValue: "on-call-nurse", help: "Pager ids (comma-separated) paged first for a high-priority alarm."),
         .init(name: "WARDLINE_ONCALL_CHARGE_NURSE", defaultValue: "charge-nurse", help: "Pager ids of the first escalation tier."),
         .init(name: "WARDLINE_ONCALL_PHYSICIAN", defaultValue: "physician-on-call", help: "Pager ids of the second escalation tier."),
         .init(name: "WARDLINE_ONCALL_RAPID_RESPONSE", defaultValue: "rapid-response-team", help: "Pager ids of the last escalation tier."),
+        .init(name: "WARDLINE_ONCALL_TECHNICAL", defaultValue: "technical-on-call", help: "Pager ids paged (kind `system_alarm`) when the alarm system itself fails: serve silent or stalled, its heartbeats unreadable."),
         .init(name: "WARDLINE_SUMMARY_AT", defaultValue: "07:00", help: "UTC time (HH:MM) at which `wardline worker` sends the daily ward summary; empty: never (`wardline worker --summary-now` sends one at once)."),
         .init(name: "WARDLINE_RING_CAPACITY", defaultValue: "65536", help: "Slots in the lock-free ring between MQTT and the engine (rounded up to a power of two)."),
         .init(name: "WARDLINE_MAX_PAYLOAD_BYTES", defaultValue: "65536", help: "Larger payloads are rejected as oversized_payload."),
         .init(name: "WARDLINE_MAX_FUTURE_SKEW_S", defaultValue: "300", help: "Readings stamped further ahead of Wardline's clock are rejected as future_timestamp."),
+        .init(name: "WARDLINE_DEVICE_CLOCK_ALARM_S", defaultValue: "60", help: "A device whose clock is further than this from Wardline's (median of its last five live readings) raises the low-priority technical alarm device.clock; 0: measured and shown, never an alarm. The rules run on each device's own clock either way."),
+        .init(name: "WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON", defaultValue: "20", help: "Rejected messages stored with their payload in `rejected_messages` per device, reason and clock hour; the rest are only counted (`rejected_message_counts`, `wardline_rejected_unsampled_total`). 0: count, never store."),
+        .init(name: "WARDLINE_REJECTED_RETENTION_DAYS", defaultValue: "30", help: "Rejected messages (and their counts) older than this are deleted, at start and every 5 minutes."),
         .init(name: "WARDLINE_BATCH_SIZE", defaultValue: "5000", help: "Readings per database batch (a batch is flushed when full or old)."),
         .init(name: "WARDLINE_BATCH_AGE_MS", defaultValue: "100", help: "Oldest a pending reading gets before its batch is flushed."),
         .init(name: "WARDLINE_WRITER_MEMORY_READINGS", defaultValue: "200000", help: "Readings held in memory while the database is down; beyond this they wait in the journal on disk."),
         .init(name: "WARDLINE_SHUTDOWN_GRACE_S", defaultValue: "15", help: "On SIGTERM, how long to keep trying to flush to an unreachable database (what is left stays in the journal)."),
+        .init(name: "WARDLINE_ALARM_REPLAY_S", defaultValue: "60", help: "How much received time the journal checkpoint trails the newest message by, so a restart replays the evidence (persistence delays, NEWS2) behind any alarm transition not yet stored and regenerates it unchanged; 0: replay only from the oldest uncommitted message."),
         .init(name: "WARDLINE_JOURNAL_SEGMENT_MB", defaultValue: "64", help: "Size of one journal segment file."),
         .init(name: "WARDLINE_JOURNAL_SYNC_MS", defaultValue: "1000", help: "How often the journal is flushed to disk (bounds loss on power failure; a crash loses nothing)."),
         .init(name: "WARDLINE_JOURNAL_MAX_SEGMENTS", defaultValue: "256", help: "Journal segments allowed before ingest pauses and lets the broker hold readings (disk bound)."),
@@ -99,16 +109,27 @@ public struct WardlineConfiguration: Sendable {
     public var notifyChannels: [String]
     public var webhookURL: String?
     public var webhookTimeoutMillis: Int
+    /// "log", a webhook URL, or nil for no fallback.
+    public var pageFallbackChannel: String?
+    public var breakerFailures: Int
+    public var breakerCoolDownMillis: Int
+    public var stallAfterSeconds: Int
+    public var heartbeatSeconds: Int
+    public var technicalOnCall: [String]
     public var onCall: [String: String]
     /// Minutes after midnight UTC of the daily ward summary, or nil for never.
     public var summaryMinuteOfDay: Int?
     public var ringCapacity: Int
     public var maxPayloadBytes: Int
     public var maxFutureSkewSeconds: Int
+    public var deviceClockAlarmSeconds: Int
+    public var rejectedSamplesPerDeviceReason: Int
+    public var rejectedRetentionDays: Int
     public var batchSize: Int
     public var batchAgeMillis: Int
     public var writerMemoryReadings: Int
     public var shutdownGraceSeconds: Int
+    public var alarmReplaySeconds: Int
     public var journalSegmentBytes: Int
     public var journalSyncMillis: Int
     public var journalMaxSegments: Int
@@ -175,15 +196,25 @@ public struct WardlineConfiguration: Sendable {
             retryMaxMillis: r.int("WARDLINE_RETRY_MAX_MS", 10...86_400_000),
             notifyChannels: r.list("WARDLINE_NOTIFY_CHANNELS"), webhookURL: r.optional("WARDLINE_WEBHOOK_URL"),
             webhookTimeoutMillis: r.int("WARDLINE_WEBHOOK_TIMEOUT_MS", 100...120_000),
+            pageFallbackChannel: r.optional("WARDLINE_PAGE_FALLBACK_CHANNEL"),
+            breakerFailures: r.int("WARDLINE_BREAKER_FAILURES", 1...1000),
+            breakerCoolDownMillis: r.int("WARDLINE_BREAKER_COOLDOWN_MS", 10...3_600_000),
+            stallAfterSeconds: r.int("WARDLINE_STALL_AFTER_S", 2...3600),
+            heartbeatSeconds: r.int("WARDLINE_HEARTBEAT_S", 1...600),
+            technicalOnCall: r.list("WARDLINE_ONCALL_TECHNICAL"),
             onCall: ["on_call": r.string("WARDLINE_ONCALL_PRIMARY"), "charge_nurse": r.string("WARDLINE_ONCALL_CHARGE_NURSE"),
                      "physician": r.string("WARDLINE_ONCALL_PHYSICIAN"), "rapid_response": r.string("WARDLINE_ONCALL_RAPID_RESPONSE")],
             summaryMinuteOfDay: r.timeOfDay("WARDLINE_SUMMARY_AT"),
             ringCapacity: r.int("WARDLINE_RING_CAPACITY", 2...(1 << 24)),
             maxPayloadBytes: r.int("WARDLINE_MAX_PAYLOAD_BYTES", 64...(16 << 20)),
             maxFutureSkewSeconds: r.int("WARDLINE_MAX_FUTURE_SKEW_S", 0...86400),
+            deviceClockAlarmSeconds: r.int("WARDLINE_DEVICE_CLOCK_ALARM_S", 0...86400),
+            rejectedSamplesPerDeviceReason: r.int("WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON", 0...100_000),
+            rejectedRetentionDays: r.int("WARDLINE_REJECTED_RETENTION_DAYS", 1...3650),
             batchSize: r.int("WARDLINE_BATCH_SIZE", 1...100_000), batchAgeMillis: r.int("WARDLINE_BATCH_AGE_MS", 1...60_000),
             writerMemoryReadings: r.int("WARDLINE_WRITER_MEMORY_READINGS", 1...10_000_000),
             shutdownGraceSeconds: r.int("WARDLINE_SHUTDOWN_GRACE_S", 0...3600),
+            alarmReplaySeconds: r.int("WARDLINE_ALARM_REPLAY_S", 0...3600),
             journalSegmentBytes: r.int("WARDLINE_JOURNAL_SEGMENT_MB", 1...1024) << 20,
             journalSyncMillis: r.int("WARDLINE_JOURNAL_SYNC_MS", 1...600_000),
             journalMaxSegments: r.int("WARDLINE_JOURNAL_MAX_SEGMENTS", 2...100_000),
@@ -205,6 +236,12 @@ public struct WardlineConfiguration: Sendable {
         }
         if config.notifyChannels.contains("webhook") && config.webhookURL == nil {
             throw ConfigurationError(description: "WARDLINE_NOTIFY_CHANNELS names webhook but WARDLINE_WEBHOOK_URL is empty")
+        }
+        if let fallback = config.pageFallbackChannel, fallback != "log", !fallback.hasPrefix("http://"), !fallback.hasPrefix("https://") {
+            throw ConfigurationError(description: "WARDLINE_PAGE_FALLBACK_CHANNEL=\(fallback): expected log or an http(s) URL")
+        }
+        guard config.heartbeatSeconds < config.stallAfterSeconds else {
+            throw ConfigurationError(description: "WARDLINE_HEARTBEAT_S (\(config.heartbeatSeconds)) must be shorter than WARDLINE_STALL_AFTER_S (\(config.stallAfterSeconds))")
         }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(config.logLevel) else {
             throw ConfigurationError(description: "WARDLINE_LOG_LEVEL=\(config.logLevel) is not a log level")

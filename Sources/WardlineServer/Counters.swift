@@ -32,6 +32,8 @@ public final class PipelineCounters: Sendable {
     public let unstorable = Counter()
     public let alarmsRaised = Counter()
     public let alarmTransitionsStored = Counter()
+    /// Alarm events a journal replay regenerated that the last run had already stored.
+    public let replayEchoes = Counter()
     public let eventsPublished = Counter()
     public let acknowledgements = Counter()
     /// Scored readings the broker confirmed on the readings feed, and those it never got.
@@ -41,7 +43,11 @@ public final class PipelineCounters: Sendable {
     public let openAlarms = Atomic<Int>(0)
     /// Task-queue jobs (pages, escalation timers) confirmed by RabbitMQ.
     public let tasksPublished = Counter()
+    /// Rejected messages removed from `rejected_messages` by the retention job.
+    public let rejectedExpired = Counter()
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
+    private let unsampled: [Counter] = RejectReason.allCases.map { _ in Counter() }
+    private let putAside: [Counter] = PutAsideWriter.allCases.map { _ in Counter() }
 
     public init() {}
 
@@ -52,4 +58,30 @@ public final class PipelineCounters: Sendable {
     public var rejectedByReason: [(RejectReason, Int)] {
         RejectReason.allCases.map { ($0, rejected($0).count) }
     }
+
+    /// Rejections past the sampling budget: counted (here and in `rejected_message_counts`), not stored.
+    public func rejectedUnsampled(_ reason: RejectReason) -> Counter {
+        unsampled[RejectReason.allCases.firstIndex(of: reason)!]
+    }
+
+    public var rejectedUnsampledByReason: [(RejectReason, Int)] {
+        RejectReason.allCases.map { ($0, rejectedUnsampled($0).count) }
+    }
+
+    /// Rows `writer` put aside in `put_aside` because the database refused them.
+    public func putAside(_ writer: PutAsideWriter) -> Counter {
+        putAside[PutAsideWriter.allCases.firstIndex(of: writer)!]
+    }
+
+    public var putAsideByWriter: [(PutAsideWriter, Int)] {
+        PutAsideWriter.allCases.map { ($0, putAside($0).count) }
+    }
+}
+
+/// The writers that put refused rows aside (the `writer` column of `put_aside`, the metric's label).
+public enum PutAsideWriter: String, Sendable, CaseIterable {
+    /// Readings, rejected messages and device status (the batch writer).
+    case vitals
+    /// Alarm transitions with their outbox and task-queue rows (the alarm writer).
+    case alarms
 }

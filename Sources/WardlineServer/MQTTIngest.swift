@@ -17,6 +17,8 @@ final class MQTTIngest: @unchecked Sendable {
     private let ring: RingBuffer<IngestItem>
     private let counters: PipelineCounters
     private let gate: IntakeGate
+    /// Marks each message in hand, so a message stuck here (the journal, a full ring) shows as a stall.
+    let heartbeat = Heartbeat("intake", kind: .onDemand)
 
     init(journal: JournalWriter, decoder: MessageDecoder, ring: RingBuffer<IngestItem>, counters: PipelineCounters,
          gate: IntakeGate) {
@@ -31,6 +33,8 @@ final class MQTTIngest: @unchecked Sendable {
     func handle(_ message: MQTTMessage) -> MQTTClient.MessageDisposition {
         counters.messagesReceived.add()
         let now = wallClockMillis()
+        heartbeat.begin(now: now)
+        defer { heartbeat.end() }
         let position: JournalPosition
         do {
             position = try message.payload.withUnsafeBytes {

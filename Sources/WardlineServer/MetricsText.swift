@@ -11,6 +11,7 @@ struct MetricsText {
     let ringCapacity: Int
     let writerWaiting: () -> Int
     let journal: () -> (freeBytes: Int, watermarkBytes: Int, paused: Bool)
+    let clocks: DeviceClocks
 
     func render() -> String {
         var out = ""
@@ -23,6 +24,11 @@ struct MetricsText {
         metric("wardline_readings_accepted_total", "counter", "Readings accepted by validation.", [("", c.readingsAccepted.count)])
         metric("wardline_rejected_total", "counter", "Messages or elements rejected, by reason.",
                c.rejectedByReason.map { ("{reason=\"\($0.0.rawValue)\"}", $0.1) })
+        metric("wardline_rejected_unsampled_total", "counter",
+               "Rejections past the per-device, per-reason sampling budget: counted in rejected_message_counts, not stored.",
+               c.rejectedUnsampledByReason.map { ("{reason=\"\($0.0.rawValue)\"}", $0.1) })
+        metric("wardline_rejected_expired_total", "counter", "Rejected messages deleted by the retention job.",
+               [("", c.rejectedExpired.count)])
         metric("wardline_rows_inserted_total", "counter", "Readings committed to TimescaleDB.", [("", c.rowsInserted.count)])
         metric("wardline_duplicate_readings_total", "counter", "Redelivered readings stored once.", [("", c.duplicateReadings.count)])
         metric("wardline_ring_occupancy", "gauge", "Items waiting in the ring between MQTT and the engine.", [("", ringOccupancy())])
@@ -40,6 +46,13 @@ struct MetricsText {
         out += "# HELP wardline_batch_write_seconds Time to write one batch to TimescaleDB.\n# TYPE wardline_batch_write_seconds summary\n"
         out += "wardline_batch_write_seconds_sum \(Double(c.batchWriteMicros.count) / 1e6)\n"
         out += "wardline_batch_write_seconds_count \(c.batchesCommitted.count)\n"
+        let clock = clocks.summary
+        metric("wardline_device_clock_offset_max_ms", "gauge",
+               "Largest measured device clock offset either way (ms; each device's is in GET /api/v1/devices).", [("", Int(clock.largest))])
+        metric("wardline_devices_clock_beyond_bound", "gauge",
+               "Devices whose clock is further from Wardline's than WARDLINE_DEVICE_CLOCK_ALARM_S.", [("", clock.beyondBound)])
+        metric("wardline_put_aside_total", "counter", "Rows the database refused for their data, set aside in put_aside, by writer.",
+               c.putAsideByWriter.map { ("{writer=\"\($0.0.rawValue)\"}", $0.1) })
         metric("wardline_alarms_raised_total", "counter", "Alarms raised by the engine.", [("", c.alarmsRaised.count)])
         metric("wardline_alarms_open", "gauge", "Alarms open (active or acknowledged) now.", [("", c.openAlarms.load(ordering: .relaxed))])
         metric("wardline_acknowledgements_total", "counter", "Alarms acknowledged through the API or the hub.", [("", c.acknowledgements.count)])

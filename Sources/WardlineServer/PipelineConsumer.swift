@@ -3,12 +3,18 @@ import Logging
 import Synchronization
 import WardlineCore
 import WardlineEngine
+import WardlineJournal
 
 /// The consumer end of the ring, on its own thread: counts and logs each event, hands it to every
 /// ingest sink (the database writer), runs it through the alert engine, and hands the engine's
 /// events to every engine sink (the alarm store, …). Sinks never block it.
 ///
 /// The engine is not thread-safe; this thread is its only user, which also runs its timers (`tick`).
+///
+/// The engine runs on each message's received time (as journalled), not on the time this thread
+/// gets to it, so replaying the journal after a crash gives the same alarms, ids and transitions
+/// (`ReplayEchoes` keeps those already stored from going out again). Each alarm event is handed
+/// on with the journal position a replay would have to start from to regenerate it (`ReplayHorizon`).
 final class PipelineConsumer: @unchecked Sendable {
     private let ring: RingBuffer<IngestItem>
     private let sinks: [any PipelineSink]
@@ -20,11 +26,28 @@ final class PipelineConsumer: @unchecked Sendable {
     private let tickMillis: Int64
     private let producerFinished = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
+    /// True while start-up pushes the journal's unreplayed messages (the ring may run dry meanwhile).
+    let replaying = Atomic<Bool>(false)
     private var engineEvents: [EngineEvent] = []
     private var lastTick: Int64 = 0
+    private let clocks: DeviceClocks?
+    private var lastClockSnapshot: Int64 = 0
+    /// The received time of the newest message processed: the engine's clock while it works
+    /// through messages (a replayed backlog included), the wall clock taking over once caught up.
+    private var engineClock: Int64 = 0
+    private var horizon: ReplayHorizon
+    private let floorRaw: Atomic<UInt64>
+    /// Set before `start`: the transitions the last run stored past the replay point.
+    var echoes = ReplayEchoes()
+    /// Beaten every turn of the loop (which turns at least every millisecond, work or not).
+    let heartbeat = Heartbeat("engine", kind: .loop)
 
     init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], engine: AlertEngine, engineSinks: [any EngineSink],
-         commands: EngineCommandQueue, counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500) {
+         commands: EngineCommandQueue, counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500,
+         clocks: DeviceClocks? = nil, horizon: ReplayHorizon) {
+        self.clocks = clocks
+        self.horizon = horizon
+        self.floorRaw = Atomic(horizon.floor.rawValue)
         self.commands = commands
         self.ring = ring
         self.sinks = sinks
@@ -44,17 +67,29 @@ final class PipelineConsumer: @unchecked Sendable {
 
     var isFinished: Bool { finished.load(ordering: .acquiring) }
 
+    /// Replaying the journal from here regenerates everything processed so far, evidence included.
+    /// Stored only after the events of the messages before it were handed to the sinks.
+    var replayFloor: JournalPosition { JournalPosition(rawValue: floorRaw.load(ordering: .acquiring)) }
+
     private func run() {
         var idle = 0
         while true {
             let done = producerFinished.load(ordering: .acquiring)
             let n = ring.popBatch(max: 1024) { item in handle(item) }
             let now = wallClockMillis()
-            for command in commands.drain() { dispatch(command(engine, now)) }
+            heartbeat.beat(now: now)
+            for command in commands.drain() { dispatch(command(engine, now), replayFrom: nil) }
             if now - lastTick >= tickMillis {
                 lastTick = now
-                dispatch(engine.tick(now: now))
+                // Timers run on the messages' clock while there are messages (a replay from the journal
+                // must not find every device silent since it was received), on the wall clock once idle.
+                let clock = (n > 0 || replaying.load(ordering: .relaxed)) && engineClock > 0 ? engineClock : now
+                dispatch(engine.tick(now: clock), replayFrom: nil)
                 counters.openAlarms.store(engine.openAlarmCount, ordering: .relaxed)
+            }
+            if let clocks, now - lastClockSnapshot >= 2000 {
+                lastClockSnapshot = now
+                clocks.replace(engine.deviceClockOffsets())
             }
             if n > 0 { idle = 0; continue }
             if done { break }
@@ -78,13 +113,27 @@ final class PipelineConsumer: @unchecked Sendable {
                                    "element": "\(r.elementIndex.map(String.init) ?? "-")"])
         }
         for sink in sinks { sink.accept(item) }
+        let receivedAt = item.event.receivedAt
+        engineClock = receivedAt
         engineEvents.removeAll(keepingCapacity: true)
-        engine.process(item.event, now: wallClockMillis(), into: &engineEvents)
-        dispatch(engineEvents)
+        engine.process(item.event, now: receivedAt, into: &engineEvents)
+        guard item.position != .start else {
+            dispatch(engineEvents, replayFrom: nil)  // not journalled: nothing could replay it
+            return
+        }
+        let floor = horizon.note(item.position, receivedAt: receivedAt)
+        dispatch(engineEvents, replayFrom: floor)
+        floorRaw.store(floor.rawValue, ordering: .releasing)
     }
 
-    private func dispatch(_ events: [EngineEvent]) {
+    /// `replayFrom`: where a replay regenerates these events (nil: timers and commands, which no
+    /// journalled message caused).
+    private func dispatch(_ events: [EngineEvent], replayFrom: JournalPosition?) {
         for event in events {
+            if !echoes.isEmpty, let alarm = event.alarm, let t = event.transition, echoes.isEcho(alarm, t) {
+                counters.replayEchoes.add()
+                continue
+            }
             if case .alarmRaised(let alarm, _) = event {
                 counters.alarmsRaised.add()
                 // Ids and the rule only: the alarm's message carries the patient's values.
@@ -92,7 +141,7 @@ final class PipelineConsumer: @unchecked Sendable {
                            metadata: ["alarm": "\(alarm.id)", "patient": "\(alarm.patientID ?? "-")",
                                       "rule": "\(alarm.ruleID)", "priority": "\(alarm.priority.rawValue)"])
             }
-            for sink in engineSinks { sink.accept(event) }
+            for sink in engineSinks { sink.accept(event, replayFrom: replayFrom) }
         }
     }
 }

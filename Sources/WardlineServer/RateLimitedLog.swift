@@ -26,6 +26,11 @@ public final class RateLimitedLog: Sendable {
         log(.notice, key: key, now: now, message(), metadata: metadata())
     }
 
+    public func critical(key: String, now: Int64, _ message: @autoclosure () -> Logger.Message,
+                         metadata: @autoclosure () -> Logger.Metadata) {
+        log(.critical, key: key, now: now, message(), metadata: metadata())
+    }
+
     private func log(_ level: Logger.Level, key: String, now: Int64, _ message: @autoclosure () -> Logger.Message,
                      metadata: @autoclosure () -> Logger.Metadata) {
         let (allowed, heldBack) = windows.withLock { all -> (Bool, Int) in

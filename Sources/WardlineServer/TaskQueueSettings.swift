@@ -11,6 +11,13 @@ extension WardlineConfiguration {
     /// Serve and worker declare the same topology; the delay queues follow these settings.
     public var taskTopology: TaskTopology { TaskTopology(escalationMillis: escalationMillis, retry: retryPolicy) }
 
+    public var breakerSettings: CircuitBreaker.Settings {
+        CircuitBreaker.Settings(failureThreshold: breakerFailures, coolDownMillis: Int64(breakerCoolDownMillis))
+    }
+
+    public var stallAfterMillis: Int64 { Int64(stallAfterSeconds) * 1000 }
+    public var heartbeatMillis: Int64 { Int64(heartbeatSeconds) * 1000 }
+
     public var onCallRoster: OnCallRoster {
         var pagers: [CareTier: [String]] = [:]
         for tier in CareTier.allCases { pagers[tier] = OnCallRoster.list(onCall[tier.rawValue] ?? "") }

@@ -9,6 +9,13 @@ import WardlineTasks
 /// `wardline worker`: takes jobs from the work queues with manual acks and a prefetch limit, and
 /// does them — pages through the delivery channels, escalation timers, the ward summary.
 ///
+/// A page is never given up while its alarm is active (`PageFollowUp`): after its attempts on the
+/// primary channels, or at once while one's circuit is open, it goes through the fallback channel,
+/// and it keeps being retried on the primary at the capped backoff until the primary takes it or
+/// the alarm is acknowledged or resolved (only then a dead letter). Between jobs the worker updates
+/// its heartbeat row (with its channels' state, which serve shows the ward) and watches serve's
+/// (`ServeWatch`): serve silent or stalled pages the technical on-call.
+///
 /// A job is acknowledged only after it is done, or after what replaces it (its retry, its dead
 /// letter, the next escalation) has been confirmed by the broker: a crash at any point means a
 /// redelivery, never a lost job. Two broker connections: one consumes, one publishes with confirms
@@ -16,12 +23,17 @@ import WardlineTasks
 public final class TaskWorker: @unchecked Sendable {
     public struct Tally: Sendable {
         public var delivered = 0, retried = 0, deadLettered = 0, escalated = 0, escalationsCancelled = 0
+        public var throughFallback = 0, systemNotices = 0
     }
 
     private let configuration: WardlineConfiguration
     private let endpoint: AMQPEndpoint
     private let logger: Logger
-    private let channels: [DeliveryChannel]
+    private let pager: PageDelivery
+    private let instance: String
+    private var watch: ServeWatch
+    private var nextBeat: Int64 = 0
+    private var watchProblem: String?
     private let stopRequested = Atomic<Bool>(false)
     private var consumer: AMQPConnection?
     private var publisher: AMQPConnection?
@@ -35,8 +47,14 @@ public final class TaskWorker: @unchecked Sendable {
         }
         self.endpoint = endpoint
         self.logger = logger
-        channels = try DeliveryChannels.make(names: configuration.notifyChannels, webhookURL: configuration.webhookURL,
-                                             timeoutMillis: configuration.webhookTimeoutMillis, logger: logger)
+        let channels = try DeliveryChannels.make(names: configuration.notifyChannels, webhookURL: configuration.webhookURL,
+                                                 timeoutMillis: configuration.webhookTimeoutMillis, logger: logger)
+        let fallback = try configuration.pageFallbackChannel.map {
+            try DeliveryChannels.fallback($0, timeoutMillis: configuration.webhookTimeoutMillis, logger: logger)
+        }
+        pager = PageDelivery(primary: channels, fallback: fallback, breaker: configuration.breakerSettings, logger: logger)
+        instance = "worker@\(ProcessInfo.processInfo.hostName):\(getpid())"
+        watch = ServeWatch(silentAfterMillis: configuration.stallAfterMillis)
     }
 
     /// Ends `run` after the job in hand is finished (SIGTERM); unstarted prefetched jobs go back
@@ -52,6 +70,7 @@ public final class TaskWorker: @unchecked Sendable {
         var summaryPending = summaryNow
         var nextSummary = nextSummaryTime(after: wallClockMillis())
         while !stopRequested.load(ordering: .relaxed) {
+            watchServeIfDue()  // broker or not: serve is watched, and its outage paged, without the queue
             do {
                 if consumer == nil { try connect() }
                 if lastProblem != nil { logger.notice("worker: rabbitmq reachable again") }
@@ -77,13 +96,19 @@ public final class TaskWorker: @unchecked Sendable {
                 }
                 lastProblem = detail
                 var slept = 0
-                while slept < pause && !stopRequested.load(ordering: .relaxed) { sleepMicros(50_000); slept += 50 }
+                while slept < pause && !stopRequested.load(ordering: .relaxed) {
+                    sleepMicros(50_000)
+                    slept += 50
+                    watchServeIfDue()
+                }
                 pause = min(pause * 2, 30_000)
             }
         }
         consumer = nil
         publisher = nil
+        if let q = queries { try? HeartbeatStore(db: q.db).stopped(instance: instance) }
         logger.notice("worker stopped", metadata: ["delivered": "\(tally.delivered)", "retried": "\(tally.retried)",
+                                                   "through_fallback": "\(tally.throughFallback)", "system_notices": "\(tally.systemNotices)",
                                                    "dead_lettered": "\(tally.deadLettered)", "escalated": "\(tally.escalated)",
                                                    "escalations_cancelled": "\(tally.escalationsCancelled)"])
     }
@@ -98,7 +123,8 @@ public final class TaskWorker: @unchecked Sendable {
         publisher = p
         consumer = c
         logger.notice("worker consuming", metadata: ["broker": "\(endpoint)", "prefetch": "\(configuration.rabbitmqPrefetch)",
-                                                     "channels": "\(configuration.notifyChannels.joined(separator: ","))"])
+                                                     "channels": "\(configuration.notifyChannels.joined(separator: ","))",
+                                                     "fallback": "\(pager.fallbackName ?? "none")", "instance": "\(instance)"])
     }
 
     // MARK: One job
@@ -110,6 +136,11 @@ public final class TaskWorker: @unchecked Sendable {
             // Not a job at all: retrying cannot help. The queue dead-letters a rejected message.
             logger.error("worker: unreadable job rejected to the dead-letter queue", metadata: ["error": "\(error)", "routing_key": "\(d.routingKey)"])
             try consumer!.reject(d.deliveryTag)
+            return
+        }
+        if job.kind == .page {
+            try page(d, job: job, attempt: attempt)
+            try consumer!.ack(d.deliveryTag)
             return
         }
         do {
@@ -125,12 +156,7 @@ public final class TaskWorker: @unchecked Sendable {
     private func perform(_ job: TaskJob) throws {
         switch job.kind {
         case .page:
-            let n = TaskNotifications.page(job, roster: configuration.onCallRoster, now: wallClockMillis())
-            try deliver(n)
-            let latency = job.alarm.map { wallClockMillis() - $0.raisedAt }
-            logger.notice("page delivered", metadata: ["job_id": "\(job.jobID)", "tier": "\(job.tier?.rawValue ?? "-")",
-                                                       "alert_id": "\(job.alarm?.alertID ?? "-")",
-                                                       "alarm_to_delivery_ms": "\(latency.map(String.init) ?? "-")"])
+            return  // `page(_:job:attempt:)`, with its own follow-up
         case .escalationCheck:
             try escalate(job)
         case .wardSummary:
@@ -142,7 +168,8 @@ public final class TaskWorker: @unchecked Sendable {
     }
 
     private func deliver(_ n: ClinicalNotice) throws {
-        for channel in channels { try channel.deliver(n) }
+        let outcome = pager.deliverPrimary(n, now: wallClockMillis())
+        guard outcome.complete else { throw DeliveryError(outcome.failures.joined(separator: "; ")) }
         tally.delivered += 1
     }
 
@@ -202,6 +229,140 @@ public final class TaskWorker: @unchecked Sendable {
             routingKey: delayed ? TaskTopology.delayedKey(job.route, millis: delayMillis) : job.route.rawValue,
             body: job.json(), priority: job.priority, expirationMillis: delayed ? delayMillis : nil, messageID: job.jobID,
             headers: [TaskHeader.attempt: .int(Int64(attempt))]))
+    }
+
+    // MARK: Pages
+
+    /// One attempt at a page: the primary channels that have not taken it yet, then the follow-up
+    /// (fallback, retry, or — for an answered alarm only — the dead letters). Throws only for the
+    /// broker; the delivery is acknowledged by the caller once what replaces it is confirmed.
+    private func page(_ d: AMQPDelivery, job: TaskJob, attempt: Int) throws {
+        var done = Set((d.headers[TaskHeader.delivered].map { "\($0)" } ?? "").split(separator: ",").map(String.init))
+        let n = TaskNotifications.page(job, roster: configuration.onCallRoster, now: wallClockMillis())
+        let outcome = pager.deliverPrimary(n, skipping: done, now: wallClockMillis())
+        done.formUnion(outcome.accepted)
+        if outcome.complete {
+            tally.delivered += 1
+            logDelivered(job, channels: outcome.accepted, attempt: attempt)
+            return
+        }
+        let reason = outcome.failures.joined(separator: "; ")
+        let policy = configuration.retryPolicy
+        var standing = AlarmStanding.notChecked
+        if PageFollowUp.needsStanding(attempt: attempt, policy: policy, primaryFailedFast: outcome.failedFast) {
+            standing = alarmStanding(job)
+        }
+        let next = PageFollowUp.decide(attempt: attempt, policy: policy, primaryFailedFast: outcome.failedFast,
+                                       hasFallback: pager.fallbackName != nil, fallbackDelivered: done.contains(TaskHeader.fallback),
+                                       standing: standing)
+        if next.sendFallback {
+            switch pager.deliverFallback(n, now: wallClockMillis()) {
+            case .delivered:
+                done.insert(TaskHeader.fallback)
+                tally.throughFallback += 1
+                logDelivered(job, channels: [pager.fallbackName ?? "fallback"], attempt: attempt)
+            case .failed(let why), .failedFast(let why):
+                logger.error("page fallback failed too; both are retried", metadata: ["job_id": "\(job.jobID)", "error": "\(why)"])
+            }
+        }
+        let delivered: [String: AMQPArgument] = [TaskHeader.delivered: .string(done.sorted().joined(separator: ","))]
+        switch next.next {
+        case .retry(let after, let nextAttempt):
+            try publisher!.publish(AMQPMessage(
+                exchange: TaskTopology.delayExchange, routingKey: TaskTopology.delayedKey(.page, millis: after), body: d.body,
+                priority: d.priority, expirationMillis: after, messageID: d.messageID,
+                headers: delivered.merging([TaskHeader.attempt: .int(Int64(nextAttempt)), TaskHeader.reason: .string(reason)]) { a, _ in a }))
+            tally.retried += 1
+            logger.warning("page not delivered on the primary; retrying", metadata: [
+                "job_id": "\(job.jobID)", "alert_id": "\(job.alarm?.alertID ?? "-")", "attempt": "\(attempt)", "next_in_ms": "\(after)",
+                "alarm": "\(standing)", "through_fallback": "\(done.contains(TaskHeader.fallback))", "error": "\(reason)"])
+        case .deadLetter(let why):
+            try publisher!.publish(AMQPMessage(
+                exchange: TaskTopology.deadExchange, routingKey: TaskRoute.page.rawValue, body: d.body, priority: d.priority,
+                messageID: d.messageID,
+                headers: delivered.merging([TaskHeader.attempt: .int(Int64(attempt)), TaskHeader.attempts: .int(Int64(attempt)),
+                                            TaskHeader.reason: .string("\(why): \(reason)"), TaskHeader.failedQueue: .string(TaskRoute.page.queue),
+                                            TaskHeader.failedAt: .int(wallClockMillis())]) { a, _ in a }))
+            tally.deadLettered += 1
+            logger.error("page undelivered on the primary and its alarm answered; sent to the dead-letter queue",
+                         metadata: ["job_id": "\(job.jobID)", "attempts": "\(attempt)", "reason": "\(why)", "error": "\(reason)"])
+        }
+    }
+
+    /// Whether the page's alarm is still active and unanswered; `.unknown` when the database cannot say.
+    private func alarmStanding(_ job: TaskJob) -> AlarmStanding {
+        guard let alarm = job.alarm else { return .answered("no alarm in the job") }
+        do {
+            let now = try database().alarm(alarm.alertID)
+            return AlarmStanding.of(job, state: now?.state, activeSince: now?.activeSince, acknowledgedBy: now?.acknowledgedBy)
+        } catch {
+            queries = nil
+            return .unknown
+        }
+    }
+
+    /// Latency from the moment the alarm became high priority (`active_since`: raised high, raised
+    /// to high, or reactivated) — what the page is for — and from its first raise at any priority.
+    private func logDelivered(_ job: TaskJob, channels: [String], attempt: Int) {
+        let now = wallClockMillis()
+        logger.notice("page delivered", metadata: [
+            "job_id": "\(job.jobID)", "tier": "\(job.tier?.rawValue ?? "-")", "alert_id": "\(job.alarm?.alertID ?? "-")",
+            "channels": "\(channels.joined(separator: ","))", "attempt": "\(attempt)",
+            "high_priority_to_page_ms": "\(job.alarm.map { String(now - $0.activeSince) } ?? "-")",
+            "first_raised_to_page_ms": "\(job.alarm.map { String(now - $0.raisedAt) } ?? "-")"])
+    }
+
+    // MARK: Watching serve
+
+    private func watchServeIfDue() {
+        let now = wallClockMillis()
+        guard now >= nextBeat else { return }
+        nextBeat = now + configuration.heartbeatMillis
+        watchServe(now: now)
+    }
+
+    /// Updates this worker's heartbeat row (its channels' state), reads serve's, and sends what the
+    /// watch owes the technical on-call. A database that cannot be read is itself watched.
+    private func watchServe(now: Int64) {
+        let owed: [ServeWatch.Notice]
+        do {
+            let store = HeartbeatStore(db: try database().db)
+            try store.beat(instance: instance, role: "worker", problems: pager.problems)
+            let rows = try store.beats(role: "serve").map {
+                ServeWatch.Row(instance: $0.instance, ageMillis: $0.ageMillis, stopped: $0.stopped, problems: $0.problems)
+            }
+            owed = watch.observe(rows, now: now)
+            if watchProblem != nil { logger.notice("worker: heartbeats readable again") }
+            watchProblem = nil
+        } catch {
+            queries = nil
+            let detail = "\(error)"
+            if detail != watchProblem { logger.error("worker: cannot read serve's heartbeats", metadata: ["error": "\(detail)"]) }
+            watchProblem = detail
+            owed = watch.readFailed(detail, now: now)
+        }
+        for notice in owed {
+            let n = TaskNotifications.system(notice, recipients: configuration.technicalOnCall, now: wallClockMillis())
+            let outcome = pager.deliverPrimary(n, now: wallClockMillis())
+            var channels = outcome.accepted
+            if !outcome.complete, case .delivered = pager.deliverFallback(n, now: wallClockMillis()) {
+                channels.append(pager.fallbackName ?? "fallback")
+            }
+            guard outcome.complete || channels.contains(pager.fallbackName ?? "") else {
+                logger.error("system alarm not delivered on any channel; trying again", metadata: ["subject": "\(notice.subject)"])
+                break  // in order: the next notice waits for this one
+            }
+            watch.delivered(notice)
+            tally.systemNotices += 1
+            switch notice {
+            case .failure(let subject, let reason, _):
+                logger.critical("alarm system failure: technical on-call paged", metadata: [
+                    "subject": "\(subject)", "reason": "\(reason)", "channels": "\(channels.joined(separator: ","))"])
+            case .recovered(let subject, let how, let outage):
+                logger.notice("alarm system recovered: technical on-call told", metadata: [
+                    "subject": "\(subject)", "how": "\(how)", "outage_ms": "\(outage)", "channels": "\(channels.joined(separator: ","))"])
+            }
+        }
     }
 
     // MARK: Ward summary

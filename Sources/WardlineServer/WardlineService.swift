@@ -29,17 +29,24 @@ public final class WardlineService: @unchecked Sendable {
     private var consumer: PipelineConsumer?
     private var writer: BatchWriter?
     private var alarmWriter: AlarmWriter?
+    private var keeper: CheckpointKeeper?
     private var outboxRelay: OutboxRelay?
     private var taskRelay: TaskRelay?
     private var refresher: SettingsRefresher?
+    private var rejectedUpkeep: RejectedUpkeep?
     private var stats: StatsReporter?
     private var web: WebServer?
     private var readingsFeed: ReadingsFeed?
+    private var watch: AlarmSystemWatch?
     private let mqttForCommands = Mutex<MQTTClient?>(nil)
+
+    /// The engine's device clock offsets, for REST and `/metrics`.
+    private let deviceClocks: DeviceClocks
 
     public init(configuration: WardlineConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        deviceClocks = DeviceClocks(alarmAbove: Int64(configuration.deviceClockAlarmSeconds) * 1000)
     }
 
     /// Starts every part; throws with a clear message when something cannot be fixed by waiting.
@@ -68,22 +75,37 @@ public final class WardlineService: @unchecked Sendable {
         let ring = RingBuffer<IngestItem>(capacity: c.ringCapacity)
         let badInputLog = RateLimitedLog(logger: logger)
         let checkpoint = try JournalCheckpoint(directory: c.journalDirectory)
+        let keeper = CheckpointKeeper(checkpoint)
+        let replayFrom = checkpoint.position
         let reader = JournalReader(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes)
         let writer = BatchWriter(
             settings: .init(databaseURL: c.databaseURL, batchSize: c.batchSize, batchAgeMillis: Int64(c.batchAgeMillis),
                             shutdownGraceMillis: Int64(c.shutdownGraceSeconds) * 1000),
             memoryBound: c.writerMemoryReadings, counters: counters, logger: logger, reader: reader,
-            checkpoint: checkpoint, decoder: MessageDecoder(registry: registry, limits: limits),
+            keeper: keeper, decoder: MessageDecoder(registry: registry, limits: limits),
             journalID: try JournalIdentity.load(directory: c.journalDirectory))
         // The engine continues the alarms that were open when Wardline stopped; it never raises them again.
-        let engine = try AlertEngine(configuration: EngineConfiguration())
-        let openAlarms = try AlarmStore(db: db).openAlarms()
+        var engineConfiguration = EngineConfiguration()
+        engineConfiguration.clockOffsetAlarmAbove = Int64(c.deviceClockAlarmSeconds) * 1000
+        let engine = try AlertEngine(configuration: engineConfiguration)
+        let alarmStore = AlarmStore(db: db)
+        let openAlarms = try alarmStore.openAlarms()
         engine.restore(openAlarms: openAlarms, now: wallClockMillis())
         logger.info("open alarms restored", metadata: ["alarms": "\(openAlarms.count)"])
+        // What the last run stored from the messages about to be replayed, so they are not stored twice.
+        var replayStartedAt: Int64?
+        try reader.read(from: replayFrom) { record in replayStartedAt = record.receivedAt; return false }
+        let echoes = try ReplayEchoes(replayStartedAt.map { try alarmStore.latestTransitions(since: $0 - 1000) } ?? [])
+        let horizon = ReplayHorizon(horizonMillis: Int64(c.alarmReplaySeconds) * 1000, start: replayFrom)
+        let consumerBox = Mutex<PipelineConsumer?>(nil)
         let endpoint = try c.rabbitmqEndpoint()
         let alarmWriter = AlarmWriter(url: c.databaseURL, outboxTopic: c.kafkaBrokers == nil ? nil : c.kafkaAlertsTopic,
                                       tasks: endpoint == nil ? nil : AlarmTasks(escalationMillis: c.escalationMillis),
-                                      counters: counters, logger: logger)
+                                      counters: counters, logger: logger, keeper: keeper,
+                                      processed: { consumerBox.withLock { $0 }?.replayFloor ?? replayFrom })
+        keeper.track { [writer] in writer.committedThrough }
+        keeper.track { [alarmWriter] in alarmWriter.doneThrough }
+        self.keeper = keeper
         if let brokers = c.kafkaBrokers {
             let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, health: health, logger: logger)
             relay.start()
@@ -107,8 +129,17 @@ public final class WardlineService: @unchecked Sendable {
             readingsFeed = feed
             logger.notice("scored readings also go to Kafka", metadata: ["topic": "\(topic)"])
         }
-        let consumer = PipelineConsumer(ring: ring, sinks: [writer, web.sink], engine: engine, engineSinks: engineSinks,
-                                        commands: commands, counters: counters, log: badInputLog)
+        let rejectedUpkeep = RejectedUpkeep(
+            next: writer, settings: .init(databaseURL: c.databaseURL, samplesPerDeviceReason: c.rejectedSamplesPerDeviceReason,
+                                          retentionDays: c.rejectedRetentionDays),
+            counters: counters, logger: logger)
+        self.rejectedUpkeep = rejectedUpkeep
+        let consumer = PipelineConsumer(ring: ring, sinks: [rejectedUpkeep, web.sink], engine: engine, engineSinks: engineSinks,
+                                        commands: commands, counters: counters, log: badInputLog, clocks: deviceClocks,
+                                        horizon: horizon)
+        consumer.echoes = echoes
+        consumerBox.withLock { $0 = consumer }
+        rejectedUpkeep.start()
         alarmWriter.start()
         writer.start()
         consumer.start()
@@ -121,14 +152,17 @@ public final class WardlineService: @unchecked Sendable {
         let gate = IntakeGate(room: JournalRoom(minFreeBytes: c.journalMinFreeBytes, segmentBytes: c.journalSegmentBytes,
                                                 maxSegments: c.journalMaxSegments),
                               directory: c.journalDirectory, segment: journal.currentSegment,
-                              oldestNeeded: { [writer] in writer.committedThrough }, health: health, counters: counters, logger: logger)
+                              oldestNeeded: { [keeper] in keeper.position }, health: health, counters: counters, logger: logger)
         journalGauge.withLock { $0 = { [gate] in (gate.freeBytesNow, gate.room.watermarkBytes, gate.isPaused) } }
         let ingest = MQTTIngest(journal: journal, decoder: MessageDecoder(registry: registry, limits: limits), ring: ring,
                                 counters: counters, gate: gate)
         self.ingest = ingest
         self.gate = gate
-        try replayJournal(from: checkpoint.position, before: journal.currentSegment, reader: reader, checkpoint: checkpoint,
+        consumer.replaying.store(true, ordering: .relaxed)
+        try replayJournal(from: replayFrom, before: journal.currentSegment, reader: reader, keeper: keeper,
                           decoder: MessageDecoder(registry: registry, limits: limits), into: ingest)
+        consumer.replaying.store(false, ordering: .relaxed)
+        if !echoes.isEmpty { logger.info("replay skips alarm transitions already stored", metadata: ["alarm_keys": "\(echoes.count)"]) }
 
         var options = MQTTClient.Options(clientID: c.mqttClientID)
         options.host = c.mqttHost
@@ -165,6 +199,13 @@ public final class WardlineService: @unchecked Sendable {
 
         refresher.start()
         self.refresher = refresher
+        let watch = AlarmSystemWatch(
+            settings: .init(databaseURL: c.databaseURL, instance: c.mqttClientID, stallAfterMillis: c.stallAfterMillis,
+                            heartbeatMillis: c.heartbeatMillis, expectsWorkers: endpoint != nil),
+            parts: [ingest.heartbeat, consumer.heartbeat, alarmWriter.heartbeat], health: health, logger: logger,
+            post: { [web] frame, ok in web.server.post(.systemStatus(frame: frame, ok: ok)) })
+        watch.start()
+        self.watch = watch
         if c.statsIntervalSeconds > 0 {
             let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [health] in health.isUp("mqtt") }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)
@@ -177,6 +218,8 @@ public final class WardlineService: @unchecked Sendable {
     /// once the database has been unreachable for the shutdown grace (the journal keeps the rest).
     public func stop() {
         logger.notice("shutting down: stopping intake")
+        // A stop on purpose is no outage: the row says so before the parts go quiet one by one.
+        watch?.stop()
         mqttForCommands.withLock { $0 = nil }
         gate?.stop()
         mqtt?.stop()
@@ -191,6 +234,8 @@ public final class WardlineService: @unchecked Sendable {
         writer.stopAfterFlushing()
         alarmWriter?.stopAfterFlushing(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
         while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
+        rejectedUpkeep?.stop()
+        keeper?.advance()  // as far as both writers committed; the rest is replayed at the next start
         readingsFeed?.flush()
         outboxRelay?.stopAfterFlushing(graceMillis: 5000)
         taskRelay?.stopAfterFlushing(graceMillis: 5000)
@@ -217,6 +262,7 @@ public final class WardlineService: @unchecked Sendable {
         let health = health
         let counters = counters
         let ringCapacity = c.ringCapacity
+        let clocks = deviceClocks
         let context = APIContext(
             databaseURL: c.databaseURL, tokens: tokens, directory: directory,
             acknowledge: { acknowledger.acknowledge($0, by: $1) },
@@ -227,6 +273,7 @@ public final class WardlineService: @unchecked Sendable {
             directoryChanged: { refresher.refreshSoon() },
             settingsChanged: { refresher.refreshSoon() },
             latestScore: { patient in sinkBox.withLock { $0 }?.latestScore(patient) },
+            clockOffset: { clocks.offset(of: $0) },
             readiness: { health.snapshot.map { Readiness(component: $0.0, ok: $0.1.ok, required: $0.1.required, detail: $0.1.detail) } },
             metrics: { [weak self] in
                 guard let self, let web = webStats.withLock({ $0 }) else { return "" }
@@ -234,7 +281,7 @@ public final class WardlineService: @unchecked Sendable {
                 let writer = writerGauge.withLock { $0 }
                 let journal = journalGauge.withLock { $0 }
                 return MetricsText(counters: counters, web: web, ringOccupancy: ring, ringCapacity: ringCapacity,
-                                   writerWaiting: writer, journal: journal).render()
+                                   writerWaiting: writer, journal: journal, clocks: clocks).render()
             })
         let api = WardAPI(context: context, workers: c.apiWorkers, logger: logger)
         var options = WebServer.Options()
@@ -287,7 +334,7 @@ public final class WardlineService: @unchecked Sendable {
     }
 
     /// Pushes journalled messages the last run had not committed through the normal path.
-    private func replayJournal(from: JournalPosition, before segment: UInt32, reader: JournalReader, checkpoint: JournalCheckpoint,
+    private func replayJournal(from: JournalPosition, before segment: UInt32, reader: JournalReader, keeper: CheckpointKeeper,
                                decoder: MessageDecoder, into ingest: MQTTIngest) throws {
         var records = 0
         let result = try reader.read(from: from, through: JournalPosition(segment: segment, offset: 0)) { record in
@@ -300,7 +347,7 @@ public final class WardlineService: @unchecked Sendable {
         }
         if records == 0 {
             // Nothing left from earlier runs: older segments can go. The writer is idle, so this is safe.
-            checkpoint.advance(to: JournalPosition(segment: segment, offset: 0))
+            keeper.advance(to: JournalPosition(segment: segment, offset: 0))
         }
         if records > 0 || result.damaged {
             logger.notice("replayed journal from the last run", metadata: ["messages": "\(records)", "from": "\(from)",

@@ -63,6 +63,20 @@ public final class AlarmStore {
         try db.execute("SELECT \(Self.selectColumns) FROM alerts WHERE state <> 'resolved' ORDER BY raised_at").rows.compactMap(Self.alarm)
     }
 
+    /// For each alarm key (patient, rule, device) with a transition stored at or after `since`
+    /// (epoch ms), the time of its latest one: what a journal replay from `since` must not store again.
+    public func latestTransitions(since: Int64) throws -> [(patientID: String?, ruleID: String, deviceID: String?, at: Int64)] {
+        try db.execute("""
+            SELECT a.patient_id, a.rule_id, a.device_id, \(Self.millis("max(t.at)"))
+            FROM alert_transitions t JOIN alerts a ON a.id = t.alert_id
+            WHERE t.at >= \(Self.time(1))
+            GROUP BY 1, 2, 3
+            """, [String(since)]).rows.compactMap { r in
+            guard let rule = r[1], let at = r[3].flatMap(Int64.init) else { return nil }
+            return (r[0], rule, r[2], at)
+        }
+    }
+
     /// The columns `alarm(_:)` reads, in its order.
     static let selectColumns = """
         id, patient_id, device_id, rule_id, category, vital, priority, state, latching, condition_present,

@@ -209,6 +209,59 @@ public enum Migrations {
             );
             CREATE INDEX task_outbox_pending ON task_outbox (id) WHERE published_at IS NULL;
             """),
+        Migration(version: 7, name: "rejected-message counts and retention", sql: """
+            -- Rejections beyond the sampling budget (WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON per
+            -- device, reason and hour) are counted here instead of stored one by one. device_id ''
+            -- means no device id (an unknown topic); '*' the devices beyond the sampler's key bound.
+            CREATE TABLE rejected_message_counts (
+                device_id        text COLLATE "C" NOT NULL,
+                reason           text        NOT NULL,
+                window_start     timestamptz NOT NULL,
+                unsampled        bigint      NOT NULL,
+                last_received_at timestamptz NOT NULL,
+                PRIMARY KEY (device_id, reason, window_start)
+            );
+            -- Retention (WARDLINE_REJECTED_RETENTION_DAYS) deletes by age.
+            CREATE INDEX rejected_messages_received ON rejected_messages (received_at);
+            """),
+        Migration(version: 8, name: "rows put aside by the writers", sql: """
+            -- A row the database refused for its data (SQLSTATE class 22, 23 or 54), set aside by
+            -- the writer that met it so the rest of its batch is stored: one bad row never stops a
+            -- writer. (writer, row_key) is the row's identity, so a retried batch or a journal
+            -- replay puts it aside once. Operators read, fix and re-enter these by hand.
+            CREATE TABLE put_aside (
+                id             bigserial PRIMARY KEY,
+                writer         text NOT NULL,
+                kind           text NOT NULL,
+                row_key        text NOT NULL,
+                error_sqlstate text NOT NULL,
+                error_message  text NOT NULL,
+                row            text NOT NULL,
+                put_aside_at   timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (writer, row_key)
+            );
+            CREATE INDEX put_aside_recent ON put_aside (put_aside_at DESC);
+
+            -- At start, the transitions stored since the journal's replay point are read back by
+            -- time, so the replay does not write them a second time.
+            CREATE INDEX alert_transitions_at ON alert_transitions (at);
+            """),
+        Migration(version: 9, name: "heartbeats of serve and worker processes", sql: """
+            -- One row per running serve or worker, updated every few seconds (IEC 60601-1-8: a
+            -- failure of the alarm system must itself be signalled). The worker pages the technical
+            -- on-call when a serve row goes silent; serve shows the ward what a worker reports of
+            -- its paging channels. beat_at is the database's clock, so host clocks do not matter.
+            -- problems: what the process finds wrong with itself now ('' when nothing); never
+            -- patient data.
+            CREATE TABLE system_heartbeats (
+                instance   text PRIMARY KEY,
+                role       text NOT NULL CHECK (role IN ('serve', 'worker')),
+                started_at timestamptz NOT NULL DEFAULT now(),
+                beat_at    timestamptz NOT NULL DEFAULT now(),
+                stopped_at timestamptz,
+                problems   text NOT NULL DEFAULT ''
+            );
+            """),
     ]
 }
 

@@ -8,11 +8,12 @@ public struct PostgresError: Error, CustomStringConvertible {
     public let sqlState: String?
     public var description: String { "postgres \(operation) failed: \(message)" + (sqlState.map { " [\($0)]" } ?? "") }
 
-    /// The server refused the data itself (SQLSTATE classes 22 and 23): retrying cannot help.
-    /// Every other failure (connection, shutdown, resources, missing table) may pass.
+    /// The server refused the data itself (SQLSTATE classes 22 data exception, 23 integrity
+    /// constraint, 54 program limit such as 54000 "index row size exceeds"): retrying the same row
+    /// cannot help. Every other failure (connection, shutdown, resources, missing table) may pass.
     public var isDataError: Bool {
         guard let s = sqlState else { return false }
-        return s.hasPrefix("22") || s.hasPrefix("23")
+        return s.hasPrefix("22") || s.hasPrefix("23") || s.hasPrefix("54")
     }
 }
 

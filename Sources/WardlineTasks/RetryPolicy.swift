@@ -1,5 +1,6 @@
 /// How a job whose delivery failed is tried again: after `base`, then twice as long each time up to
-/// `cap`, for `maxAttempts` attempts in all; after the last it goes to the dead-letter queue.
+/// `cap`, for `maxAttempts` attempts in all; after the last it goes to the dead-letter queue — except
+/// a page whose alarm is still active, which goes on at the capped backoff (`PageFollowUp`).
 public struct RetryPolicy: Sendable, Equatable {
     public var maxAttempts: Int
     public var baseMillis: Int
@@ -33,6 +34,14 @@ public struct RetryPolicy: Sendable, Equatable {
         guard maxAttempts >= 2 else { return [] }
         var seen: [Int] = []
         for n in 2...maxAttempts where !seen.contains(delay(beforeAttempt: n)) { seen.append(delay(beforeAttempt: n)) }
+        return seen
+    }
+
+    /// Every pause a page can wait, past `maxAttempts` too: base, 2 × base, … up to and including the cap.
+    public var pageDelays: [Int] {
+        var seen: [Int] = []
+        var n = 2
+        while seen.last != capMillis { seen.append(delay(beforeAttempt: n)); n += 1 }
         return seen
     }
 }

@@ -23,11 +23,11 @@ public struct TaskTopology: Sendable, Equatable {
     public static let deadQueue = "wardline.dead"
     public static let maxPriority: Int64 = 9
 
-    /// The pauses in use: the escalation time and every retry backoff step.
+    /// The pauses in use: the escalation time and every retry backoff step (a page's up to the cap).
     public var delays: [Int]
 
     public init(escalationMillis: Int, retry: RetryPolicy) {
-        delays = Array(Set([escalationMillis] + retry.delays)).sorted()
+        delays = Array(Set([escalationMillis] + retry.delays + retry.pageDelays)).sorted()
     }
 
     public struct Queue: Sendable, Equatable {
@@ -89,4 +89,8 @@ public enum TaskHeader {
     public static let attempts = "x-wardline-attempts"
     public static let failedQueue = "x-wardline-queue"
     public static let failedAt = "x-wardline-failed-at"
+    /// On a page: the channels that have taken it already (comma-separated; `fallback` for the
+    /// fallback channel), so a retry sends it only where it has not gone.
+    public static let delivered = "x-wardline-delivered"
+    public static let fallback = "fallback"
 }

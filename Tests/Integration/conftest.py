@@ -91,7 +91,10 @@ class Wardline:
                         WARDLINE_DASHBOARD_DIR=str(REPO / "dashboards"), WARDLINE_ASSIGNMENT_REFRESH_S="1",
                         # No task queue unless a test asks (test_taskqueue.py): other tests' alarms
                         # would otherwise leave pages queued for the next worker.
-                        WARDLINE_RABBITMQ_URL="")
+                        WARDLINE_RABBITMQ_URL="",
+                        # Most tests stamp readings minutes in the past on purpose; the device.clock
+                        # alarm that would raise is tested on its own (test_device_clocks.py).
+                        WARDLINE_DEVICE_CLOCK_ALARM_S="0")
         self.env.update({k: str(v) for k, v in settings.items()})
         self.http_port = int(self.env["WARDLINE_HTTP_PORT"])
         self.url = f"http://127.0.0.1:{self.http_port}"

@@ -100,7 +100,8 @@ def test_bad_arguments_and_unreachable_broker_are_clear_errors():
 
 def test_bad_devices_against_wardline_every_good_reading_stored_every_bad_one_rejected(wardline_factory, db):
     prefix = "b" + uuid.uuid4().hex[:5]
-    w = wardline_factory().start()
+    # Every rejection stored, beyond the default sampling budget per device, reason and hour.
+    w = wardline_factory(WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON=100000).start()
     out = subprocess.run(sim("--devices", 50, "--rate", 500, "--duration", 4, "--bad-share", 0.3, "--id-prefix", prefix,
                              "--artefacts-per-hour", 0, "--quiet"), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

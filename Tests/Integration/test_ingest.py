@@ -48,7 +48,8 @@ def test_a_duplicate_publish_is_stored_once(wardline_factory, db, publisher):
 
 def test_mixed_stream_stores_every_good_reading_and_rejects_every_bad_one(wardline_factory, db, publisher):
     prefix = unique_prefix()
-    w = wardline_factory().start()
+    # Every rejection stored: a budget above this test's ~70 per reason (test_hostile_input.py tests the budget).
+    w = wardline_factory(WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON=1000).start()
     dev = prefix + "-mix"
     topic = f"devices/{dev}/vitals"
     ts = now_ms()
@@ -60,7 +61,7 @@ def test_mixed_stream_stores_every_good_reading_and_rejects_every_bad_one(wardli
         (topic, json.dumps({"seq": 1, "ts": ts + 3_600_000, "patient_id": "P", "hr": 70}), "future_timestamp"),
         (topic, json.dumps({"seq": 1, "ts": ts, "hr": 70}), "unknown_device"),
         (topic, json.dumps({"seq": 1, "ts": ts, "patient_id": "P", "hr": 70, "pad": "x" * 70_000}), "oversized_payload"),
-        (f"devices/{dev}!bad/vitals", json.dumps(reading(dev, 1)), "malformed_topic"),
+        (f"devices/{dev}!bad/vitals", json.dumps(reading(dev, 1)), "bad_characters"),
         (topic, json.dumps({"ts": ts, "patient_id": "P", "hr": 70}), "missing_field"),
     ]
     good = 0

@@ -180,26 +180,38 @@ def dead_letters():
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
-def test_a_webhook_that_keeps_failing_sends_the_job_to_the_dead_letter_queue(wardline_factory, worker_factory, db,
-                                                                             publisher):
+def test_a_page_that_keeps_failing_goes_to_the_dead_letters_only_once_its_alarm_is_acknowledged(
+        wardline_factory, worker_factory, db, publisher):
     gateway = Gateway(status=503)
     try:
-        worker = webhook_worker(worker_factory, gateway, WARDLINE_RETRY_MAX_ATTEMPTS=3, WARDLINE_RETRY_BASE_MS=300)
+        # The breaker's threshold above the attempts: this test is about the retry policy alone.
+        worker = webhook_worker(worker_factory, gateway, WARDLINE_RETRY_MAX_ATTEMPTS=3, WARDLINE_RETRY_BASE_MS=300,
+                                WARDLINE_RETRY_MAX_MS=1200, WARDLINE_BREAKER_FAILURES=50)
         w = wardline_factory(WARDLINE_ESCALATION_S=600, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
         patient = "PAT-" + unique_prefix()
         desaturate(publisher, patient)
-        tries = gateway.wait_for(patient, "on_call", count=3, timeout=30)
-        assert len(tries) == 3, "three attempts"
+        tries = gateway.wait_for(patient, "on_call", count=5, timeout=30)
+        assert len(tries) == 5, "past its three attempts: the alarm is active, the page goes on"
         gaps = [b[0] - a[0] for a, b in zip(tries, tries[1:])]
-        assert 300 <= gaps[0] < 1500 and 600 <= gaps[1] < 2500, f"backoff 300 ms then 600 ms, got {gaps}"
+        assert 300 <= gaps[0] < 1500 and 600 <= gaps[1] < 2500 and 1200 <= gaps[2] < 3500 and 1200 <= gaps[3] < 3500, \
+            f"backoff 300, 600, then 1200 ms (the cap), got {gaps}"
+        worker.wait_for_log("channel=fallback-log")  # after the third attempt, the log channel of last resort
+        assert not [d for d in dead_letters() if (d["job"].get("alarm") or {}).get("patient_id") == patient]
+        alert_id = db.scalar("SELECT id FROM alerts WHERE patient_id = %s AND rule_id = 'spo2.low'", patient)
+        status, body, _ = w.api("POST", "/api/v1/alarms/" + alert_id + "/acknowledge", w.token("nurse-kim", "admin", "*"), {})
+        assert status == 200, body
         worker.wait_for_log("sent to the dead-letter queue")
-        time.sleep(0.5)
-        assert len(gateway.pages(patient)) == 3, "no fourth attempt"
+        time.sleep(1.5)
+        count = len(gateway.pages(patient))
+        time.sleep(2)
+        assert len(gateway.pages(patient)) == count, "no attempt after the dead letter"
         mine = [d for d in dead_letters() if (d["job"].get("alarm") or {}).get("patient_id") == patient]
         assert len(mine) == 1
         headers = mine[0]["headers"]
-        assert headers["x-wardline-attempts"] == 3 and headers["x-wardline-queue"] == "wardline.page"
+        assert headers["x-wardline-queue"] == "wardline.page" and headers["x-wardline-attempts"] >= 5
+        assert "acknowledged by nurse-kim" in headers["x-wardline-reason"]
         assert "HTTP 503" in headers["x-wardline-reason"] and "gateway down" in headers["x-wardline-reason"]
+        assert headers["x-wardline-delivered"] == "fallback,log", "it did reach the fallback (and the log channel)"
         assert mine[0]["job"]["kind"] == "page"
         w.stop()
     finally:

@@ -11,7 +11,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import REPO, now_ms, unique_prefix
+from conftest import RABBITMQ_URL, REPO, now_ms, unique_prefix
 
 ARTIFACTS = REPO / "var" / "test-artifacts"
 
@@ -92,3 +92,28 @@ def test_the_ward_page_live(wardline_factory, publisher, browser):
         lambda d: css(d, "#connection-state")[0].get_attribute("data-state") in ("stale", "connecting"))
     browser.save_screenshot(str(ARTIFACTS / "ward-page-stale.png"))
     assert os.path.getsize(ARTIFACTS / "ward-page-alarm.png") > 10_000
+
+
+def test_the_ward_page_shows_a_failure_of_the_alarm_system_itself(wardline_factory, browser):
+    """A task queue with no worker reporting: pages are not going out, and the ward must see it
+    (IEC 60601-1-8). Then Wardline freezes: the page's own silence is such a failure too."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    w = wardline_factory(WARDLINE_RABBITMQ_URL=RABBITMQ_URL, WARDLINE_STALL_AFTER_S=3, WARDLINE_HEARTBEAT_S=1).start()
+    token = w.token("c-" + unique_prefix(), "charge_nurse", "4B")
+    browser.get(f"{w.url}/#token={token}")
+    WebDriverWait(browser, 15, poll_frequency=0.05).until(lambda d: css(d, "#connection-state[data-state='live']"))
+    banner = "#system-banner"
+    WebDriverWait(browser, 15, poll_frequency=0.05).until(lambda d: css(d, banner)[0].is_displayed())
+    assert css(browser, "#system-title")[0].text == "ALARM SYSTEM FAILURE"
+    assert "paging" in css(browser, "#system-detail")[0].text and "no wardline worker" in css(browser, "#system-detail")[0].text
+    assert css(browser, banner)[0].get_attribute("data-severity") == "failure"
+    browser.save_screenshot(str(ARTIFACTS / "ward-page-system-failure.png"))
+
+    os.kill(w.proc.pid, signal.SIGSTOP)
+    try:
+        WebDriverWait(browser, 50, poll_frequency=0.2).until(
+            lambda d: "no contact with Wardline" in css(d, "#system-title")[0].text)
+        assert css(browser, banner)[0].is_displayed()
+        browser.save_screenshot(str(ARTIFACTS / "ward-page-silent.png"))
+    finally:
+        os.kill(w.proc.pid, signal.SIGCONT)

@@ -64,7 +64,7 @@ import WardlineCore
         ("devices/mon-1/vitals", "[]", .missingField),
         ("devices/mon-1/heartbeat", #"{"seq":1}"#, .unknownTopic),
         ("hospital/ward3", #"{"seq":1}"#, .unknownTopic),
-        ("devices/mon 1/vitals", #"{"seq":1}"#, .malformedTopic),
+        ("devices/mon 1/vitals", #"{"seq":1}"#, .badCharacters),
         ("devices//vitals", #"{"seq":1}"#, .malformedTopic),
         ("devices/mon-1/status", #"{"state":"asleep"}"#, .impossibleValue),
         ("devices/mon-1/status", #"{"state":"online","battery":140}"#, .impossibleValue),

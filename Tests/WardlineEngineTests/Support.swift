@@ -28,6 +28,29 @@ final class Ward {
         return record(engine.process(.reading(r), now: now))
     }
 
+    /// A reading from a device whose clock is `clockOffset` ms ahead of the engine's (negative: behind).
+    @discardableResult
+    func read(_ vitals: Vitals, patient: String = "P1", device: String, clockOffset: Int64) -> [EngineEvent] {
+        let s = (seq[device] ?? 0) + 1
+        seq[device] = s
+        let r = Reading(deviceID: device, patientID: patient, seq: s, time: now + clockOffset, receivedAt: now, vitals: vitals)
+        return record(engine.process(.reading(r), now: now))
+    }
+
+    /// A backlog array arriving now: readings stamped at the given device times, in order.
+    @discardableResult
+    func backlog(_ readings: [(time: Int64, vitals: Vitals)], patient: String = "P1", device: String) -> [EngineEvent] {
+        var out: [EngineEvent] = []
+        for (time, vitals) in readings {
+            let s = (seq[device] ?? 0) + 1
+            seq[device] = s
+            let r = Reading(deviceID: device, patientID: patient, seq: s, time: time, receivedAt: now, vitals: vitals,
+                            isBacklog: true)
+            out += record(engine.process(.reading(r), now: now))
+        }
+        return out
+    }
+
     @discardableResult
     func send(_ event: IngestEvent) -> [EngineEvent] { record(engine.process(event, now: now)) }
 

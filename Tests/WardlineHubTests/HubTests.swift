@@ -231,3 +231,22 @@ private func reading(_ patient: String, hr: Double) -> EngineEvent {
         #expect(hub.unconfirmedAlarmDisconnects == 1)
     }
 }
+
+@Suite struct SystemStatusFrameTests {
+    @Test func everySocketGetsTheAlarmSystemsStateAndALaterOneGetsTheLatestProblem() {
+        let hub = Hub(directory: ward)
+        hub.open(1, principal: Principal(userID: "n1", role: .nurse, ward: "4B"))
+        _ = drain(hub, 1)
+        let failure = WireFormat.frame("system:status", ["ok": false, "headline": "ALARM SYSTEM FAILURE: engine stalled for 16 s"])
+        hub.deliver(.systemStatus(frame: failure, ok: false))
+        #expect(drain(hub, 1).map(\.0) == ["system:status"])
+        hub.open(2, principal: Principal(userID: "c1", role: .chargeNurse, ward: "4B"))
+        let second = drain(hub, 2)
+        #expect(second.map(\.0) == ["session:ready", "system:status"])
+        #expect(second[1].1["ok"] as? Bool == false)
+        hub.deliver(.systemStatus(frame: WireFormat.frame("system:status", ["ok": true]), ok: true))
+        #expect(drain(hub, 1).map(\.0) == ["system:status"] && drain(hub, 2).map(\.0) == ["system:status"], "the all-clear too")
+        hub.open(3, principal: Principal(userID: "c2", role: .chargeNurse, ward: "4B"))
+        #expect(drain(hub, 3).map(\.0) == ["session:ready"], "all well: nothing to say to a new socket")
+    }
+}

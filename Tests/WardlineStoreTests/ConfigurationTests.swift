@@ -27,6 +27,8 @@ import Testing
         (["WARDLINE_NOTIFY_CHANNELS": "webhook"], "WARDLINE_WEBHOOK_URL is empty"),
         (["WARDLINE_RABBITMQ_URL": "http://u:secret@h/"], "WARDLINE_RABBITMQ_URL: http://u:***@h/ is not an amqp://"),
         (["WARDLINE_SUMMARY_AT": "25:00"], "WARDLINE_SUMMARY_AT=25:00 is not a time of day HH:MM"),
+        (["WARDLINE_PAGE_FALLBACK_CHANNEL": "pager"], "WARDLINE_PAGE_FALLBACK_CHANNEL=pager: expected log or an http(s) URL"),
+        (["WARDLINE_HEARTBEAT_S": "15"], "WARDLINE_HEARTBEAT_S (15) must be shorter than WARDLINE_STALL_AFTER_S (15)"),
     ])
     func badValuesNameTheSetting(environment: [String: String], message: String) {
         #expect {

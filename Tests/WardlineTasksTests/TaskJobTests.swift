@@ -59,8 +59,8 @@ import WardlineTasks
     }
 
     @Test func topologyHasOneDelayQueuePerPauseDeadLetteringIntoTheWorkExchange() {
-        let t = TaskTopology(escalationMillis: 3000, retry: RetryPolicy(maxAttempts: 3, baseMillis: 1000, capMillis: 60_000))
-        #expect(t.delays == [1000, 2000, 3000])
+        let t = TaskTopology(escalationMillis: 3000, retry: RetryPolicy(maxAttempts: 3, baseMillis: 1000, capMillis: 8000))
+        #expect(t.delays == [1000, 2000, 3000, 4000, 8000], "a page of an active alarm goes on past its attempts, up to the cap")
         let delay = t.queues.first { $0.name == "wardline.delay.3000" }
         #expect(delay?.arguments["x-dead-letter-exchange"] == .string("wardline.notify"))
         #expect(delay?.bindingKey == "3000.#")

@@ -1,0 +1,123 @@
+import Logging
+import Synchronization
+import WardlineCore
+import WardlineStore
+
+/// Bounds what bad input can grow (issue 12). Sits in front of the database writer as a sink:
+/// each rejection past `RejectionSampler`'s budget per (device, reason, hour) is counted
+/// (`wardline_rejected_unsampled_total`) and not handed on, so `rejected_messages` keeps at most
+/// the budget's samples. Every rejection is still counted per reason by the consumer.
+///
+/// Its own thread writes the counts of what was not sampled to `rejected_message_counts` every
+/// second and deletes rejected messages older than the retention at start and every
+/// `retentionEveryMillis`. Counts not yet written are lost on kill -9 (at most about a second's
+/// worth; the metrics are in memory too), and held, merged, while the database is down.
+final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
+    struct Settings {
+        var databaseURL: String
+        var samplesPerDeviceReason: Int
+        var retentionDays: Int
+        var retentionEveryMillis: Int64 = 5 * 60 * 1000
+        var flushEveryMillis: Int64 = 1000
+    }
+
+    private let next: any PipelineSink
+    private let settings: Settings
+    private let counters: PipelineCounters
+    private let logger: Logger
+    private let sampler: Mutex<RejectionSampler>
+    private let stopRequested = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    private let bell = Doorbell()
+    // Upkeep-thread state.
+    private var unwritten: [RejectionSampler.Tally] = []
+
+    /// Hands everything but the unsampled rejections on to `next` (the database writer).
+    init(next: any PipelineSink, settings: Settings, counters: PipelineCounters, logger: Logger) {
+        self.next = next
+        self.settings = settings
+        self.counters = counters
+        self.logger = logger
+        self.sampler = Mutex(RejectionSampler(perWindow: settings.samplesPerDeviceReason))
+    }
+
+    func accept(_ item: IngestItem) {
+        if case .rejected(let m) = item.event,
+           !sampler.withLock({ $0.admit(deviceID: m.deviceID, reason: m.reason, receivedAt: m.receivedAt) }) {
+            counters.rejectedUnsampled(m.reason).add()
+            return
+        }
+        next.accept(item)
+    }
+
+    func start() { startDedicatedThread(named: "wardline-rejected") { [self] in run() } }
+
+    /// Writes the counts gathered so far (one attempt, waited for at most two seconds); the thread ends.
+    func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        bell.ring()
+        let deadline = wallClockMillis() + 2000
+        while !stopped.load(ordering: .acquiring) && wallClockMillis() < deadline { sleepMicros(1000) }
+    }
+
+    private func run() {
+        var store: RejectedStore?
+        var failing = false
+        var nextRetention: Int64 = 0
+        while true {
+            let stopping = stopRequested.load(ordering: .acquiring)
+            do {
+                let s = try store ?? RejectedStore(db: PostgresConnection(url: settings.databaseURL))
+                store = s
+                try flush(s)
+                if !stopping && wallClockMillis() >= nextRetention {
+                    let deleted = try s.deleteOlderThan(days: settings.retentionDays)
+                    counters.rejectedExpired.add(deleted)
+                    if deleted > 0 {
+                        logger.info("rejected messages past retention deleted",
+                                    metadata: ["deleted": "\(deleted)", "days": "\(settings.retentionDays)"])
+                    }
+                    nextRetention = wallClockMillis() + settings.retentionEveryMillis
+                }
+                if failing { logger.notice("rejected-message upkeep writing again") }
+                failing = false
+            } catch {
+                store = nil
+                if !failing {
+                    logger.warning("rejected-message upkeep cannot reach the database; holding counts",
+                                   metadata: ["error": "\(error)", "held": "\(unwritten.count)"])
+                }
+                failing = true
+            }
+            if stopping { break }
+            bell.wait(micros: Int(settings.flushEveryMillis) * 1000)
+        }
+        stopped.store(true, ordering: .releasing)
+    }
+
+    private func flush(_ store: RejectedStore) throws {
+        unwritten = Self.merge(unwritten + sampler.withLock { $0.takeTallies() })
+        // While the database is down, keep the newest windows within a bound rather than grow.
+        if unwritten.count > 100_000 { unwritten.removeFirst(unwritten.count - 100_000) }
+        guard !unwritten.isEmpty else { return }
+        try store.add(unwritten)
+        unwritten.removeAll()
+    }
+
+    static func merge(_ tallies: [RejectionSampler.Tally]) -> [RejectionSampler.Tally] {
+        var byKey: [String: RejectionSampler.Tally] = [:]
+        var order: [String] = []
+        for t in tallies {
+            let key = "\(t.windowStart)\u{0}\(t.reason.rawValue)\u{0}\(t.deviceID)"
+            if var known = byKey[key] {
+                known.unsampled += t.unsampled
+                known.lastReceivedAt = max(known.lastReceivedAt, t.lastReceivedAt)
+                byKey[key] = known
+            } else {
+                byKey[key] = t
+                order.append(key)
+            }
+        }
+        return order.map { byKey[$0]! }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import WardlineCore
+import WardlineEngine
+
+/// A row the database refused for its data, as an operator reads it back from `put_aside`.
+public struct PutAsideRow: Sendable {
+    /// The writer that met it ("vitals", "alarms").
+    public var writer: String
+    /// What it is ("reading", "rejected_message", "device_status", "alarm_transition").
+    public var kind: String
+    /// Its identity in its own table, so putting the same row aside twice (a retried batch, a
+    /// journal replay) keeps one row.
+    public var key: String
+    /// The row itself, as JSON text.
+    public var row: String
+
+    public static func reading(_ r: Reading) -> Self {
+        let v = r.vitals
+        var fields: [String: Any] = ["device_id": r.deviceID, "patient_id": r.patientID, "seq": r.seq, "time": r.time,
+                                     "received_at": r.receivedAt]
+        for (name, value) in [("hr", v.heartRate), ("spo2", v.spo2), ("temp", v.temperature), ("rr", v.respiratoryRate),
+                              ("sbp", v.systolicBP), ("dbp", v.diastolicBP)] {
+            if let value { fields[name] = value }
+        }
+        if let o2 = v.onOxygen { fields["o2"] = o2 }
+        if let acvpu = v.consciousness { fields["acvpu"] = acvpu.rawValue }
+        return Self(writer: "vitals", kind: "reading", key: "\(r.deviceID)/\(r.seq)/\(r.time)", row: json(fields))
+    }
+
+    public static func rejected(_ row: RejectedRow) -> Self {
+        let m = row.message
+        var fields: [String: Any] = ["topic": m.topic, "reason": m.reason.rawValue, "detail": m.detail, "payload": m.payload,
+                                     "payload_size": m.payloadSize, "received_at": m.receivedAt]
+        if let d = m.deviceID { fields["device_id"] = d }
+        if let i = m.elementIndex { fields["element_index"] = i }
+        return Self(writer: "vitals", kind: "rejected_message",
+                    key: "\(row.journalID)/\(row.journalPosition)/\(m.elementIndex ?? -1)", row: json(fields))
+    }
+
+    public static func status(_ s: DeviceStatus) -> Self {
+        var fields: [String: Any] = ["device_id": s.deviceID, "state": s.state.rawValue, "received_at": s.receivedAt]
+        if let t = s.time { fields["time"] = t }
+        if let f = s.firmware { fields["firmware"] = f }
+        if let b = s.battery { fields["battery"] = b }
+        return Self(writer: "vitals", kind: "device_status", key: "\(s.deviceID)@\(s.receivedAt)", row: json(fields))
+    }
+
+    /// An alarm transition, as the DomainEvent it would have published.
+    public static func transition(_ a: Alarm, _ t: AlarmTransition) -> Self {
+        Self(writer: "alarms", kind: "alarm_transition", key: "\(t.alarmID)#\(t.revision)", row: AlarmEvent.json(a, t))
+    }
+
+    private static func json(_ fields: [String: Any]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// `put_aside`: rows a writer could not store because the database refused them, so that one bad
+/// row never stops a writer and is never silently dropped either.
+public enum PutAsideStore {
+    /// Longest row text kept: enough to read any real row, bounded for a hostile one.
+    static let maxRowCharacters = 65_536
+
+    /// Records `row` with the error that refused it; returns false when it was already there.
+    /// Outside the failed transaction (which has rolled back), on the writer's own connection.
+    @discardableResult
+    public static func insert(_ row: PutAsideRow, error: PostgresError, db: PostgresConnection) throws -> Bool {
+        let sql = """
+            INSERT INTO put_aside (writer, kind, row_key, error_sqlstate, error_message, row)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (writer, row_key) DO NOTHING
+            """
+        let message = clean(error.message, limit: 4000)
+        do {
+            return try db.execute(sql, [row.writer, row.kind, clean(row.key, limit: 1000), error.sqlState ?? "",
+                                        message, clean(row.row, limit: maxRowCharacters)]).affectedRows == 1
+        } catch let again as PostgresError where again.isDataError {
+            // The row text itself is refused (should not happen once cleaned): keep its identity at least.
+            return try db.execute(sql, [row.writer, row.kind, String(row.key.unicodeScalars.filter(\.isASCII).prefix(200)),
+                                        error.sqlState ?? "", message,
+                                        "{\"unstorable\": \"\(again.sqlState ?? "")\"}"]).affectedRows == 1
+        }
+    }
+
+    /// PostgreSQL text cannot hold NUL; the bound keeps one row from being huge.
+    static func clean(_ s: String, limit: Int) -> String {
+        var out = s.contains("\u{0}") ? s.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : s
+        if out.count > limit { out = String(out.prefix(limit)) + "…" }
+        return out
+    }
+}
