@@ -10,9 +10,12 @@ autosave_interval=1); with none, the shipped config is measured. Prints, per rou
   burst: N published and acknowledged, then kill -9 -> acknowledged readings lost
   stream: kill -9 while a device keeps publishing -> acknowledged-before-the-kill readings lost
   rate: QoS 1 readings/s with every PUBACK awaited (the offline session's queue growing)
+With --simulator firmware-sim/build/wardline-sim it also times N readings (--sim-readings) from
+the simulator (200 devices, deep in-flight window) into an offline session's queue.
 """
 import argparse
 import pathlib
+import subprocess
 import sys
 import threading
 import time
@@ -69,11 +72,26 @@ def stream(overrides, seconds):
         b.close()
 
 
+def simulator_rate(overrides, simulator, n):
+    b = Broker(overrides).start()
+    try:
+        OfflineSession(b)
+        b.save_now()
+        out = subprocess.run([simulator, "--port", str(b.port), "--devices", "200", "--rate", "1000000",
+                              "--count", str(n), "--quiet"], capture_output=True, text=True, timeout=1800, check=True)
+        saves = b.log.read_text().count("Saving in-memory database")
+        return out.stdout.strip().splitlines()[-1], saves
+    finally:
+        b.close()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--readings", type=int, default=5000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--stream-seconds", type=float, default=3.0)
+    p.add_argument("--simulator", help="path of wardline-sim, to time its readings too")
+    p.add_argument("--sim-readings", type=int, default=1_000_000)
     p.add_argument("settings", nargs="*")
     a = p.parse_args()
     overrides = dict(s.split("=", 1) for s in a.settings)
@@ -84,6 +102,9 @@ def main():
               f"{rate:,.0f} readings/s")
         acked, lost = stream(overrides, a.stream_seconds)
         print(f"round {r + 1} stream: {acked} acknowledged before kill -9 mid-stream: {lost} lost")
+        if a.simulator:
+            line, saves = simulator_rate(overrides, a.simulator, a.sim_readings)
+            print(f"round {r + 1} simulator: {line} (broker saves: {saves})")
 
 
 if __name__ == "__main__":
