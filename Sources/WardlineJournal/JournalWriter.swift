@@ -9,7 +9,12 @@ import Glibc
 /// (the kernel owns the page), costs no system call, and doubles as the on-disk spool while the
 /// database is down. Power loss can lose what was written since the last `msync` (see `syncEvery`).
 ///
-/// Owned by one thread (the MQTT thread). Each start opens a new segment, so positions only grow.
+/// Segments are preallocated (`posix_fallocate`), never sparse: a full disk refuses the segment
+/// when it is created, as an error `append` throws, instead of a SIGBUS in the copy into the
+/// mapping. A segment is created on the first append after a start or a roll; one the disk refused
+/// is tried again on the next append.
+///
+/// Owned by one thread (the MQTT thread). Each start writes a new segment, so positions only grow.
 public final class JournalWriter: @unchecked Sendable {
     public let directory: String
     public let segmentBytes: Int
@@ -31,15 +36,15 @@ public final class JournalWriter: @unchecked Sendable {
         try JournalFormat.makeDirectory(directory)
         let checkpoint = JournalCheckpoint.read(directory: directory)
         segment = max(JournalFormat.segments(in: directory).last ?? 0, checkpoint.segment) + 1
-        try openSegment()
     }
 
     deinit { closeSegment() }
 
-    /// The segment currently being written.
+    /// The segment currently being written (or next to be created).
     public var currentSegment: UInt32 { segment }
 
-    /// Appends one message and returns its position. Throws only when the disk refuses (full, I/O).
+    /// Appends one message and returns its position. Throws only when the disk refuses a new
+    /// segment (full, I/O); the message is then not in the journal, and the next call tries again.
     public func append(topic: String, payload: UnsafeRawBufferPointer, receivedAt: Int64) throws -> JournalPosition {
         var topic = topic
         let kept = min(payload.count, keptPayloadBytes)
@@ -47,7 +52,8 @@ public final class JournalWriter: @unchecked Sendable {
             let topicCount = min(topicBytes.count, Int(UInt16.max))
             let body = JournalFormat.bodyPrefixBytes + topicCount + kept
             let total = JournalFormat.align(JournalFormat.headerBytes + body)
-            if offset + total > segmentBytes { try roll() }
+            if base != nil && offset + total > segmentBytes { roll() }
+            if base == nil { try openSegment() }
             let record = base! + offset
             let b = record + JournalFormat.headerBytes
             b.storeBytes(of: receivedAt.littleEndian, toByteOffset: 0, as: Int64.self)
@@ -71,20 +77,33 @@ public final class JournalWriter: @unchecked Sendable {
         if let base, offset > 0 { _ = msync(base, offset, MS_SYNC) }
     }
 
-    private func roll() throws {
+    private func roll() {
         sync()
         closeSegment()
         segment += 1
-        try openSegment()
     }
 
+    /// Creates the current segment with all its blocks reserved. On failure nothing is left behind
+    /// (a half-reserved file would hold space and read as an empty segment).
     private func openSegment() throws {
         let path = directory + "/" + JournalFormat.segmentName(segment)
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw JournalError(operation: "open", path: path, errno: errno) }
-        guard ftruncate(fd, off_t(segmentBytes)) == 0 else { throw JournalError(operation: "ftruncate", path: path, errno: errno) }
-        let mapped = mmap(nil, segmentBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let mapped, mapped != MAP_FAILED else { throw JournalError(operation: "mmap", path: path, errno: errno) }
+        let file = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard file >= 0 else { throw JournalError(operation: "open", path: path, errno: errno) }
+        // posix_fallocate returns the error instead of setting errno.
+        let reserved = posix_fallocate(file, 0, off_t(segmentBytes))
+        guard reserved == 0 else {
+            close(file)
+            unlink(path)
+            throw JournalError(operation: "reserving \(segmentBytes) bytes (posix_fallocate) for", path: path, errno: reserved)
+        }
+        let mapped = mmap(nil, segmentBytes, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            let e = errno
+            close(file)
+            unlink(path)
+            throw JournalError(operation: "mmap", path: path, errno: e)
+        }
+        fd = file
         base = mapped
         offset = 0
     }

@@ -1,5 +1,6 @@
 import CMosquitto
 import Foundation
+import Synchronization
 
 /// One MQTT message as delivered to Wardline.
 public struct MQTTMessage: Sendable {
@@ -38,6 +39,10 @@ public struct MQTTError: Error, CustomStringConvertible {
 /// cooperative pool; `onMessage` and the other handlers are called on that thread, in order. A slow
 /// `onMessage` therefore stops the client reading its socket, which is how Wardline applies
 /// backpressure to the broker. Publishing is safe from any thread. Reconnects back off by itself.
+///
+/// libmosquitto queues a QoS 1 message's PUBACK *before* calling `onMessage` and writes it only
+/// after `onMessage` returns, from the network thread. `pause` uses that to stop intake without
+/// acknowledging what Wardline could not keep (`MessageDisposition`).
 public final class MQTTClient: @unchecked Sendable {
     public struct Options: Sendable {
         public var host = "127.0.0.1"
@@ -64,17 +69,32 @@ public final class MQTTClient: @unchecked Sendable {
         public init(clientID: String) { self.clientID = clientID }
     }
 
+    /// What `onMessage` did with a message, which decides whether the broker hears it was delivered.
+    public enum MessageDisposition: Sendable, Equatable {
+        /// Kept: acknowledge it and carry on.
+        case kept
+        /// Kept, but take no more for now: acknowledge it, then disconnect (see `resume`).
+        case keptPausing
+        /// Not kept: never acknowledge it; disconnect at once. The broker delivers it again.
+        case refusedPausing
+    }
+
     public let options: Options
     private let handle: OpaquePointer
-    private let onMessage: @Sendable (MQTTMessage) -> Void
+    private let onMessage: @Sendable (MQTTMessage) -> MessageDisposition
     private let onConnection: @Sendable (MQTTConnectionEvent) -> Void
     private let onPublished: @Sendable (Int32) -> Void
-    private var loopRunning = false
+    private enum Lifecycle { case idle, running, stopped }
+    /// Start, resume and stop, one at a time (never taken on the network thread: `stop` holds it
+    /// while it joins that thread).
+    private let lifecycle = Mutex<Lifecycle>(.idle)
+    /// Set by `pause` on the network thread; the thread ends soon after, and `resume` joins it.
+    private let pauseRequested = Atomic<Bool>(false)
 
     private static let libraryReady: Void = { mosquitto_lib_init() }()
 
     public init(options: Options,
-                onMessage: @escaping @Sendable (MQTTMessage) -> Void = { _ in },
+                onMessage: @escaping @Sendable (MQTTMessage) -> MessageDisposition = { _ in .kept },
                 onConnection: @escaping @Sendable (MQTTConnectionEvent) -> Void = { _ in },
                 onPublished: @escaping @Sendable (Int32) -> Void = { _ in }) throws {
         _ = Self.libraryReady
@@ -104,30 +124,91 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     deinit {
-        if loopRunning { mosquitto_disconnect(handle); mosquitto_loop_stop(handle, true) }
+        if lifecycle.withLock({ $0 }) == .running { mosquitto_disconnect(handle); mosquitto_loop_stop(handle, true) }
         mosquitto_destroy(handle)
     }
 
     /// Connects and starts the network thread. A broker that is down at start is retried in the
     /// background with backoff; `connect` throws only for errors a retry cannot fix.
     public func start() throws {
-        let rc = mosquitto_connect_async(handle, options.host, options.port, options.keepAliveSeconds)
+        try lifecycle.withLock { state in
+            guard state == .idle else { return }
+            try connect(mosquitto_connect_async(handle, options.host, options.port, options.keepAliveSeconds))
+            state = .running
+        }
+    }
+
+    private func connect(_ rc: Int32) throws {
         if rc != MOSQ_ERR_SUCCESS.rawValue && rc != MOSQ_ERR_ERRNO.rawValue {
             throw MQTTError("connect to \(options.host):\(options.port)", rc)
         }
         let failure = rc == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : nil
         try check("start loop", mosquitto_loop_start(handle))
-        loopRunning = true
         if let failure { onConnection(.unreachable(reason: failure)) }
+    }
+
+    /// Stops intake on the network thread, without acknowledging what was not kept. The broker keeps
+    /// the rest for this persistent session (`cleanSession` false); the network thread ends, and
+    /// `resume` connects again.
+    ///
+    /// - `acknowledgingCurrent: true`: the message being handled was kept, so its PUBACK (queued
+    ///   before `onMessage`) and the earlier ones go out, then DISCONNECT. A message read after
+    ///   this queues its PUBACK behind the DISCONNECT, which closes the socket: never sent.
+    /// - `false`: the socket is shut first, so nothing still queued — not even the PUBACK of the
+    ///   message being handled — reaches the broker, which delivers those messages again
+    ///   (duplicates of kept ones are possible, losses are not).
+    private func pause(acknowledgingCurrent: Bool) {
+        if !acknowledgingCurrent {
+            let fd = mosquitto_socket(handle)
+            if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+        guard !pauseRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        mosquitto_disconnect(handle)
+    }
+
+    /// Whether intake is paused (an `onMessage` answered `…Pausing`) or was never started, and
+    /// `resume` would connect.
+    public var isPaused: Bool {
+        pauseRequested.load(ordering: .acquiring) || lifecycle.withLock { $0 } == .idle
+    }
+
+    /// After a pause, joins the ended network thread and connects again (the broker then delivers
+    /// what it kept); if `start` was never called, starts. From any thread but the network thread.
+    /// Returns whether it connected (false: not paused, or stopped).
+    @discardableResult
+    public func resume() throws -> Bool {
+        try lifecycle.withLock { state in
+            switch state {
+            case .idle:
+                try connect(mosquitto_connect_async(handle, options.host, options.port, options.keepAliveSeconds))
+                state = .running
+                return true
+            case .running where pauseRequested.load(ordering: .acquiring):
+                mosquitto_loop_stop(handle, false)
+                // Cleared before the new network thread starts, which hands messages on only then;
+                // set again if no thread started, so a later resume tries again.
+                pauseRequested.store(false, ordering: .releasing)
+                do { try connect(mosquitto_reconnect_async(handle)) } catch {
+                    pauseRequested.store(true, ordering: .releasing)
+                    throw error
+                }
+                return true
+            case .running, .stopped:
+                return false
+            }
+        }
     }
 
     /// Disconnects cleanly (no last will) and joins the network thread. Queued outgoing messages
     /// that the broker has not acknowledged are lost from this client: call `waitForPublished` first.
     public func stop() {
-        guard loopRunning else { return }
-        mosquitto_disconnect(handle)
-        mosquitto_loop_stop(handle, false)
-        loopRunning = false
+        lifecycle.withLock { state in
+            if state == .running {
+                mosquitto_disconnect(handle)
+                mosquitto_loop_stop(handle, false)
+            }
+            state = .stopped
+        }
     }
 
     /// Publishes; returns the message id (its `onPublished` arrives when the broker has it).
@@ -167,9 +248,16 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     fileprivate func handleMessage(_ m: UnsafePointer<mosquitto_message>) {
+        // Once paused, every PUBACK queued is behind the DISCONNECT or the socket is shut: what is
+        // still read is never acknowledged, so it is not handed on; the broker delivers it again.
+        guard !pauseRequested.load(ordering: .relaxed) else { return }
         let msg = m.pointee
         let payload = msg.payloadlen > 0 ? Data(bytes: msg.payload, count: Int(msg.payloadlen)) : Data()
-        onMessage(MQTTMessage(topic: String(cString: msg.topic), payload: payload, qos: msg.qos, retained: msg.retain))
+        switch onMessage(MQTTMessage(topic: String(cString: msg.topic), payload: payload, qos: msg.qos, retained: msg.retain)) {
+        case .kept: break
+        case .keptPausing: pause(acknowledgingCurrent: true)
+        case .refusedPausing: pause(acknowledgingCurrent: false)
+        }
     }
 
     fileprivate func handlePublished(_ mid: Int32) { onPublished(mid) }

@@ -59,6 +59,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_JOURNAL_SEGMENT_MB", defaultValue: "64", help: "Size of one journal segment file."),
         .init(name: "WARDLINE_JOURNAL_SYNC_MS", defaultValue: "1000", help: "How often the journal is flushed to disk (bounds loss on power failure; a crash loses nothing)."),
         .init(name: "WARDLINE_JOURNAL_MAX_SEGMENTS", defaultValue: "256", help: "Journal segments allowed before ingest pauses and lets the broker hold readings (disk bound)."),
+        .init(name: "WARDLINE_JOURNAL_MIN_FREE_MB", defaultValue: "256", help: "Free space the journal leaves on its file system: below this plus one segment, MQTT intake pauses (disconnects, nothing unjournalled acknowledged; the broker keeps readings for the session) and `/ready` says why; it resumes one segment above that."),
         .init(name: "WARDLINE_ASSIGNMENT_REFRESH_S", defaultValue: "5", help: "How often device assignments and per-patient alarm settings are re-read from the database."),
         .init(name: "WARDLINE_STATS_INTERVAL_S", defaultValue: "10", help: "How often a statistics line is logged (0: never)."),
         .init(name: "WARDLINE_HTTP_HOST", defaultValue: "127.0.0.1", help: "Address the ward page, the REST API and the WebSocket hub listen on."),
@@ -132,6 +133,7 @@ public struct WardlineConfiguration: Sendable {
     public var journalSegmentBytes: Int
     public var journalSyncMillis: Int
     public var journalMaxSegments: Int
+    public var journalMinFreeBytes: Int
     public var assignmentRefreshSeconds: Int
     public var statsIntervalSeconds: Int
     public var httpHost: String
@@ -216,6 +218,7 @@ public struct WardlineConfiguration: Sendable {
             journalSegmentBytes: r.int("WARDLINE_JOURNAL_SEGMENT_MB", 1...1024) << 20,
             journalSyncMillis: r.int("WARDLINE_JOURNAL_SYNC_MS", 1...600_000),
             journalMaxSegments: r.int("WARDLINE_JOURNAL_MAX_SEGMENTS", 2...100_000),
+            journalMinFreeBytes: r.int("WARDLINE_JOURNAL_MIN_FREE_MB", 0...10_000_000) << 20,
             assignmentRefreshSeconds: r.int("WARDLINE_ASSIGNMENT_REFRESH_S", 1...3600),
             statsIntervalSeconds: r.int("WARDLINE_STATS_INTERVAL_S", 0...3600),
             httpHost: r.string("WARDLINE_HTTP_HOST"), httpPort: Int32(r.int("WARDLINE_HTTP_PORT", 1...65535)),

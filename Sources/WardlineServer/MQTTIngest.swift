@@ -1,6 +1,4 @@
 import Foundation
-import Logging
-import Synchronization
 import WardlineCore
 import WardlineJournal
 import WardlineMQTT
@@ -8,51 +6,54 @@ import WardlineMQTT
 /// The MQTT side of the hot path, run on libmosquitto's network thread: journal the message,
 /// validate it, push its events into the ring.
 ///
-/// The journal write comes first because libmosquitto has already acknowledged the message to the
-/// broker; the ring push waits when the ring is full (backpressure: the broker keeps the rest).
+/// The journal write comes first because libmosquitto acknowledges the message to the broker as
+/// soon as `handle` returns, unless `handle` says it was not kept (`.refusedPausing`: the disk
+/// refused it; the broker delivers it again). When the journal has no room left (`IntakeGate`),
+/// intake pauses and the broker holds the rest. The ring push waits when the ring is full
+/// (backpressure: the broker keeps the rest).
 final class MQTTIngest: @unchecked Sendable {
     private let journal: JournalWriter
     private let decoder: MessageDecoder
     private let ring: RingBuffer<IngestItem>
     private let counters: PipelineCounters
-    private let log: RateLimitedLog
-    private let maxSegments: UInt32
-    private let oldestNeeded: @Sendable () -> JournalPosition
+    private let gate: IntakeGate
     /// Marks each message in hand, so a message stuck here (the journal, a full ring) shows as a stall.
     let heartbeat = Heartbeat("intake", kind: .onDemand)
 
     init(journal: JournalWriter, decoder: MessageDecoder, ring: RingBuffer<IngestItem>, counters: PipelineCounters,
-         log: RateLimitedLog, maxSegments: Int, oldestNeeded: @escaping @Sendable () -> JournalPosition) {
+         gate: IntakeGate) {
         self.journal = journal
         self.decoder = decoder
         self.ring = ring
         self.counters = counters
-        self.log = log
-        self.maxSegments = UInt32(maxSegments)
-        self.oldestNeeded = oldestNeeded
+        self.gate = gate
     }
 
     /// Called for every message, on the MQTT thread.
-    func handle(_ message: MQTTMessage) {
+    func handle(_ message: MQTTMessage) -> MQTTClient.MessageDisposition {
         counters.messagesReceived.add()
         let now = wallClockMillis()
         heartbeat.begin(now: now)
         defer { heartbeat.end() }
-        waitForJournalRoom()
-        var position = JournalPosition.start
+        let position: JournalPosition
         do {
             position = try message.payload.withUnsafeBytes {
                 try journal.append(topic: message.topic, payload: $0, receivedAt: now)
             }
         } catch {
-            // Still processed live; only crash-safety is lost for this message. Loud, and counted.
+            // Not journalled, so not acknowledged and not processed: the broker sends it again.
             counters.journalFailures.add()
-            log.warning(key: "journal", now: now, "journal write failed; message processed without crash protection",
-                        metadata: ["error": "\(error)"])
+            gate.pausing(for: .refused(reason: "\(error)"), now: now)
+            return .refusedPausing
         }
         for event in decoder.decode(topic: message.topic, payload: message.payload, receivedAt: now) {
             push(IngestItem(position: position, event: event))
         }
+        if let shortage = gate.shortage(segment: journal.currentSegment) {
+            gate.pausing(for: shortage, now: now)
+            return .keptPausing
+        }
+        return .kept
     }
 
     /// Pushes into the ring, waiting while it is full. Startup replay uses this too, before MQTT starts.
@@ -64,16 +65,6 @@ final class MQTTIngest: @unchecked Sendable {
             sleepMicros(pause)
             pause = min(pause * 2, 1000)
         }
-    }
-
-    /// The journal is the disk spool; when it reaches its bound, stop taking messages so the broker
-    /// holds them instead of Wardline running the disk full.
-    private func waitForJournalRoom() {
-        guard journal.currentSegment &- oldestNeeded().segment >= maxSegments else { return }
-        counters.journalPauses.add()
-        log.warning(key: "journal-full", now: wallClockMillis(), "journal at its size bound; pausing intake until the database catches up",
-                    metadata: ["segments": "\(maxSegments)"])
-        while journal.currentSegment &- oldestNeeded().segment >= maxSegments { sleepMicros(100_000) }
     }
 
     func sync() { journal.sync() }

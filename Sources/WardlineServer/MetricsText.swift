@@ -10,6 +10,7 @@ struct MetricsText {
     let ringOccupancy: () -> Int
     let ringCapacity: Int
     let writerWaiting: () -> Int
+    let journal: () -> (freeBytes: Int, watermarkBytes: Int, paused: Bool)
     let clocks: DeviceClocks
 
     func render() -> String {
@@ -34,6 +35,14 @@ struct MetricsText {
         metric("wardline_ring_capacity", "gauge", "Slots in the ring.", [("", ringCapacity)])
         metric("wardline_ring_full_waits_total", "counter", "Times ingest waited on a full ring.", [("", c.ringFullWaits.count)])
         metric("wardline_writer_waiting", "gauge", "Readings waiting for the database writer.", [("", writerWaiting())])
+        let j = journal()
+        metric("wardline_journal_free_bytes", "gauge", "Free space on the journal's file system.", [("", j.freeBytes)])
+        metric("wardline_journal_watermark_bytes", "gauge", "Free space below which MQTT intake pauses.", [("", j.watermarkBytes)])
+        metric("wardline_intake_paused", "gauge", "1 while MQTT intake is paused for lack of journal room (the broker holds readings).",
+               [("", j.paused ? 1 : 0)])
+        metric("wardline_intake_pauses_total", "counter", "Times MQTT intake paused for lack of journal room.", [("", c.journalPauses.count)])
+        metric("wardline_journal_failures_total", "counter", "Messages the journal could not take (not acknowledged; the broker sends them again).",
+               [("", c.journalFailures.count)])
         out += "# HELP wardline_batch_write_seconds Time to write one batch to TimescaleDB.\n# TYPE wardline_batch_write_seconds summary\n"
         out += "wardline_batch_write_seconds_sum \(Double(c.batchWriteMicros.count) / 1e6)\n"
         out += "wardline_batch_write_seconds_count \(c.batchesCommitted.count)\n"

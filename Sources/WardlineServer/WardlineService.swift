@@ -25,6 +25,7 @@ public final class WardlineService: @unchecked Sendable {
     private let registry = DeviceRegistry()
     private var mqtt: MQTTClient?
     private var ingest: MQTTIngest?
+    private var gate: IntakeGate?
     private var consumer: PipelineConsumer?
     private var writer: BatchWriter?
     private var alarmWriter: AlarmWriter?
@@ -148,10 +149,15 @@ public final class WardlineService: @unchecked Sendable {
         // The journal must be replayed before the new segment opens and MQTT starts pushing.
         let journal = try JournalWriter(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes,
                                         keptPayloadBytes: c.maxPayloadBytes + 1, syncEveryMillis: Int64(c.journalSyncMillis))
+        let gate = IntakeGate(room: JournalRoom(minFreeBytes: c.journalMinFreeBytes, segmentBytes: c.journalSegmentBytes,
+                                                maxSegments: c.journalMaxSegments),
+                              directory: c.journalDirectory, segment: journal.currentSegment,
+                              oldestNeeded: { [keeper] in keeper.position }, health: health, counters: counters, logger: logger)
+        journalGauge.withLock { $0 = { [gate] in (gate.freeBytesNow, gate.room.watermarkBytes, gate.isPaused) } }
         let ingest = MQTTIngest(journal: journal, decoder: MessageDecoder(registry: registry, limits: limits), ring: ring,
-                                counters: counters, log: badInputLog, maxSegments: c.journalMaxSegments,
-                                oldestNeeded: { [keeper] in keeper.position })
+                                counters: counters, gate: gate)
         self.ingest = ingest
+        self.gate = gate
         consumer.replaying.store(true, ordering: .relaxed)
         try replayJournal(from: replayFrom, before: journal.currentSegment, reader: reader, keeper: keeper,
                           decoder: MessageDecoder(registry: registry, limits: limits), into: ingest)
@@ -174,6 +180,10 @@ public final class WardlineService: @unchecked Sendable {
             case .connected: log.notice("mqtt connected; subscribed", metadata: ["topics": "\(DeviceTopic.subscriptions)"])
             case .disconnected(let code, let reason) where code != 0:
                 log.error("mqtt connection lost; reconnecting with backoff", metadata: ["reason": "\(reason)"])
+            case .disconnected where gate.isPaused:
+                log.notice("mqtt disconnected: intake paused by the journal")
+                health.report("mqtt", ok: false, detail: "disconnected: intake paused by the journal")
+                return
             case .disconnected: log.notice("mqtt disconnected")
             case .refused(_, let reason): log.error("mqtt broker refused the connection", metadata: ["reason": "\(reason)"])
             case .unreachable(let reason):
@@ -182,7 +192,7 @@ public final class WardlineService: @unchecked Sendable {
             }
             health.report("mqtt", ok: event.isConnected, detail: event.isConnected ? "" : "\(event)")
         })
-        try mqtt.start()
+        try gate.start(intake: mqtt)
         self.mqtt = mqtt
         mqttForCommands.withLock { $0 = mqtt }
         logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)"])
@@ -211,6 +221,7 @@ public final class WardlineService: @unchecked Sendable {
         // A stop on purpose is no outage: the row says so before the parts go quiet one by one.
         watch?.stop()
         mqttForCommands.withLock { $0 = nil }
+        gate?.stop()
         mqtt?.stop()
         mqtt = nil
         ingest?.sync()
@@ -235,6 +246,7 @@ public final class WardlineService: @unchecked Sendable {
 
     private let ringGauge = Mutex<@Sendable () -> Int>({ 0 })
     private let writerGauge = Mutex<@Sendable () -> Int>({ 0 })
+    private let journalGauge = Mutex<@Sendable () -> (freeBytes: Int, watermarkBytes: Int, paused: Bool)>({ (0, 0, false) })
 
     /// The ward page, the REST API and the WebSocket hub, on one libwebsockets server.
     private func startWebServer(commands: EngineCommandQueue, directory: DirectoryBox,
@@ -267,8 +279,9 @@ public final class WardlineService: @unchecked Sendable {
                 guard let self, let web = webStats.withLock({ $0 }) else { return "" }
                 let ring = ringGauge.withLock { $0 }
                 let writer = writerGauge.withLock { $0 }
+                let journal = journalGauge.withLock { $0 }
                 return MetricsText(counters: counters, web: web, ringOccupancy: ring, ringCapacity: ringCapacity,
-                                   writerWaiting: writer, clocks: clocks).render()
+                                   writerWaiting: writer, journal: journal, clocks: clocks).render()
             })
         let api = WardAPI(context: context, workers: c.apiWorkers, logger: logger)
         var options = WebServer.Options()

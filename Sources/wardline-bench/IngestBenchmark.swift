@@ -76,7 +76,7 @@ struct IngestBenchmark: ParsableCommand {
             o.port = port
             o.subscriptions = ["devices/+/vitals"]
             o.tcpNoDelay = nodelay
-            return try MQTTClient(options: o, onMessage: { _ in received.add() },
+            return try MQTTClient(options: o, onMessage: { _ in received.add(); return .kept },
                                   onConnection: { if case .connected = $0 { connected.add() } })
         }
         let first = try subscriber()
