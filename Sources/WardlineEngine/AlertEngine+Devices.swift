@@ -23,9 +23,6 @@ extension AlertEngine {
         /// The clock crossing its bound.
         var clock: DeviceWatch.Action?
         var trusted: Bool
-        /// Live: not part of a backlog array and not a delayed message; only live readings may
-        /// restart a device's trackers after its clock jumped.
-        var live: Bool
     }
 
     /// Records that `r`'s device sent a reading for its patient. Only single readings measure the
@@ -36,7 +33,7 @@ extension AlertEngine {
             var watch = DeviceWatch(patientID: r.patientID, now: now)
             let clock = r.isBacklog ? nil : watch.clockObserved(deviceTime: r.time, receivedAt: r.receivedAt, limit: limit)
             devices[r.deviceID] = watch
-            return ReadingNote(link: nil, clock: clock?.action, trusted: true, live: !r.isBacklog)
+            return ReadingNote(link: nil, clock: clock, trusted: true)
         }
         if devices.values[i].patientID != r.patientID {
             move(device: r.deviceID, from: devices.values[i].patientID, now: now, into: &events)
@@ -44,8 +41,7 @@ extension AlertEngine {
         }
         let link = devices.values[i].readingArrived(at: now)
         let clock = r.isBacklog ? nil : devices.values[i].clockObserved(deviceTime: r.time, receivedAt: r.receivedAt, limit: limit)
-        return ReadingNote(link: link, clock: clock?.action, trusted: devices.values[i].signalTrusted(at: now),
-                           live: !r.isBacklog && clock?.late != true)
+        return ReadingNote(link: link, clock: clock, trusted: devices.values[i].signalTrusted(at: now))
     }
 
     /// The measured clock offset of every device that has sent a live reading (ms, positive: ahead).

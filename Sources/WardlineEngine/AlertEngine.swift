@@ -66,7 +66,17 @@ public final class AlertEngine {
         let p = state(for: r.patientID, now: now)
         p.lastActivity = now
         let source = p.source(for: r.deviceID, now: now)
-        let live = device.live
+        // A redelivered message (QoS 1, or the journal and the broker both handing it over after a
+        // crash) changes nothing: it is scored again for the sinks, and stored once by its key.
+        let duplicate = source.isRepeat(seq: r.seq, time: r.time)
+        // Only the message order decides what is live, never Wardline's receive time, so a replay
+        // of the journal after a crash judges every reading exactly as the first run did. A single
+        // reading stamped well before the one just before it from the same device is history (a
+        // delayed message, or the first reading after the clock jumped back: the next one is live
+        // again and restarts the evidence on the new clock).
+        let live = !r.isBacklog && !duplicate
+            && (source.previousTime == .min || r.time >= source.previousTime - BreachTracker.reorderTolerance)
+        if !r.isBacklog && !duplicate { source.previousTime = r.time }
         if live {
             // The clock went back (or the reading before ran ahead of it): this device's windows
             // start again rather than refuse every reading until its clock catches up.
@@ -78,7 +88,7 @@ public final class AlertEngine {
             source.newestTime = r.time
         }
         source.heardAt = now
-        if device.trusted {
+        if device.trusted && !duplicate {
             source.observations.record(r.vitals, at: r.time, live: live)
             // Only live values are compared between devices: a backlog says what was, not what is.
             if live { source.remember(r.vitals, at: now) }
@@ -88,7 +98,7 @@ public final class AlertEngine {
         events.append(.scored(r, score))
         if let link = device.link { apply(link, device: r.deviceID, patient: r.patientID, now: now, into: &events) }
         if let clock = device.clock { apply(clock, device: r.deviceID, patient: r.patientID, now: now, into: &events) }
-        guard device.trusted else { return }
+        guard device.trusted, !duplicate else { return }
         evaluateThresholds(p, source, r, live: live, now: now, into: &events)
         evaluateWindows(p, source, r, live: live, now: now, into: &events)
         evaluateNews2(p, source, score, r, live: live, now: now, into: &events)

@@ -6,8 +6,6 @@
 /// Only measured and reported: the rules run on each device's own clock and never need it.
 public struct DeviceClock: Sendable {
     static let samples = 5
-    /// A reading whose offset is this much below the device's usual one was delayed on its way.
-    static let lateTolerance: Int64 = 5_000
     private var recent: (Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0)
     private var count = 0
     /// Whether the "device.clock" alarm condition currently holds.

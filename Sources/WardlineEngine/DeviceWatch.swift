@@ -95,17 +95,15 @@ struct DeviceWatch {
         }
     }
 
-    /// A single reading stamped `deviceTime` arrived at `receivedAt`: measures the clock. Returns
-    /// the "device.clock" action when its offset crosses `limit`, and whether the reading is late:
-    /// stamped well before what the device's clock says now (a delayed message, history), as
-    /// opposed to live readings after a timestamp that ran ahead (those must never be ignored).
-    mutating func clockObserved(deviceTime: Int64, receivedAt: Int64, limit: Int64) -> (action: Action?, late: Bool) {
-        let late = clock.offset.map { deviceTime &- receivedAt < $0 - DeviceClock.lateTolerance } ?? false
+    /// A single reading stamped `deviceTime` arrived at `receivedAt`: measures the clock, and returns
+    /// the "device.clock" action when its offset crosses `limit`. Only measured: no rule depends
+    /// on receive times, so a replay after a crash decides exactly as the first run did.
+    mutating func clockObserved(deviceTime: Int64, receivedAt: Int64, limit: Int64) -> Action? {
         clock.observe(deviceTime: deviceTime, receivedAt: receivedAt)
         switch clock.judge(limit: limit) {
-        case true?: return (.raise(.clock, since: receivedAt), late)
-        case false?: return (.clear(.clock), late)
-        case nil: return (nil, late)
+        case true?: return .raise(.clock, since: receivedAt)
+        case false?: return .clear(.clock)
+        case nil: return nil
         }
     }
 

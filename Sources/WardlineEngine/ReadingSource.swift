@@ -24,6 +24,14 @@ final class ReadingSource {
     var heardAt: Int64
     /// Device clock of its newest live reading (`.min` before the first).
     var newestTime: Int64 = .min
+    /// Device clock of the single reading before this one (what "in order" is judged against).
+    var previousTime: Int64 = .min
+    /// The (seq, time) of its last 32 readings, to know a redelivered message: after a crash the
+    /// broker hands over again what was journalled but whose PUBACK had not yet gone out — the
+    /// newest few messages, well inside 32 of any one device.
+    private var recentSeq = SIMD32<Int64>(repeating: .min)
+    private var recentTime = SIMD32<Int64>(repeating: .min)
+    private var recentNext = 0
     /// The newest live value of each vital (lane `Vital.index`) and when it came (engine clock), for
     /// telling when two devices disagree. SIMD lanes: no allocation, no reference counting.
     var latest = SIMD8<Double>(repeating: .nan)
@@ -35,6 +43,15 @@ final class ReadingSource {
         windows = Array(repeating: VitalWindow(), count: windowCount)
         anomalyTrackers = Array(repeating: BreachTracker(), count: anomalyRuleCount)
         heardAt = now
+    }
+
+    /// Whether this (seq, time) came in the last 32 readings; remembers it if not.
+    func isRepeat(seq: Int64, time: Int64) -> Bool {
+        if any((recentSeq .== SIMD32(repeating: seq)) .& (recentTime .== SIMD32(repeating: time))) { return true }
+        recentSeq[recentNext] = seq
+        recentTime[recentNext] = time
+        recentNext = (recentNext + 1) & 31
+        return false
     }
 
     /// Remembers a live reading's values for comparison with the patient's other devices.
