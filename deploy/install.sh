@@ -23,6 +23,8 @@ PACKAGES=(
     chromium chromium-driver python3-selenium python3-websocket
     # systemd-analyze checks deploy/production's units in the tests.
     systemd
+    # An AMQP client for the tests that try what RabbitMQ refuses Wardline's user.
+    python3-amqp
 )
 APT_DIR=$VAR/apt
 BUILD_DIR=$VAR/build/timescaledb

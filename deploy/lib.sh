@@ -9,7 +9,7 @@ VAR=${WARDLINE_VAR:-$REPO/var}
 # Absolute, so pid files, sockets and the postgres cluster never depend on the caller's cwd.
 case $VAR in /*) ;; *) VAR=$PWD/$VAR ;; esac
 
-# Loopback only: these are dev/CI services with trust auth and anonymous MQTT.
+# Loopback only: these are dev/CI services with anonymous MQTT.
 WARDLINE_MQTT_HOST=127.0.0.1
 WARDLINE_MQTT_PORT=${WARDLINE_MQTT_PORT:-18830}
 WARDLINE_PG_PORT=${WARDLINE_PG_PORT:-15432}
@@ -21,12 +21,35 @@ WARDLINE_RABBITMQ_PORT=${WARDLINE_RABBITMQ_PORT:-15673}
 WARDLINE_RABBITMQ_DIST_PORT=${WARDLINE_RABBITMQ_DIST_PORT:-25673}
 WARDLINE_RABBITMQ_EPMD_PORT=${WARDLINE_RABBITMQ_EPMD_PORT:-14369}
 WARDLINE_RABBITMQ_NODE=wardline@localhost
-# User, password and vhost "wardline", made by the node on its first boot (rabbitmq.conf defaults).
-WARDLINE_RABBITMQ_URL=amqp://wardline:wardline@127.0.0.1:$WARDLINE_RABBITMQ_PORT/wardline
+# Wardline's user (no tags, rights on wardline.* only) and vhost; no guest, no administrator.
+WARDLINE_RABBITMQ_USER=wardline
+WARDLINE_RABBITMQ_VHOST=wardline
 WARDLINE_PG_DB=${WARDLINE_PG_DB:-wardline}
+# Every PostgreSQL role logs in with a password (SCRAM), even on loopback: postgres, the superuser
+# only the deploy scripts use; wardline_owner, which owns the database and runs `wardline migrate`;
+# wardline, what serve and worker connect as (reads and writes Wardline's tables, nothing else).
+WARDLINE_PG_ADMIN=postgres
+WARDLINE_PG_OWNER=wardline_owner
 WARDLINE_PG_USER=wardline
+
+# Passwords, made at random by the first `services.sh up` and reused after (mode 0600):
+# postgres-ROLE.password (and ROLE's libpq passfile postgres-ROLE.pgpass), rabbitmq-wardline.password.
+SECRETS_DIR=$VAR/secrets
+secret_file() { echo "$SECRETS_DIR/$1.password"; }
+# pg_url ROLE [DATABASE]: ROLE's libpq URL; its password stays in its passfile, out of URLs and ps.
 # Always derived from the port, so re-sourcing env.sh with a new port never keeps a stale URL.
-WARDLINE_DATABASE_URL=postgresql://$WARDLINE_PG_USER@127.0.0.1:$WARDLINE_PG_PORT/$WARDLINE_PG_DB
+pg_url() {
+    echo "postgresql://$1@127.0.0.1:$WARDLINE_PG_PORT/${2:-$WARDLINE_PG_DB}?passfile=$SECRETS_DIR/postgres-$1.pgpass"
+}
+WARDLINE_DATABASE_URL=$(pg_url "$WARDLINE_PG_USER")
+WARDLINE_OWNER_DATABASE_URL=$(pg_url "$WARDLINE_PG_OWNER")
+WARDLINE_ADMIN_DATABASE_URL=$(pg_url "$WARDLINE_PG_ADMIN" postgres)
+# AMQP has no passfile: the URL carries the password (`wardline config` masks it).
+rabbitmq_url() {
+    local pw
+    pw=$(cat "$(secret_file "rabbitmq-$WARDLINE_RABBITMQ_USER")" 2>/dev/null) || pw=
+    echo "amqp://$WARDLINE_RABBITMQ_USER:$pw@127.0.0.1:$WARDLINE_RABBITMQ_PORT/$WARDLINE_RABBITMQ_VHOST"
+}
 
 # Debian's versioned binaries, not the pg_wrapper shims: pg_ctl/initdb are not on PATH by default.
 PG_MAJOR=${WARDLINE_PG_MAJOR:-15}

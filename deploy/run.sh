@@ -9,7 +9,8 @@ say "build wardline (release)"
 swift build -c release --product wardline 2>&1 | grep -E 'error|warning: unre|Compiling wardline|Build' || true
 BIN=$(swift build -c release --show-bin-path)/wardline
 [[ -x $BIN ]] || die "build failed"
-"$BIN" migrate
+# The owner changes the schema; serve and worker run as Wardline's own role (WARDLINE_DATABASE_URL).
+WARDLINE_DATABASE_URL=$WARDLINE_OWNER_DATABASE_URL "$BIN" migrate
 
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 start_bg() {  # start_bg NAME CMD...: one background process with a pid file, unless it already runs

@@ -275,26 +275,31 @@ public struct Migrator {
 
     /// The highest applied version (0 for an empty database).
     public func currentVersion() throws -> Int {
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
-            """)
-        let rows = try db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").rows
-        return Int(rows.first?.first.flatMap { $0 } ?? "0") ?? 0
+        try appliedVersions().max() ?? 0
     }
 
     /// Migrations not yet applied, in version order. By set rather than by "newer than the
     /// highest": branches merge migrations out of order (6 can land before 5), and a database
     /// that already has 6 must still get 5.
     public func pending() throws -> [Migration] {
-        _ = try currentVersion()
-        let applied = Set(try db.execute("SELECT version FROM schema_migrations").rows.compactMap { $0.first.flatMap { $0 }.flatMap { Int($0) } })
+        let applied = try appliedVersions()
         return Migrations.all.filter { !applied.contains($0.version) }.sorted { $0.version < $1.version }
+    }
+
+    /// Only reads: `serve` and `worker` check the schema with a role that may not create tables.
+    private func appliedVersions() throws -> Set<Int> {
+        let exists = try db.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").rows.first?.first.flatMap { $0 }
+        guard exists == "t" else { return [] }
+        return Set(try db.execute("SELECT version FROM schema_migrations").rows.compactMap { $0.first.flatMap { $0 }.flatMap { Int($0) } })
     }
 
     /// Applies every migration the database lacks; returns those applied.
     @discardableResult
     public func migrate() throws -> [Migration] {
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+            """)
         let pending = try pending()
         for m in pending {
             try db.transaction {

@@ -30,8 +30,10 @@ struct IngestBenchmark: ParsableCommand {
         let env = ProcessInfo.processInfo.environment
         let host = env["WARDLINE_MQTT_HOST"] ?? "127.0.0.1"
         let port = Int32(env["WARDLINE_MQTT_PORT"] ?? "18830") ?? 18830
-        let adminURL = env["WARDLINE_DATABASE_URL"] ?? "postgresql://wardline@127.0.0.1:15432/wardline"
-        let benchURL = String(adminURL[..<(adminURL.lastIndex(of: "/") ?? adminURL.endIndex)]) + "/wardline_bench"
+        // Creating a database and TimescaleDB in it takes the superuser (deploy/env.sh's admin URL);
+        // Wardline's own role may not. The bench database is a throwaway, so it runs as admin too.
+        let adminURL = env["WARDLINE_ADMIN_DATABASE_URL"] ?? env["WARDLINE_DATABASE_URL"] ?? "postgresql://postgres@127.0.0.1:15432/postgres"
+        let benchURL = Self.url(adminURL, database: "wardline_bench")
         let binary = wardline ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("wardline").path
         let work = NSTemporaryDirectory() + "wardline-bench-\(getpid())"
@@ -41,7 +43,9 @@ struct IngestBenchmark: ParsableCommand {
         let admin = try PostgresConnection(url: adminURL)
         try admin.execute("DROP DATABASE IF EXISTS wardline_bench WITH (FORCE)")
         try admin.execute("CREATE DATABASE wardline_bench")
-        try Migrator(PostgresConnection(url: benchURL)).migrate()
+        let bench = try PostgresConnection(url: benchURL)
+        try bench.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        try Migrator(bench).migrate()
 
         let publisher = try StreamPublisher(host: host, port: port, connections: connections)
         defer { publisher.stop() }
@@ -64,6 +68,15 @@ struct IngestBenchmark: ParsableCommand {
         print(String(format: "ratio Wardline / broker:    %8.2f   (target ≥ 0.90)", best.1 / best.0))
         print(String(format: "Wardline peak resident set: %8.0f MiB", peaks.max()!))
         try? FileManager.default.removeItem(atPath: work)
+    }
+
+    /// `url` naming another database; keeps a query such as `?passfile=…`.
+    static func url(_ url: String, database: String) -> String {
+        let query = url.firstIndex(of: "?").map { String(url[$0...]) } ?? ""
+        let base = url.firstIndex(of: "?").map { String(url[..<$0]) } ?? url
+        let schemeEnd = base.range(of: "://")?.upperBound ?? base.startIndex
+        let slash = base[schemeEnd...].firstIndex(of: "/") ?? base.endIndex
+        return String(base[..<slash]) + "/" + database + query
     }
 
     /// Backlog drain by a bare libmosquitto subscriber that only counts.

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -19,10 +20,36 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("WARDLINE_BIN", REPO / ".build" / "debug" / "wardline"))
 MQTT_HOST = os.environ.get("WARDLINE_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("WARDLINE_MQTT_PORT", "18830"))
-RABBITMQ_URL = os.environ.get("WARDLINE_RABBITMQ_URL", "amqp://wardline:wardline@127.0.0.1:15673/wardline")
-ADMIN_URL = os.environ.get("WARDLINE_DATABASE_URL", "postgresql://wardline@127.0.0.1:15432/wardline")
+# deploy/env.sh's services; every one of them asks for a password (deploy/services.sh keeps them
+# under $WARDLINE_VAR/secrets).
+VAR = pathlib.Path(os.environ.get("WARDLINE_VAR", REPO / "var"))
+PG_PORT = int(os.environ.get("WARDLINE_PG_PORT", "15432"))
+RABBITMQ_URL = os.environ.get("WARDLINE_RABBITMQ_URL", "amqp://wardline@127.0.0.1:15673/wardline")
+
+
+def _pg_url(role, database):
+    return f"postgresql://{role}@127.0.0.1:{PG_PORT}/{database}?passfile={VAR}/secrets/postgres-{role}.pgpass"
+
+
+# Wardline's own role (serve, worker): reads and writes Wardline's tables, nothing else.
+APP_URL = os.environ.get("WARDLINE_DATABASE_URL", _pg_url("wardline", "wardline"))
+# The owner of Wardline's tables: migrates, and lets a test alter a table (test_writers).
+OWNER_URL = os.environ.get("WARDLINE_OWNER_DATABASE_URL", _pg_url("wardline_owner", "wardline"))
+# The superuser, for what only it may do: refuse connections to this run's database, end sessions.
+ADMIN_URL = os.environ.get("WARDLINE_ADMIN_DATABASE_URL", _pg_url("postgres", "postgres"))
 # Its own name per worktree or CI job sharing one PostgreSQL: each run drops and recreates it.
 TEST_DB = os.environ.get("WARDLINE_TEST_DB", "wardline_it")
+
+
+def with_database(url, database):
+    """The same libpq URL naming another database (its ?passfile= kept)."""
+    return urllib.parse.urlsplit(url)._replace(path="/" + database).geturl()
+
+
+def with_password(url, password):
+    """The same URL with another password (a login that must be refused)."""
+    u = urllib.parse.urlsplit(url)
+    return u._replace(netloc=f"{u.username}:{password}@{u.hostname}:{u.port}").geturl()
 
 
 def now_ms():
@@ -34,15 +61,19 @@ def services(*args):
 
 
 @pytest.fixture(scope="session")
-def database_url():
-    """A fresh database for this test run, migrated by `wardline migrate`."""
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {TEST_DB}")
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
-    env = dict(os.environ, WARDLINE_DATABASE_URL=url)
-    subprocess.run([str(BIN), "migrate"], env=env, check=True, capture_output=True)
+def owner_database_url():
+    """A fresh database for this test run, made as deploy/services.sh makes Wardline's (owner,
+    TimescaleDB, grants) and migrated by `wardline migrate` as the owner; the owner's URL."""
+    services("fresh-db", TEST_DB)
+    url = with_database(OWNER_URL, TEST_DB)
+    subprocess.run([str(BIN), "migrate"], env=dict(os.environ, WARDLINE_DATABASE_URL=url), check=True, capture_output=True)
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(owner_database_url):
+    """What Wardline connects to in this run: its own, least-privileged role."""
+    return with_database(APP_URL, TEST_DB)
 
 
 class Db:
@@ -76,8 +107,9 @@ class Db:
 
 
 @pytest.fixture
-def db(database_url):
-    return Db(database_url)
+def db(owner_database_url):
+    """The tests look and set up as the owner; Wardline itself runs as its own role."""
+    return Db(owner_database_url)
 
 
 class Wardline:

@@ -9,7 +9,7 @@ import uuid
 
 import paho.mqtt.client as mqtt
 
-from conftest import MQTT_HOST, MQTT_PORT, RABBITMQ_URL, now_ms, reading, unique_prefix
+from conftest import MQTT_HOST, MQTT_PORT, RABBITMQ_URL, now_ms, reading, unique_prefix, with_password
 from test_alarms import OPEN, desaturate
 
 REJECTED = "SELECT count(*) FROM rejected_messages WHERE device_id = %s AND reason = %s"
@@ -37,7 +37,7 @@ def test_a_40kB_alert_code_is_rejected_and_a_desaturation_still_raises_stores_an
     device, patient = prefix + "-oxi", "PAT-" + prefix
     # Wrong RabbitMQ credentials: the pages are written to task_outbox and wait there, so this test
     # leaves nothing in the shared broker's queues (as in test_taskqueue.py).
-    w = wardline_factory(WARDLINE_RABBITMQ_URL=RABBITMQ_URL.replace("wardline:wardline@", "wardline:wrong-password@")).start()
+    w = wardline_factory(WARDLINE_RABBITMQ_URL=with_password(RABBITMQ_URL, "wrong-password")).start()
     code = "X" * 40_000
     publisher.publish(f"devices/{hostile}/alerts", {"v": 1, "code": code, "priority": "high", "message": "probe"})
     publisher.wait_all_acked()

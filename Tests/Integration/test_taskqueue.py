@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BIN, RABBITMQ_URL, now_ms, services, unique_prefix
+from conftest import BIN, RABBITMQ_URL, now_ms, services, unique_prefix, with_password
 
 RABBITMQ_PORT = int(os.environ.get("WARDLINE_RABBITMQ_PORT", "15673"))
 
@@ -219,7 +219,7 @@ def test_a_page_that_keeps_failing_goes_to_the_dead_letters_only_once_its_alarm_
 
 
 def test_wrong_credentials_are_a_clear_error_and_wardline_keeps_running(wardline_factory, worker_factory, db, publisher):
-    bad = RABBITMQ_URL.replace("wardline:wardline@", "wardline:wrong-password@")
+    bad = with_password(RABBITMQ_URL, "wrong-password")
     w = wardline_factory(WARDLINE_RABBITMQ_URL=bad).start()
     worker = worker_factory(WARDLINE_RABBITMQ_URL=bad).start(wait=False)
     expected = f"ACCESS_REFUSED: wrong credentials for user wardline at 127.0.0.1:{RABBITMQ_PORT}"
