@@ -72,6 +72,7 @@ public final class WardlineService: @unchecked Sendable {
         var limits = MessageDecoder.Limits()
         limits.maxPayloadBytes = c.maxPayloadBytes
         limits.maxFutureSkewMillis = Int64(c.maxFutureSkewSeconds) * 1000
+        limits.payloadPatientID = c.payloadPatientID
         let ring = RingBuffer<IngestItem>(capacity: c.ringCapacity)
         let badInputLog = RateLimitedLog(logger: logger)
         let checkpoint = try JournalCheckpoint(directory: c.journalDirectory)
@@ -195,7 +196,8 @@ public final class WardlineService: @unchecked Sendable {
         try gate.start(intake: mqtt)
         self.mqtt = mqtt
         mqttForCommands.withLock { $0 = mqtt }
-        logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)"])
+        logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)",
+                                                     "payload_patient_id": "\(c.payloadPatientID.rawValue)"])
 
         refresher.start()
         self.refresher = refresher
