@@ -1,5 +1,6 @@
 import Foundation
 import WardlineCore
+import WardlineHub
 
 /// Every setting Wardline reads, with its environment name, default and meaning.
 /// The README's configuration table is `wardline config --markdown`.
@@ -67,6 +68,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_HTTP_PORT", defaultValue: "18080", help: "Port of the ward page (`/`), the REST API (`/api/v1`), `/ws`, `/health`, `/ready` and `/metrics`."),
         .init(name: "WARDLINE_JWT_SECRET", defaultValue: "wardline-dev-secret-change-me", help: "HS256 secret that signs and verifies tokens (at least 16 bytes). The default is for loopback demos; Wardline warns when it is in use."),
         .init(name: "WARDLINE_JWT_PUBLIC_KEY_FILE", defaultValue: "", help: "PEM public key of the hospital's identity provider: RS256 tokens signed with its private key are accepted too. Empty: HS256 only."),
+        .init(name: "WARDLINE_COMMAND_ROLES", defaultValue: "charge_nurse,physician,admin,nurse:silence", help: "Who may send device commands (identify, silence, set_interval, reboot, calibrate), comma-separated: a role (every command) or role:command (that one). Each also needs sight of the device's patient: a nurse may silence only her own patients' devices. A device serving nobody takes commands from charge nurses and hospital-wide roles only."),
         .init(name: "WARDLINE_PAYLOAD_PATIENT_ID", defaultValue: "refuse", help: "Whether a reading's own `patient_id` may decide whose reading it is. refuse: a reading reaches a patient only through a device assignment (`PUT /api/v1/devices/{id}/assignment`); an unassigned device's readings are rejected as unknown_device. unassigned: a device with no assignment may name its patient (demos, load tests with the simulator). Either way a `patient_id` that differs from the device's assignment is rejected as patient_mismatch."),
         .init(name: "WARDLINE_DASHBOARD_DIR", defaultValue: "dashboards", help: "Folder of the nurses' station page served at `/`."),
         .init(name: "WARDLINE_API_WORKERS", defaultValue: "4", help: "Threads (each with its own database connection) answering REST calls."),
@@ -142,6 +144,7 @@ public struct WardlineConfiguration: Sendable {
     public var httpPort: Int32
     public var jwtSecret: String
     public var jwtPublicKeyPEM: String?
+    public var commandGrants: CommandGrants
     public var payloadPatientID: PayloadPatientID
     public var dashboardDirectory: String
     public var apiWorkers: Int
@@ -226,7 +229,7 @@ public struct WardlineConfiguration: Sendable {
             statsIntervalSeconds: r.int("WARDLINE_STATS_INTERVAL_S", 0...3600),
             httpHost: r.string("WARDLINE_HTTP_HOST"), httpPort: Int32(r.int("WARDLINE_HTTP_PORT", 1...65535)),
             jwtSecret: r.string("WARDLINE_JWT_SECRET"), jwtPublicKeyPEM: try r.optional("WARDLINE_JWT_PUBLIC_KEY_FILE").map(Self.readPEM),
-            payloadPatientID: r.payloadPatientID("WARDLINE_PAYLOAD_PATIENT_ID"),
+            commandGrants: r.commandGrants("WARDLINE_COMMAND_ROLES"), payloadPatientID: r.payloadPatientID("WARDLINE_PAYLOAD_PATIENT_ID"),
             dashboardDirectory: r.string("WARDLINE_DASHBOARD_DIR"),
             apiWorkers: r.int("WARDLINE_API_WORKERS", 1...64), wsAlarmQueue: r.int("WARDLINE_WS_ALARM_QUEUE", 16...1_000_000),
             wsPingSeconds: r.int("WARDLINE_WS_PING_S", 1...3600),
@@ -259,6 +262,9 @@ public struct WardlineConfiguration: Sendable {
         func optional(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
         func list(_ key: String) -> [String] {
             string(key).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        func commandGrants(_ key: String) throws -> CommandGrants {
+            do { return try CommandGrants(parsing: string(key)) } catch { throw ConfigurationError(description: "\(key): \(error)") }
         }
         func payloadPatientID(_ key: String) throws -> PayloadPatientID {
             guard let v = PayloadPatientID(rawValue: string(key)) else {

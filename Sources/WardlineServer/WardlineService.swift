@@ -258,7 +258,9 @@ public final class WardlineService: @unchecked Sendable {
             logger.warning("WARDLINE_JWT_SECRET is the demo default: anyone can mint tokens; set a secret outside loopback demos")
         }
         let tokens = TokenAuthority(secret: c.jwtSecret, rsaPublicKeyPEM: c.jwtPublicKeyPEM)
-        let acknowledger = Acknowledger(commands: commands, counters: counters)
+        let policy = AccessPolicy(commandGrants: c.commandGrants)
+        let acknowledger = Acknowledger(commands: commands, counters: counters,
+                                        authorise: { who, action in policy.check(who, action, in: directory.current) })
         let sinkBox = Mutex<HubSink?>(nil)
         let webStats = Mutex<WebStats?>(nil)
         let health = health
@@ -266,7 +268,7 @@ public final class WardlineService: @unchecked Sendable {
         let ringCapacity = c.ringCapacity
         let clocks = deviceClocks
         let context = APIContext(
-            databaseURL: c.databaseURL, tokens: tokens, directory: directory,
+            databaseURL: c.databaseURL, tokens: tokens, directory: directory, policy: policy,
             acknowledge: { acknowledger.acknowledge($0, by: $1) },
             publishCommand: { [weak self] device, payload in
                 guard let mqtt = self?.mqttForCommands.withLock({ $0 }) else { throw ConfigurationError(description: "not connected to the MQTT broker") }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WardlineHub
 @testable import WardlineServer
 
 @Suite struct ConfigurationTests {
@@ -30,6 +31,8 @@ import Testing
         (["WARDLINE_PAGE_FALLBACK_CHANNEL": "pager"], "WARDLINE_PAGE_FALLBACK_CHANNEL=pager: expected log or an http(s) URL"),
         (["WARDLINE_HEARTBEAT_S": "15"], "WARDLINE_HEARTBEAT_S (15) must be shorter than WARDLINE_STALL_AFTER_S (15)"),
         (["WARDLINE_PAYLOAD_PATIENT_ID": "always"], "WARDLINE_PAYLOAD_PATIENT_ID=always is not refuse or unassigned"),
+        (["WARDLINE_COMMAND_ROLES": "nurse,janitor"], "WARDLINE_COMMAND_ROLES: janitor: not a role"),
+        (["WARDLINE_COMMAND_ROLES": "nurse:dance"], "dance is not a command"),
     ])
     func badValuesNameTheSetting(environment: [String: String], message: String) {
         #expect {
@@ -37,6 +40,12 @@ import Testing
         } throws: { error in
             "\(error)".contains(message)
         }
+    }
+
+    @Test func secureDefaults() throws {
+        let c = try WardlineConfiguration.load(environment: [:])
+        #expect(c.payloadPatientID == .refuse)
+        #expect(c.commandGrants == AccessPolicy.hospitalDefault.commandGrants)
     }
 
     @Test func everySettingIsDocumentedInTheReadme() throws {
