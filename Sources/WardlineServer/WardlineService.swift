@@ -254,10 +254,12 @@ public final class WardlineService: @unchecked Sendable {
     private func startWebServer(commands: EngineCommandQueue, directory: DirectoryBox,
                                 refresher: SettingsRefresher) throws -> (server: WebServer, sink: HubSink) {
         let c = configuration
-        if c.usesDemoSecret {
+        if c.usesDemoSecret && c.acceptsHS256 {
             logger.warning("WARDLINE_JWT_SECRET is the demo default: anyone can mint tokens; set a secret outside loopback demos")
         }
-        let tokens = TokenAuthority(secret: c.jwtSecret, rsaPublicKeyPEM: c.jwtPublicKeyPEM)
+        let tokens = try c.tokenAuthority()
+        logger.notice("tokens", metadata: ["algorithms": "\(tokens.acceptedAlgorithms.joined(separator: ","))",
+                                           "issuer_checked": "\(c.jwtIssuer != nil)", "audience_checked": "\(c.jwtAudience != nil)"])
         let policy = AccessPolicy(commandGrants: c.commandGrants)
         let acknowledger = Acknowledger(commands: commands, counters: counters,
                                         authorise: { who, action in policy.check(who, action, in: directory.current) })

@@ -1,6 +1,7 @@
 """The REST API from a client's side: tokens, the envelope, access by ward and care, history,
 alarms and their acknowledgement, devices, commands, readiness and metrics."""
 import json
+import os
 import subprocess
 import urllib.parse
 import threading
@@ -264,7 +265,11 @@ def test_rs256_tokens_from_an_identity_provider(wardline_factory, tmp_path):
                              "--private-key", str(key)], env=w.env, check=True, capture_output=True, text=True).stdout.strip()
     status, body, _ = w.api("GET", "/api/v1/me", minted)
     assert status == 200 and body["data"]["user"]["id"] == "idp-user"
-    assert w.api("GET", "/api/v1/me", w.token("h", "admin", "*"))[0] == 200, "HS256 still accepted beside it"
+    status, body, _ = w.api("GET", "/api/v1/me", w.token("h", "admin", "*"))
+    assert status == 401 and "HS256" in body["message"], "beside an identity provider, HS256 is off unless kept"
+    kept = wardline_factory(WARDLINE_JWT_PUBLIC_KEY_FILE=str(pub), WARDLINE_JWT_ALLOW_HS256="true").start()
+    assert kept.api("GET", "/api/v1/me", kept.token("h", "admin", "*"))[0] == 200, "HS256 kept beside it"
+    assert kept.api("GET", "/api/v1/me", minted)[0] == 200
     plain = wardline_factory().start()
     status, body, _ = plain.api("GET", "/api/v1/me", minted)
     assert status == 401 and "RS256" in body["message"], "without the public key, RS256 is refused with the reason"
@@ -369,3 +374,61 @@ def test_commands_come_only_from_the_roles_the_hospital_configures(wardline_fact
     assert w.api("POST", f"/api/v1/devices/{device}/commands", physician, {"command": "reboot"})[0] == 403
     assert w.api("POST", f"/api/v1/devices/{device}/commands", charge, {"command": "identify"})[0] == 403
     assert w.api("POST", f"/api/v1/devices/{device}/commands", admin, {"command": "reboot"})[0] == 202
+
+
+def test_issuer_and_audience_are_checked_when_configured(wardline_factory):
+    w = wardline_factory(WARDLINE_JWT_ISSUER="https://idp.wardline.test", WARDLINE_JWT_AUDIENCE="wardline-it").start()
+
+    def mint(*extra):
+        return subprocess.run([str(BIN), "token", "--user", "u1", "--role", "admin", "--ward", "*", *extra], env=w.env,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    assert w.api("GET", "/api/v1/me", mint())[0] == 200, "wardline token carries the configured iss and aud"
+    status, body, _ = w.api("GET", "/api/v1/me", mint("--issuer", "https://elsewhere.test"))
+    assert status == 401 and "(iss)" in body["message"], body
+    status, body, _ = w.api("GET", "/api/v1/me", mint("--audience", "pharmacy"))
+    assert status == 401 and "(aud)" in body["message"], body
+    status, body, _ = w.api("GET", "/api/v1/me", mint("--issuer", "", "--audience", ""))
+    assert status == 401, "a token without iss is refused when an issuer is configured"
+
+
+def test_the_public_demo_secret_never_listens_beyond_loopback(wardline_factory):
+    w = wardline_factory(WARDLINE_HTTP_HOST="0.0.0.0", WARDLINE_JWT_SECRET="wardline-dev-secret-change-me")
+    w.start(wait=False)
+    assert w.proc.wait(timeout=30) == 78
+    assert "WARDLINE_JWT_SECRET is the public demo default and WARDLINE_HTTP_HOST=0.0.0.0" in w.log()
+    assert "wardline-dev-secret-change-me" not in w.log()
+    # With a secret of its own it listens there.
+    own = wardline_factory(WARDLINE_HTTP_HOST="0.0.0.0").start()
+    assert own.api("GET", "/health")[0] == 200
+
+
+def test_config_logs_and_ready_never_show_a_secret(wardline_factory, database_url, tmp_path):
+    secrets = {"jwt": "jwt-secret-for-the-config-test-42", "mqtt": "mqtt-password-42",
+               "rabbit": "rabbit-password-42", "file": "jwt-secret-from-the-file-42"}
+    # The database URL with a password (trust authentication ignores it; scram would need the real one).
+    scheme, rest = database_url.split("://", 1)
+    userinfo, host = rest.split("@", 1)
+    db_password = userinfo.split(":", 1)[1] if ":" in userinfo else "database-password-42"
+    db_url = f"{scheme}://{userinfo.split(':', 1)[0]}:{db_password}@{host}"
+    env = dict(os.environ, WARDLINE_JWT_SECRET=secrets["jwt"], WARDLINE_MQTT_PASSWORD=secrets["mqtt"],
+               WARDLINE_RABBITMQ_URL=f"amqp://wardline:{secrets['rabbit']}@127.0.0.1:1/wardline", WARDLINE_DATABASE_URL=db_url)
+    out = subprocess.run([str(BIN), "config"], env=env, check=True, capture_output=True, text=True).stdout
+    for s in list(secrets.values()) + [db_password]:
+        assert s not in out, s
+    assert "WARDLINE_JWT_SECRET=***" in out and "WARDLINE_MQTT_PASSWORD=***" in out
+    assert "amqp://wardline:***@127.0.0.1:1/wardline" in out and "WARDLINE_DATABASE_URL=" + db_url.replace(db_password, "***") in out
+    # A secret from the WARDLINE_CONFIG file is masked too.
+    conf = tmp_path / "wardline.conf"
+    conf.write_text(f"WARDLINE_JWT_SECRET={secrets['file']}\n")
+    file_env = {k: v for k, v in env.items() if k != "WARDLINE_JWT_SECRET"}
+    out = subprocess.run([str(BIN), "config"], env=dict(file_env, WARDLINE_CONFIG=str(conf)), check=True,
+                         capture_output=True, text=True).stdout
+    assert secrets["file"] not in out and "WARDLINE_JWT_SECRET=***" in out
+    # Running, with a broker that refuses (nothing listens on port 1): not in the log, nor in /ready.
+    w = wardline_factory(WARDLINE_JWT_SECRET=secrets["jwt"], WARDLINE_DATABASE_URL=db_url,
+                         WARDLINE_RABBITMQ_URL=f"amqp://wardline:{secrets['rabbit']}@127.0.0.1:1/wardline").start()
+    ready = json.dumps(w.api("GET", "/ready")[1])
+    time.sleep(2)
+    for s in (secrets["jwt"], secrets["rabbit"], db_password):
+        assert s not in w.log() and s not in ready, s

@@ -1,12 +1,13 @@
 """The WebSocket hub from a client's side: tokens on connect, rooms, who receives what."""
 import json
+import subprocess
 import time
 import urllib.parse
 import warnings
 
 import websocket
 
-from conftest import RABBITMQ_URL, now_ms, unique_prefix
+from conftest import BIN, RABBITMQ_URL, now_ms, unique_prefix
 from test_taskqueue import Gateway, webhook_worker
 
 
@@ -269,3 +270,28 @@ def test_a_nurse_of_another_ward_cannot_acknowledge_and_the_alarm_still_escalate
             assert db.scalar("SELECT state || ':' || coalesce(acknowledged_by, '') FROM alerts WHERE id = %s", alarm["id"]) == "active:"
     finally:
         gateway.close()
+
+
+def test_a_socket_is_closed_when_its_token_expires(wardline_factory):
+    w = wardline_factory().start()
+    ws = connect(w, w.token("n1", "nurse", "4B", ttl="3s"))
+    until(ws, "session:ready")
+    opened = time.time()
+    code, reason = close_reason(ws)
+    assert code == 4401 and reason == "unauthorized: token expired", (code, reason)
+    assert time.time() - opened < 5
+    assert "wardline_websocket_token_expired_total 1" in w.api("GET", "/metrics")[1]
+    # A fresh token opens a new socket.
+    fresh = connect(w, w.token("n1", "nurse", "4B"))
+    until(fresh, "session:ready")
+
+
+def test_sockets_check_issuer_and_audience(wardline_factory):
+    w = wardline_factory(WARDLINE_JWT_AUDIENCE="wardline-it").start()
+    good = connect(w, w.token("n1", "nurse", "4B"))
+    until(good, "session:ready")
+    env = dict(w.env, WARDLINE_JWT_AUDIENCE="pharmacy")
+    other = subprocess.run([str(BIN), "token", "--user", "n1", "--role", "nurse", "--ward", "4B"], env=env,
+                           check=True, capture_output=True, text=True).stdout.strip()
+    code, reason = close_reason(connect(w, other))
+    assert code == 4401 and "(aud)" in reason, (code, reason)
