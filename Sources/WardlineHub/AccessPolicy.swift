@@ -57,8 +57,9 @@ public struct CommandGrants: Sendable, Equatable {
 ///
 /// - Seeing a patient follows `WardDirectory` (care assignments for nurses, the ward for charge
 ///   nurses and physicians, every ward for rapid response and admins).
-/// - Acknowledging an alarm needs sight of its patient; an alarm of a device serving nobody is for
-///   hospital-wide roles.
+/// - Seeing or acknowledging an alarm needs sight of its patient; an alarm of a device serving
+///   nobody is for hospital-wide roles. Seeing a device: sight of its patient; one serving nobody,
+///   charge nurses and hospital-wide roles.
 /// - Alarm limits: physicians (and admins) who may see the patient.
 /// - Admission, discharge, care assignments, and device assignment: the charge nurse of the ward
 ///   (every ward involved: where the patient or device comes from and where it goes) and admins.
