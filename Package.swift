@@ -22,7 +22,8 @@ let package = Package(
         // librdkafka 2.8, built by deploy/install.sh into /usr/local (Debian 12's 2.0.2 is too old).
         .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka"),
         .systemLibrary(name: "CLibwebsockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
-        .systemLibrary(name: "CJWT", pkgConfig: "libjwt", providers: [.apt(["libjwt-dev"])]),
+        // OpenSSL's libcrypto: HMAC-SHA256 compared in constant time and RSA signatures, for tokens.
+        .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
@@ -33,8 +34,8 @@ let package = Package(
         .target(name: "WardlineKafka", dependencies: ["CRdkafka"]),
         // The hub's rooms, access rules and per-socket queues: pure Swift, tested without a socket.
         .target(name: "WardlineHub", dependencies: ["WardlineCore", "WardlineEngine"]),
-        // The libwebsockets server and the token signer: the only files that see lws or libjwt.
-        .target(name: "WardlineWeb", dependencies: ["CLibwebsockets", "CJWT", "WardlineHub"]),
+        // The libwebsockets server and the token signer: the only files that see lws or libcrypto.
+        .target(name: "WardlineWeb", dependencies: ["CLibwebsockets", "CLibcrypto", "WardlineHub"]),
         // The task queue: job types, tiers, backoff and topology as pure Swift; rabbitmq-c and
         // libcurl each behind one owner type.
         .target(name: "WardlineTasks", dependencies: ["WardlineEngine"]),

@@ -121,6 +121,7 @@ say "wardline serve on 127.0.0.1:$HTTP_PORT (log: $WORK/wardline.log)"
 (cd "$REPO" && exec env WARDLINE_DATABASE_URL="$DB_URL" WARDLINE_VAR="$WORK/var" \
     WARDLINE_MQTT_CLIENT_ID=wardline-bench-$$ WARDLINE_MQTT_PORT=$MQTT_PORT WARDLINE_HTTP_PORT=$HTTP_PORT \
     WARDLINE_STATS_INTERVAL_S=5 WARDLINE_ASSIGNMENT_REFRESH_S=1 \
+    WARDLINE_PAYLOAD_PATIENT_ID=unassigned \
     WARDLINE_DASHBOARD_DIR="$REPO/dashboards" "$BIN" serve) >"$WORK/wardline.log" 2>&1 &
 WARDLINE_PID=$!
 for i in $(seq 1 120); do

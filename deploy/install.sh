@@ -17,8 +17,8 @@ PACKAGES=(
     gcc make xz-utils debian-archive-keyring
     # librdkafka's build (Debian 12's own librdkafka 2.0.2 cannot talk to the test broker).
     liblz4-dev libzstd-dev libsasl2-dev zlib1g-dev python3-pip
-    # Tokens (libjwt, OpenSSL-backed), the task queue and its webhook channel.
-    libjwt-dev libcurl4-openssl-dev rabbitmq-server
+    # The task queue and its webhook channel (tokens use OpenSSL's libcrypto: libssl-dev above).
+    libcurl4-openssl-dev rabbitmq-server
     # The ward page's tests: a real headless browser and WebSocket test clients.
     chromium chromium-driver python3-selenium python3-websocket
     # systemd-analyze checks deploy/production's units in the tests.

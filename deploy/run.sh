@@ -50,7 +50,19 @@ start_bg worker "$BIN" worker
 
 if [[ -f firmware-sim/Makefile ]]; then
     make -s -C firmware-sim
-    start_bg simulator firmware-sim/build/wardline-sim --devices "$DEVICES" --mix demo
+    SIM_ARGS=(--devices "$DEVICES" --mix demo)
+    # A reading is a patient's only through its device's assignment (WARDLINE_PAYLOAD_PATIENT_ID=refuse):
+    # the ward's charge nurse assigns each simulated device to its patient, as staff do at the bedside.
+    assigned=0
+    while read -r device patient; do
+        curl -sf -X PUT -H "Authorization: Bearer $WARD_TOKEN" -H 'Content-Type: application/json' \
+            -d "{\"patient_id\":\"$patient\"}" "$API/api/v1/devices/$device/assignment" >/dev/null \
+            || die "could not assign device $device to $patient through $API"
+        assigned=$((assigned + 1))
+    done < <(firmware-sim/build/wardline-sim "${SIM_ARGS[@]}" --list-devices)
+    [[ $assigned -eq $DEVICES ]] || die "the simulator listed $assigned of $DEVICES devices (firmware-sim --list-devices)"
+    say "assigned $assigned demo devices to their patients"
+    start_bg simulator firmware-sim/build/wardline-sim "${SIM_ARGS[@]}"
 fi
 
 cat <<MSG

@@ -43,6 +43,8 @@ public struct APIContext: Sendable {
     public var databaseURL: String
     public var tokens: TokenAuthority
     public var directory: DirectoryBox
+    /// Who may do what (with the directory above): every handler asks it.
+    public var policy: AccessPolicy
     /// Acknowledges through the engine (its only thread applies it) and waits for the result.
     public var acknowledge: @Sendable (_ alarmID: String, _ by: Principal) -> Result<Alarm, APIError>
     public var publishCommand: @Sendable (_ deviceID: String, _ payload: [UInt8]) throws -> Void
@@ -56,7 +58,7 @@ public struct APIContext: Sendable {
     public var readiness: @Sendable () -> [Readiness]
     public var metrics: @Sendable () -> String
 
-    public init(databaseURL: String, tokens: TokenAuthority, directory: DirectoryBox,
+    public init(databaseURL: String, tokens: TokenAuthority, directory: DirectoryBox, policy: AccessPolicy = .hospitalDefault,
                 acknowledge: @escaping @Sendable (String, Principal) -> Result<Alarm, APIError>,
                 publishCommand: @escaping @Sendable (String, [UInt8]) throws -> Void,
                 directoryChanged: @escaping @Sendable () -> Void, settingsChanged: @escaping @Sendable () -> Void,
@@ -66,6 +68,7 @@ public struct APIContext: Sendable {
         self.databaseURL = databaseURL
         self.tokens = tokens
         self.directory = directory
+        self.policy = policy
         self.acknowledge = acknowledge
         self.publishCommand = publishCommand
         self.directoryChanged = directoryChanged

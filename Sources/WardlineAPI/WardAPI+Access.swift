@@ -11,30 +11,14 @@ extension WardAPI {
 
     func who(_ c: Call) -> Principal { c.principal! }
 
-    func requireView(_ c: Call, _ patientID: String) throws {
-        if let refusal = context.directory.current.check(who(c), mayView: patientID) {
+    /// Every REST action is decided by the one `AccessPolicy` (the WebSocket's acknowledgements too).
+    func authorise(_ c: Call, _ action: StaffAction) throws {
+        if let refusal = context.policy.check(who(c), action, in: context.directory.current) {
             throw APIError.forbidden(refusal.description)
         }
     }
 
-    /// Ward management (admissions, care assignments, device admission): charge nurses on their
-    /// own ward, and admins.
-    func requireWardManager(_ c: Call, ward: String?) throws {
-        let p = who(c)
-        switch p.role {
-        case .admin: return
-        case .chargeNurse where ward == nil || ward == p.ward: return
-        default: throw APIError.forbidden("\(p.role.rawValue) \(p.userID) may not manage ward \(ward ?? p.ward)")
-        }
-    }
-
-    /// Alarm limits are a clinical prescription: physicians and admins only.
-    func requirePrescriber(_ c: Call) throws {
-        let p = who(c)
-        guard p.role == .physician || p.role == .admin else {
-            throw APIError.forbidden("only a physician may change a patient's alarm limits")
-        }
-    }
+    func requireView(_ c: Call, _ patientID: String) throws { try authorise(c, .viewPatient(patientID)) }
 
     func body(_ c: Call) throws -> [String: Any] {
         if c.request.body.isEmpty { return [:] }

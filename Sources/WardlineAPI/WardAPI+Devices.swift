@@ -16,7 +16,8 @@ extension WardAPI {
             }
         }
         let rows = all.filter { d in
-            d.patientID.map { directory.mayView(p, $0) } ?? (p.role.reach == .hospital || p.role == .chargeNurse)
+            let current = d.patientID.map { PatientPlace(patientID: $0, ward: d.ward ?? "", bed: d.bed) }
+            return context.policy.allows(p, .viewDevice(current: current), in: directory)
         }
         return .data(rows.map { d -> [String: Any] in
             var e: [String: Any] = ["device_id": d.deviceID, "state": d.state ?? "unknown"]
@@ -31,6 +32,7 @@ extension WardAPI {
         })
     }
 
+    /// Checked against the ward of the patient the device serves now and of the one it is to serve.
     func assignDevice(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let device = c.param("device_id")
         try checkID(device, "device_id")
@@ -40,8 +42,9 @@ extension WardAPI {
         guard let place = try WardStore(db: conn).patient(patient) else {
             throw APIError(409, "patient_not_admitted", "patient \(patient) must be admitted to a ward before a device is assigned")
         }
-        try requireWardManager(c, ward: place.ward)
-        try HistoryQueries(db: conn).assignDevice(device, to: patient)
+        let queries = HistoryQueries(db: conn)
+        try authorise(c, .assignDevice(current: try queries.currentPlace(ofDevice: device), target: place))
+        try queries.assignDevice(device, to: patient)
         context.settingsChanged()
         return .data(["device_id": device, "patient_id": patient, "ward": place.ward, "bed": place.bed as Any],
                      message: "device assigned")
@@ -49,34 +52,35 @@ extension WardAPI {
 
     func unassignDevice(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let device = c.param("device_id")
-        try requireWardManager(c, ward: nil)
-        try HistoryQueries(db: try need(db)).assignDevice(device, to: nil)
+        try checkID(device, "device_id")
+        let queries = HistoryQueries(db: try need(db))
+        try authorise(c, .unassignDevice(current: try queries.currentPlace(ofDevice: device)))
+        try queries.assignDevice(device, to: nil)
         context.settingsChanged()
         return .data(["device_id": device], message: "device unassigned")
     }
 
-    /// Publishes `{"command", "args", "by", "request_id", "ts"}` to `devices/{id}/commands` (QoS 1).
+    /// Publishes `{"command", "args", "by", "request_id", "ts"}` to `devices/{id}/commands` (QoS 1):
+    /// an allowlisted command with bounded arguments, from a role the hospital grants it to, on a
+    /// device whose patient the caller may see.
     func command(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let device = c.param("device_id")
         try checkID(device, "device_id")
-        let b = try body(c)
-        let command = try string(b, "command")!
-        let allowed = ["silence", "identify", "set_interval", "reboot", "calibrate"]
-        guard allowed.contains(command) else {
-            throw APIError.validation("command", "must be one of \(allowed.joined(separator: ", "))")
+        _ = try body(c)
+        let command: DeviceCommand
+        do throws(DeviceCommand.Problem) { command = try DeviceCommand.parse(json: c.request.body) } catch {
+            throw APIError.validation(error.field, error.problem)
         }
-        if let args = b["args"], !(args is [String: Any]) { throw APIError.validation("args", "must be a JSON object") }
+        let current = try HistoryQueries(db: try need(db)).currentPlace(ofDevice: device)
+        try authorise(c, .commandDevice(command.name, current: current))
         let p = who(c)
-        guard p.role != .nurse || context.directory.current.careAssignments[p.userID] != nil else {
-            throw APIError.forbidden("a nurse without care assignments may not command devices")
-        }
         let requestID = Envelope(c.request).requestID
-        let payload: [String: Any] = ["command": command, "args": b["args"] ?? [String: Any](), "by": p.userID,
+        let payload: [String: Any] = ["command": command.name.rawValue, "args": command.arguments, "by": p.userID,
                                       "request_id": requestID, "ts": Int64(Date().timeIntervalSince1970 * 1000)]
         do { try context.publishCommand(device, WireFormat.serialise(payload)) } catch {
             throw APIError(503, "broker_unavailable", "the command could not be published: \(error)")
         }
-        return .data(["device_id": device, "command": command, "topic": "devices/\(device)/commands"], status: 202,
+        return .data(["device_id": device, "command": command.name.rawValue, "topic": "devices/\(device)/commands"], status: 202,
                      message: "command published")
     }
 }

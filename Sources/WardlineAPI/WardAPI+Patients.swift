@@ -20,9 +20,8 @@ extension WardAPI {
         let b = try body(c)
         let ward = try string(b, "ward")!
         let bed = try string(b, "bed", required: false)
-        try requireWardManager(c, ward: ward)
         let store = WardStore(db: try need(db))
-        if let current = try store.patient(id) { try requireWardManager(c, ward: current.ward) }
+        try authorise(c, .admit(to: PatientPlace(patientID: id, ward: ward, bed: bed), from: try store.patient(id)))
         try store.admit(PatientPlace(patientID: id, ward: ward, bed: bed), by: who(c).userID)
         context.directoryChanged()
         return .data(WireFormat.place(PatientPlace(patientID: id, ward: ward, bed: bed)), message: "patient admitted")
@@ -32,7 +31,7 @@ extension WardAPI {
         let id = c.param("patient_id")
         let store = WardStore(db: try need(db))
         guard let current = try store.patient(id) else { throw APIError.notFound("patient \(id) is not admitted") }
-        try requireWardManager(c, ward: current.ward)
+        try authorise(c, .discharge(current))
         try store.discharge(id)
         context.directoryChanged()
         return .data(["patient_id": id], message: "patient discharged")
@@ -105,7 +104,7 @@ extension WardAPI {
         guard let place = try store.patient(patient) else {
             throw APIError(409, "patient_not_admitted", "patient \(patient) must be admitted to a ward before care can be assigned")
         }
-        try requireWardManager(c, ward: place.ward)
+        try authorise(c, .manageCare(place))
         try store.assignCare(user: user, patient: patient, by: who(c).userID)
         context.directoryChanged()
         return .data(["user_id": user, "patient_id": patient], status: 201, message: "care assigned")
@@ -114,7 +113,7 @@ extension WardAPI {
     func endCare(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let store = WardStore(db: try need(db))
         let patient = c.param("patient_id")
-        if let place = try store.patient(patient) { try requireWardManager(c, ward: place.ward) } else { try requireWardManager(c, ward: nil) }
+        try authorise(c, .manageCare(try store.patient(patient)))
         guard try store.endCare(user: c.param("user_id"), patient: patient) else {
             throw APIError.notFound("no care assignment of \(patient) to \(c.param("user_id"))")
         }

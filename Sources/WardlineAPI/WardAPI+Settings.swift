@@ -18,8 +18,7 @@ extension WardAPI {
     func setThreshold(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let id = c.param("patient_id")
         let ruleID = c.param("rule_id")
-        try requireView(c, id)
-        try requirePrescriber(c)
+        try authorise(c, .setAlarmLimits(patientID: id))
         try checkID(ruleID, "rule_id")
         let b = try body(c)
         let vital = try string(b, "vital")!
@@ -50,8 +49,7 @@ extension WardAPI {
 
     func removeThreshold(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let id = c.param("patient_id")
-        try requireView(c, id)
-        try requirePrescriber(c)
+        try authorise(c, .setAlarmLimits(patientID: id))
         try SettingsStore(db: try need(db)).removeOverride(patientID: id, ruleID: c.param("rule_id"))
         context.settingsChanged()
         return .data(["patient_id": id, "rule_id": c.param("rule_id")], message: "hospital alarm limits restored")
@@ -67,8 +65,7 @@ extension WardAPI {
     /// Body: `{"scale": 2}` — scale 2 for hypercapnic respiratory failure, prescribed by a physician.
     func setScale(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let id = c.param("patient_id")
-        try requireView(c, id)
-        try requirePrescriber(c)
+        try authorise(c, .setAlarmLimits(patientID: id))
         guard let n = try body(c)["scale"] as? Int, let scale = SpO2Scale(rawValue: n) else {
             throw APIError.validation("scale", "must be 1 or 2")
         }

@@ -25,3 +25,11 @@ public final class DeviceRegistry: Sendable {
 
     public var count: Int { assignments.withLock { $0.count } }
 }
+
+/// Whether a reading's own `patient_id` may decide whose reading it is (`WARDLINE_PAYLOAD_PATIENT_ID`).
+public enum PayloadPatientID: String, Sendable, CaseIterable {
+    /// Only a device assignment makes a reading a patient's; an unassigned device's readings are rejected.
+    case refuse
+    /// A device with no assignment may name its patient (the demo, the simulator's load tests).
+    case unassigned
+}

@@ -26,6 +26,8 @@ public final class MessageDecoder {
         public var maxMessageCharacters: Int = 256
         /// Firmware versions: at most this many bytes of printable ASCII.
         public var maxFirmwareBytes: Int = 64
+        /// Whether a reading's own `patient_id` may say whose reading it is (never over an assignment).
+        public var payloadPatientID: PayloadPatientID = .refuse
         public init() {}
     }
 
@@ -109,18 +111,30 @@ public final class MessageDecoder {
         case .success(let v): vitals = v
         case .failure(let problem): return ctx.reject(problem.reason, problem.detail)
         }
-        // The payload's patient id is used only for a device without an assignment (it never
-        // overrides one), so only then must it meet the id rule.
+        // Staff decide whose reading it is (a device assignment). A payload's patient id that
+        // disagrees is refused, never followed; without an assignment it counts only where the
+        // hospital allows it (the demo), and only then must it meet the id rule.
+        let device = ctx.deviceID!
         let patientID: String
-        if let assigned = registry.patient(forDevice: ctx.deviceID!) {
+        switch (registry.patient(forDevice: device), p.patient_id) {
+        case (let assigned?, nil):
             patientID = assigned
-        } else if let named = p.patient_id {
+        case (let assigned?, let named?):
+            guard named == assigned else {
+                return ctx.reject(.patientMismatch, "the reading names another patient than device \(device) is assigned to; "
+                                  + "it was stored for neither (a reading follows its device's assignment)")
+            }
+            patientID = assigned
+        case (nil, let named?) where limits.payloadPatientID == .unassigned:
             if let problem = DeviceText.check(named, field: "patient_id", kind: .identifier, maxLength: limits.maxIDBytes) {
                 return ctx.reject(problem.reason, problem.detail)
             }
             patientID = named
-        } else {
-            return ctx.reject(.unknownDevice, "device \(ctx.deviceID!) is not assigned to a patient and the reading names none")
+        case (nil, _?):
+            return ctx.reject(.unknownDevice, "device \(device) is not assigned to a patient; a reading's own patient_id is not "
+                              + "honoured (WARDLINE_PAYLOAD_PATIENT_ID=refuse): assign the device (PUT /api/v1/devices/\(device)/assignment)")
+        case (nil, nil):
+            return ctx.reject(.unknownDevice, "device \(device) is not assigned to a patient and the reading names none")
         }
         return .reading(Reading(deviceID: ctx.deviceID!, patientID: patientID, seq: p.seq, time: p.ts,
                                 receivedAt: ctx.receivedAt, vitals: vitals, sentAtMicros: p.tx_us))

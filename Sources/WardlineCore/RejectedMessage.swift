@@ -12,6 +12,8 @@ public enum RejectReason: String, Sendable, Equatable, CaseIterable {
     case unknownTopic = "unknown_topic"
     case malformedTopic = "malformed_topic"
     case unknownDevice = "unknown_device"
+    /// The reading's `patient_id` is not the patient its device is assigned to.
+    case patientMismatch = "patient_mismatch"
     case unsupportedVersion = "unsupported_version"
     /// A device-supplied string (device id in the topic, patient id, alert code, alert message,
     /// firmware) is longer than its limit (`MessageDecoder.Limits`).

@@ -11,17 +11,21 @@ public struct PatientPlace: Sendable, Hashable {
     }
 }
 
-/// Why a clinician may not see a patient; the sentence goes back to the client as is.
+/// Why a clinician may not see a patient or do something (`AccessPolicy`); the sentence goes back
+/// to the client as is.
 public enum AccessRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownPatient(String)
     case otherWard(patient: String, ward: String)
     case notInCare(patient: String)
+    /// The role may not do this at all, or not on this ward.
+    case notPermitted(String)
 
     public var description: String {
         switch self {
         case .unknownPatient(let p): "patient \(p) is not admitted to any ward"
         case .otherWard(let p, let w): "patient \(p) is on another ward than \(w)"
         case .notInCare(let p): "patient \(p) is not in your care assignments"
+        case .notPermitted(let why): why
         }
     }
 }

@@ -1,4 +1,7 @@
 import Foundation
+import WardlineCore
+import WardlineHub
+import WardlineWeb
 
 /// Every setting Wardline reads, with its environment name, default and meaning.
 /// The README's configuration table is `wardline config --markdown`.
@@ -64,14 +67,28 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_STATS_INTERVAL_S", defaultValue: "10", help: "How often a statistics line is logged (0: never)."),
         .init(name: "WARDLINE_HTTP_HOST", defaultValue: "127.0.0.1", help: "Address the ward page, the REST API and the WebSocket hub listen on."),
         .init(name: "WARDLINE_HTTP_PORT", defaultValue: "18080", help: "Port of the ward page (`/`), the REST API (`/api/v1`), `/ws`, `/health`, `/ready` and `/metrics`."),
-        .init(name: "WARDLINE_JWT_SECRET", defaultValue: "wardline-dev-secret-change-me", help: "HS256 secret that signs and verifies tokens (at least 16 bytes). The default is for loopback demos; Wardline warns when it is in use."),
-        .init(name: "WARDLINE_JWT_PUBLIC_KEY_FILE", defaultValue: "", help: "PEM public key of the hospital's identity provider: RS256 tokens signed with its private key are accepted too. Empty: HS256 only."),
+        .init(name: "WARDLINE_JWT_SECRET", defaultValue: "wardline-dev-secret-change-me", help: "HS256 secret that signs and verifies tokens (at least 16 bytes). The default is public and for loopback demos: `wardline serve` refuses to start with it (exit 78) when `WARDLINE_HTTP_HOST` is not a loopback address and HS256 is accepted. Masked in `wardline config`."),
+        .init(name: "WARDLINE_JWT_PUBLIC_KEY_FILE", defaultValue: "", help: "PEM RSA public key of the hospital's identity provider: RS256 tokens signed with its private key are accepted, and HS256 tokens no longer are (see `WARDLINE_JWT_ALLOW_HS256`). Empty: HS256 only."),
+        .init(name: "WARDLINE_JWT_ALLOW_HS256", defaultValue: "false", help: "With `WARDLINE_JWT_PUBLIC_KEY_FILE` set, keep accepting HS256 tokens signed with `WARDLINE_JWT_SECRET` too (true), or only the identity provider's RS256 (false). Without a public key HS256 is always accepted."),
+        .init(name: "WARDLINE_JWT_ISSUER", defaultValue: "", help: "If set, every token (HS256 and RS256) must carry this `iss`; `wardline token` puts it in the tokens it mints. Empty: not checked."),
+        .init(name: "WARDLINE_JWT_AUDIENCE", defaultValue: "", help: "If set, every token (HS256 and RS256) must carry this `aud` (a string, or a list containing it); `wardline token` puts it in the tokens it mints. Empty: not checked."),
+        .init(name: "WARDLINE_COMMAND_ROLES", defaultValue: "charge_nurse,physician,admin,nurse:silence", help: "Who may send device commands (identify, silence, set_interval, reboot, calibrate), comma-separated: a role (every command) or role:command (that one). Each also needs sight of the device's patient: a nurse may silence only her own patients' devices. A device serving nobody takes commands from charge nurses and hospital-wide roles only."),
+        .init(name: "WARDLINE_PAYLOAD_PATIENT_ID", defaultValue: "refuse", help: "Whether a reading's own `patient_id` may decide whose reading it is. refuse: a reading reaches a patient only through a device assignment (`PUT /api/v1/devices/{id}/assignment`); an unassigned device's readings are rejected as unknown_device. unassigned: a device with no assignment may name its patient (demos, load tests with the simulator). Either way a `patient_id` that differs from the device's assignment is rejected as patient_mismatch."),
         .init(name: "WARDLINE_DASHBOARD_DIR", defaultValue: "dashboards", help: "Folder of the nurses' station page served at `/`."),
         .init(name: "WARDLINE_API_WORKERS", defaultValue: "4", help: "Threads (each with its own database connection) answering REST calls."),
         .init(name: "WARDLINE_WS_ALARM_QUEUE", defaultValue: "1024", help: "Alarm frames that may wait for one WebSocket client; beyond it the client is disconnected (alarms are never dropped)."),
         .init(name: "WARDLINE_WS_ALARM_MAX_WAIT_S", defaultValue: "10", help: "A WebSocket client whose oldest alarm (or heartbeat) has waited this long is disconnected, so a frozen screen never looks connected."),
         .init(name: "WARDLINE_WS_PING_S", defaultValue: "5", help: "Idle seconds before a WebSocket is pinged; one silent for 2.5 times as long is closed."),
     ]
+
+    /// A setting's value as `wardline config` prints it: secrets (`…SECRET`, `…PASSWORD`) as
+    /// `***`, and the password inside a URL or a libpq `password=` as `***`.
+    public static func shown(_ name: String, _ value: String) -> String {
+        if (name.hasSuffix("SECRET") || name.hasSuffix("PASSWORD")) && !value.isEmpty { return "***" }
+        return value
+            .replacingOccurrences(of: #"://([^:/@]*):[^@/]*@"#, with: "://$1:***@", options: .regularExpression)
+            .replacingOccurrences(of: #"(?i)\bpassword\s*=\s*('[^']*'|\S+)"#, with: "password=***", options: .regularExpression)
+    }
 
     public static func markdownTable() -> String {
         var s = "| Variable | Default | Meaning |\n|---|---|---|\n"
@@ -140,6 +157,11 @@ public struct WardlineConfiguration: Sendable {
     public var httpPort: Int32
     public var jwtSecret: String
     public var jwtPublicKeyPEM: String?
+    public var jwtAllowHS256: Bool
+    public var jwtIssuer: String?
+    public var jwtAudience: String?
+    public var commandGrants: CommandGrants
+    public var payloadPatientID: PayloadPatientID
     public var dashboardDirectory: String
     public var apiWorkers: Int
     public var wsAlarmQueue: Int
@@ -156,8 +178,43 @@ public struct WardlineConfiguration: Sendable {
 
     public var usesDemoSecret: Bool { jwtSecret == "wardline-dev-secret-change-me" }
 
+    /// HS256 is accepted when there is no identity provider's key, or when kept beside it.
+    public var acceptsHS256: Bool { jwtPublicKeyPEM == nil || jwtAllowHS256 }
+
+    /// The token verifier these settings describe; throws when the public key cannot be used.
+    public func tokenAuthority() throws -> TokenAuthority {
+        do {
+            return try TokenAuthority(secret: jwtSecret, rsaPublicKeyPEM: jwtPublicKeyPEM, acceptHS256: jwtAllowHS256,
+                                      issuer: jwtIssuer, audience: jwtAudience)
+        } catch {
+            throw ConfigurationError(description: "WARDLINE_JWT_PUBLIC_KEY_FILE: \(error)")
+        }
+    }
+
+    /// Why `wardline serve` must not start with these settings: the public demo secret would let
+    /// anyone who can reach the port mint an admin token.
+    public func servingProblem() -> String? {
+        guard usesDemoSecret, acceptsHS256, !Self.isLoopback(httpHost) else { return nil }
+        return "WARDLINE_JWT_SECRET is the public demo default and WARDLINE_HTTP_HOST=\(httpHost) is not a loopback address: "
+            + "anyone who can reach it could mint tokens. Set WARDLINE_JWT_SECRET to a secret of your own (at least 16 bytes), "
+            + "or use an identity provider's key (WARDLINE_JWT_PUBLIC_KEY_FILE) without HS256"
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     /// Reads the configuration; a malformed value is an error that names the setting.
     public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
+        let values = try resolvedValues(environment: environment)
+        return try load(values: values)
+    }
+
+    /// Every setting's value: the default, overridden by the `WARDLINE_CONFIG` file, overridden by
+    /// the environment.
+    public static func resolvedValues(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [String: String] {
         var values: [String: String] = [:]
         for o in ConfigurationOptions.all { values[o.name] = o.defaultValue }
         if let file = environment["WARDLINE_CONFIG"], !file.isEmpty {
@@ -178,6 +235,10 @@ public struct WardlineConfiguration: Sendable {
             }
         }
         for o in ConfigurationOptions.all { if let v = environment[o.name] { values[o.name] = v } }
+        return values
+    }
+
+    private static func load(values: [String: String]) throws -> Self {
         let r = Reader(values: values)
         let config = try WardlineConfiguration(
             varDirectory: r.string("WARDLINE_VAR"), logLevel: r.string("WARDLINE_LOG_LEVEL"),
@@ -223,6 +284,9 @@ public struct WardlineConfiguration: Sendable {
             statsIntervalSeconds: r.int("WARDLINE_STATS_INTERVAL_S", 0...3600),
             httpHost: r.string("WARDLINE_HTTP_HOST"), httpPort: Int32(r.int("WARDLINE_HTTP_PORT", 1...65535)),
             jwtSecret: r.string("WARDLINE_JWT_SECRET"), jwtPublicKeyPEM: try r.optional("WARDLINE_JWT_PUBLIC_KEY_FILE").map(Self.readPEM),
+            jwtAllowHS256: r.bool("WARDLINE_JWT_ALLOW_HS256"), jwtIssuer: r.optional("WARDLINE_JWT_ISSUER"),
+            jwtAudience: r.optional("WARDLINE_JWT_AUDIENCE"), commandGrants: r.commandGrants("WARDLINE_COMMAND_ROLES"),
+            payloadPatientID: r.payloadPatientID("WARDLINE_PAYLOAD_PATIENT_ID"),
             dashboardDirectory: r.string("WARDLINE_DASHBOARD_DIR"),
             apiWorkers: r.int("WARDLINE_API_WORKERS", 1...64), wsAlarmQueue: r.int("WARDLINE_WS_ALARM_QUEUE", 16...1_000_000),
             wsPingSeconds: r.int("WARDLINE_WS_PING_S", 1...3600),
@@ -255,6 +319,15 @@ public struct WardlineConfiguration: Sendable {
         func optional(_ key: String) -> String? { values[key].flatMap { $0.isEmpty ? nil : $0 } }
         func list(_ key: String) -> [String] {
             string(key).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        func commandGrants(_ key: String) throws -> CommandGrants {
+            do { return try CommandGrants(parsing: string(key)) } catch { throw ConfigurationError(description: "\(key): \(error)") }
+        }
+        func payloadPatientID(_ key: String) throws -> PayloadPatientID {
+            guard let v = PayloadPatientID(rawValue: string(key)) else {
+                throw ConfigurationError(description: "\(key)=\(string(key)) is not refuse or unassigned")
+            }
+            return v
         }
         func timeOfDay(_ key: String) throws -> Int? {
             guard let raw = optional(key) else { return nil }

@@ -62,6 +62,7 @@ struct MetricsText {
         metric("wardline_websocket_sessions", "gauge", "Authenticated WebSocket sessions open.", [("", web.sessions.load(ordering: .relaxed))])
         metric("wardline_websocket_frames_sent_total", "counter", "Frames written to WebSocket clients.", [("", web.framesSent.load(ordering: .relaxed))])
         metric("wardline_websocket_auth_refused_total", "counter", "WebSocket connections refused for their token.", [("", web.authRefused.load(ordering: .relaxed))])
+        metric("wardline_websocket_token_expired_total", "counter", "Open WebSockets closed (4401) when their token expired.", [("", web.tokensExpired.load(ordering: .relaxed))])
         metric("wardline_websocket_vitals_coalesced_total", "counter", "Vitals frames replaced by a newer one before a slow socket took them.",
                [("", web.vitalsCoalesced.load(ordering: .relaxed))])
         metric("wardline_websocket_unconfirmed_alarm_disconnects_total", "counter",

@@ -72,6 +72,7 @@ public final class WardlineService: @unchecked Sendable {
         var limits = MessageDecoder.Limits()
         limits.maxPayloadBytes = c.maxPayloadBytes
         limits.maxFutureSkewMillis = Int64(c.maxFutureSkewSeconds) * 1000
+        limits.payloadPatientID = c.payloadPatientID
         let ring = RingBuffer<IngestItem>(capacity: c.ringCapacity)
         let badInputLog = RateLimitedLog(logger: logger)
         let checkpoint = try JournalCheckpoint(directory: c.journalDirectory)
@@ -195,7 +196,8 @@ public final class WardlineService: @unchecked Sendable {
         try gate.start(intake: mqtt)
         self.mqtt = mqtt
         mqttForCommands.withLock { $0 = mqtt }
-        logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)"])
+        logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)",
+                                                     "payload_patient_id": "\(c.payloadPatientID.rawValue)"])
 
         refresher.start()
         self.refresher = refresher
@@ -252,11 +254,15 @@ public final class WardlineService: @unchecked Sendable {
     private func startWebServer(commands: EngineCommandQueue, directory: DirectoryBox,
                                 refresher: SettingsRefresher) throws -> (server: WebServer, sink: HubSink) {
         let c = configuration
-        if c.usesDemoSecret {
+        if c.usesDemoSecret && c.acceptsHS256 {
             logger.warning("WARDLINE_JWT_SECRET is the demo default: anyone can mint tokens; set a secret outside loopback demos")
         }
-        let tokens = TokenAuthority(secret: c.jwtSecret, rsaPublicKeyPEM: c.jwtPublicKeyPEM)
-        let acknowledger = Acknowledger(commands: commands, counters: counters)
+        let tokens = try c.tokenAuthority()
+        logger.notice("tokens", metadata: ["algorithms": "\(tokens.acceptedAlgorithms.joined(separator: ","))",
+                                           "issuer_checked": "\(c.jwtIssuer != nil)", "audience_checked": "\(c.jwtAudience != nil)"])
+        let policy = AccessPolicy(commandGrants: c.commandGrants)
+        let acknowledger = Acknowledger(commands: commands, counters: counters,
+                                        authorise: { who, action in policy.check(who, action, in: directory.current) })
         let sinkBox = Mutex<HubSink?>(nil)
         let webStats = Mutex<WebStats?>(nil)
         let health = health
@@ -264,7 +270,7 @@ public final class WardlineService: @unchecked Sendable {
         let ringCapacity = c.ringCapacity
         let clocks = deviceClocks
         let context = APIContext(
-            databaseURL: c.databaseURL, tokens: tokens, directory: directory,
+            databaseURL: c.databaseURL, tokens: tokens, directory: directory, policy: policy,
             acknowledge: { acknowledger.acknowledge($0, by: $1) },
             publishCommand: { [weak self] device, payload in
                 guard let mqtt = self?.mqttForCommands.withLock({ $0 }) else { throw ConfigurationError(description: "not connected to the MQTT broker") }

@@ -1,4 +1,5 @@
 import WardlineEngine
+import WardlineHub
 
 /// min / avg / max of one vital over one time bucket.
 public struct VitalSpread: Sendable, Equatable {
@@ -139,6 +140,19 @@ public final class HistoryQueries {
             guard let id = r[0] else { return nil }
             return DeviceRow(deviceID: id, state: r[1], battery: r[2].flatMap(Double.init), firmware: r[3],
                              updatedAt: r[4].flatMap(Int64.init), patientID: r[5], ward: r[6], bed: r[7])
+        }
+    }
+
+    /// The patient a device serves now, where they lie (the ward recorded with the assignment
+    /// when the patient has left the ward; "" when even that is unknown); nil when unassigned.
+    public func currentPlace(ofDevice deviceID: String) throws -> PatientPlace? {
+        try db.execute("""
+            SELECT a.patient_id, coalesce(p.ward, a.ward, ''), coalesce(p.bed, a.bed)
+            FROM device_assignments a LEFT JOIN patients p ON p.patient_id = a.patient_id
+            WHERE a.device_id = $1 AND a.discharged_at IS NULL
+            """, [deviceID]).rows.first.flatMap { r in
+            guard let patient = r[0], let ward = r[1] else { return nil }
+            return PatientPlace(patientID: patient, ward: ward, bed: r[2])
         }
     }
 

@@ -1,96 +1,158 @@
-import CJWT
 import Foundation
 import WardlineHub
 
-/// Why a token was refused; the sentence goes back to the client (401).
+/// Why a token was refused; the sentence goes back to the client (401, or the 4401 close reason).
 public enum TokenRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     case missing
     case malformedOrBadSignature
-    case wrongAlgorithm(String)
+    case wrongAlgorithm(String, accepted: [String])
     case expired
     case missingClaim(String)
     case unknownRole(String)
+    case wrongIssuer
+    case wrongAudience
 
     public var description: String {
         switch self {
         case .missing: "no token: send Authorization: Bearer <token> (or ?token= on the WebSocket)"
         case .malformedOrBadSignature: "token is malformed or its signature does not verify"
-        case .wrongAlgorithm(let a): "token is signed with \(a); this server accepts HS256, and RS256 when it has a public key"
+        case .wrongAlgorithm(let a, let accepted):
+            "token is signed with \(a); this server accepts \(accepted.isEmpty ? "no algorithm" : accepted.joined(separator: " and "))"
         case .expired: "token expired"
         case .missingClaim(let c): "token has no \(c) claim"
         case .unknownRole(let r): "token role \(r) is not one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))"
+        case .wrongIssuer: "token was not issued by the issuer this server trusts (iss)"
+        case .wrongAudience: "token is not meant for this server (aud)"
         }
     }
 }
 
-/// Signs and verifies tokens with libjwt (OpenSSL underneath): HS256 with the shared secret, and
-/// RS256 with the hospital identity provider's public key when one is configured. Claims: `sub`
-/// (user id), `role`, `ward`, `exp` (required), `iat`. Each algorithm is checked with its own key
-/// only, so a token claiming `none`, or RS256 signed with the HS256 secret, is refused.
+/// A verified token: who, and until when (epoch seconds) the socket it opened may stay open.
+public struct VerifiedToken: Sendable, Equatable {
+    public var principal: Principal
+    public var expiresAt: Int64
+}
+
+/// Signs and verifies tokens (compact JWS): HS256 with the shared secret, and RS256 with the
+/// hospital identity provider's public key when one is configured. Claims: `sub` (user id), `role`,
+/// `ward`, `exp` (required), `iat`, and `iss`/`aud` (required to match when configured).
+///
+/// Each algorithm is checked with its own key only, so a token claiming `none`, or RS256 signed
+/// with the HS256 secret, is refused; HS256 can be switched off (beside an identity provider).
+/// The cryptography is OpenSSL's (`Signatures.swift`): HMAC compared in constant time, RSA
+/// verified by `EVP_DigestVerify`. Immutable and safe to share between threads.
 public struct TokenAuthority: Sendable {
     private let secret: [UInt8]
-    private let rsaPublicKey: [UInt8]?
+    private let rsaKey: RSAPublicKey?
+    private let acceptsHS256: Bool
+    private let issuer: String?
+    private let audience: String?
 
-    public init(secret: String, rsaPublicKeyPEM: String? = nil) {
+    /// HS256 only, with `secret`.
+    public init(secret: String, issuer: String? = nil, audience: String? = nil) {
         self.secret = Array(secret.utf8)
-        rsaPublicKey = rsaPublicKeyPEM.map { Array($0.utf8) }
+        rsaKey = nil
+        acceptsHS256 = true
+        self.issuer = issuer
+        self.audience = audience
     }
+
+    /// With an identity provider's RSA public key (PEM) RS256 is accepted; HS256 too only when
+    /// `acceptHS256` says so.
+    public init(secret: String, rsaPublicKeyPEM: String?, acceptHS256: Bool = true,
+                issuer: String? = nil, audience: String? = nil) throws(KeyError) {
+        self.secret = Array(secret.utf8)
+        rsaKey = try rsaPublicKeyPEM.map { pem throws(KeyError) in try RSAPublicKey(pem: pem) }
+        acceptsHS256 = rsaPublicKeyPEM == nil || acceptHS256
+        self.issuer = issuer
+        self.audience = audience
+    }
+
+    public var acceptedAlgorithms: [String] { (acceptsHS256 ? ["HS256"] : []) + (rsaKey != nil ? ["RS256"] : []) }
 
     public func verify(_ token: String?, now: Int64 = Int64(Date().timeIntervalSince1970)) throws(TokenRefusal) -> Principal {
-        guard let token, !token.isEmpty else { throw .missing }
-        // Read the header's algorithm first (no key: no verification), then verify with that
-        // algorithm's own key; a token whose algorithm has no key here is refused.
-        var peek: OpaquePointer?
-        guard jwt_decode(&peek, token, nil, 0) == 0, let unverified = peek else { throw .malformedOrBadSignature }
-        // libjwt reports `none` for a token decoded without a key; the header still says what it claims.
-        let claimed = jwt_get_header(unverified, "alg").map { jwt_str_alg($0) } ?? JWT_ALG_TERM
-        jwt_free(unverified)
-        let key: [UInt8]
-        switch claimed {
-        case JWT_ALG_HS256: key = secret
-        case JWT_ALG_RS256 where rsaPublicKey != nil: key = rsaPublicKey!
-        default: throw .wrongAlgorithm(String(cString: jwt_alg_str(claimed)))
-        }
-        var handle: OpaquePointer?
-        let rc = key.withUnsafeBufferPointer { k in jwt_decode(&handle, token, k.baseAddress, Int32(k.count)) }
-        guard rc == 0, let jwt = handle else { throw .malformedOrBadSignature }
-        defer { jwt_free(jwt) }
-        guard jwt_get_alg(jwt) == claimed else { throw .malformedOrBadSignature }
-        func claim(_ name: String) -> String? { jwt_get_grant(jwt, name).map { String(cString: $0) } }
-        errno = 0
-        let exp = jwt_get_grant_int(jwt, "exp")
-        guard errno == 0 else { throw .missingClaim("exp") }
-        guard exp > now else { throw .expired }
-        guard let user = claim("sub"), !user.isEmpty else { throw .missingClaim("sub") }
-        guard let roleName = claim("role") else { throw .missingClaim("role") }
-        guard let role = Role(rawValue: roleName) else { throw .unknownRole(roleName) }
-        guard let ward = claim("ward") else { throw .missingClaim("ward") }
-        return Principal(userID: user, role: role, ward: ward)
+        try verifyToken(token, now: now).principal
     }
 
-    /// A signed token for `who`, valid for `seconds` (the demo and the tests use it).
+    public func verifyToken(_ token: String?, now: Int64 = Int64(Date().timeIntervalSince1970)) throws(TokenRefusal) -> VerifiedToken {
+        guard let token, !token.isEmpty else { throw .missing }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]),
+              let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any],
+              let signature = Base64URL.decode(parts[2]) else { throw .malformedOrBadSignature }
+        let algorithm = header["alg"] as? String ?? "no algorithm"
+        let signed = Array(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
+        switch algorithm {
+        case "HS256" where acceptsHS256:
+            guard HMACSHA256.matches(key: secret, signed, signature: signature) else { throw .malformedOrBadSignature }
+        case "RS256" where rsaKey != nil:
+            guard rsaKey!.verifySHA256(signed, signature: signature) else { throw .malformedOrBadSignature }
+        default:
+            throw .wrongAlgorithm(algorithm, accepted: acceptedAlgorithms)
+        }
+        // Only a verified payload is read.
+        guard let payload = Base64URL.decode(parts[1]),
+              let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else { throw .malformedOrBadSignature }
+        guard let expNumber = claims["exp"] as? Double, expNumber.isFinite, abs(expNumber) < 1e15 else { throw .missingClaim("exp") }
+        let exp = Int64(expNumber.rounded(.down))
+        guard exp > now else { throw .expired }
+        if let issuer, claims["iss"] as? String != issuer { throw .wrongIssuer }
+        if let audience {
+            let aud = claims["aud"]
+            let ok = (aud as? String) == audience || ((aud as? [Any])?.contains { ($0 as? String) == audience } ?? false)
+            if !ok { throw .wrongAudience }
+        }
+        guard let user = claims["sub"] as? String, !user.isEmpty else { throw .missingClaim("sub") }
+        guard let roleName = claims["role"] as? String else { throw .missingClaim("role") }
+        guard let role = Role(rawValue: roleName) else { throw .unknownRole(roleName) }
+        guard let ward = claims["ward"] as? String else { throw .missingClaim("ward") }
+        return VerifiedToken(principal: Principal(userID: user, role: role, ward: ward), expiresAt: exp)
+    }
+
+    /// A signed HS256 token for `who`, valid for `seconds`, carrying this authority's `iss`/`aud`
+    /// (the demo and the tests use it).
     public func mint(_ who: Principal, validFor seconds: Int64, now: Int64 = Int64(Date().timeIntervalSince1970)) -> String {
-        Self.mint(who, validFor: seconds, now: now, algorithm: JWT_ALG_HS256, key: secret)
+        let input = Self.signingInput(algorithm: "HS256", Self.claims(who, validFor: seconds, now: now, issuer: issuer, audience: audience))
+        return input + "." + Base64URL.encode(HMACSHA256.mac(key: secret, Array(input.utf8)))
     }
 
     /// An RS256 token signed with `privateKeyPEM` (what an identity provider issues; for tests and demos).
     public static func mintRS256(_ who: Principal, privateKeyPEM: String, validFor seconds: Int64,
-                                 now: Int64 = Int64(Date().timeIntervalSince1970)) -> String {
-        mint(who, validFor: seconds, now: now, algorithm: JWT_ALG_RS256, key: Array(privateKeyPEM.utf8))
+                                 now: Int64 = Int64(Date().timeIntervalSince1970),
+                                 issuer: String? = nil, audience: String? = nil) throws(KeyError) -> String {
+        let key = try RSAPrivateKey(pem: privateKeyPEM)
+        let input = signingInput(algorithm: "RS256", claims(who, validFor: seconds, now: now, issuer: issuer, audience: audience))
+        return input + "." + Base64URL.encode(try key.signSHA256(Array(input.utf8)))
     }
 
-    private static func mint(_ who: Principal, validFor seconds: Int64, now: Int64, algorithm: jwt_alg_t, key: [UInt8]) -> String {
-        var handle: OpaquePointer?
-        guard jwt_new(&handle) == 0, let jwt = handle else { fatalError("libjwt: out of memory") }
-        defer { jwt_free(jwt) }
-        jwt_add_grant(jwt, "sub", who.userID)
-        jwt_add_grant(jwt, "role", who.role.rawValue)
-        jwt_add_grant(jwt, "ward", who.ward)
-        jwt_add_grant_int(jwt, "iat", Int(now))
-        jwt_add_grant_int(jwt, "exp", Int(now + seconds))
-        _ = key.withUnsafeBufferPointer { k in jwt_set_alg(jwt, algorithm, k.baseAddress, Int32(k.count)) }
-        guard let encoded = jwt_encode_str(jwt) else { fatalError("libjwt: cannot sign a token (is the key a PEM private key?)") }
-        defer { free(encoded) }
-        return String(cString: encoded)
+    private static func claims(_ who: Principal, validFor seconds: Int64, now: Int64, issuer: String?, audience: String?) -> [String: Any] {
+        var c: [String: Any] = ["sub": who.userID, "role": who.role.rawValue, "ward": who.ward, "iat": now, "exp": now + seconds]
+        c["iss"] = issuer
+        c["aud"] = audience
+        return c
+    }
+
+    private static func signingInput(algorithm: String, _ claims: [String: Any]) -> String {
+        func part(_ object: [String: Any]) -> String {
+            Base64URL.encode(Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()))
+        }
+        return part(["alg": algorithm, "typ": "JWT"]) + "." + part(claims)
+    }
+}
+
+/// base64url without padding (RFC 7515 §2), strict: any other character, or padding, is refused.
+enum Base64URL {
+    static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: Substring) -> [UInt8]? {
+        guard text.utf8.count % 4 != 1, text.utf8.allSatisfy({ c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
+        }) else { return nil }
+        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        s += String(repeating: "=", count: (4 - s.utf8.count % 4) % 4)
+        return Data(base64Encoded: s).map(Array.init)
     }
 }

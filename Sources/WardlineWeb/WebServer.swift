@@ -55,7 +55,9 @@ public final class WebServer: @unchecked Sendable {
     private let hub: Hub
     private var connections: [UInt64: OpaquePointer] = [:]
     private var nextID: UInt64 = 1
-    private var pendingAuth: [UInt64: Result<Principal, TokenRefusal>] = [:]
+    private var pendingAuth: [UInt64: Result<VerifiedToken, TokenRefusal>] = [:]
+    /// When each open socket's token expires (epoch seconds): the socket is closed then (4401).
+    private var expiries: [UInt64: Int64] = [:]
     private var confirmsAlarms: Set<UInt64> = []
     private var closing: [UInt64: (UInt16, String)] = [:]
     private var exchanges: [UInt64: Exchange] = [:]
@@ -202,7 +204,7 @@ public final class WebServer: @unchecked Sendable {
             let id = connectionID(wsi)
             let args = query(wsi)
             do throws(TokenRefusal) {
-                pendingAuth[id] = .success(try tokens.verify(bearerToken(wsi) ?? args["token"]))
+                pendingAuth[id] = .success(try tokens.verifyToken(bearerToken(wsi) ?? args["token"]))
             } catch { pendingAuth[id] = .failure(error) }
             if args["receipts"] == "1" { confirmsAlarms.insert(id) }
         case LWS_CALLBACK_ESTABLISHED:
@@ -210,8 +212,9 @@ public final class WebServer: @unchecked Sendable {
             let id = connectionID(wsi)
             connections[id] = wsi
             switch pendingAuth.removeValue(forKey: id) {
-            case .success(let principal)?:
-                hub.open(id, principal: principal, confirmsAlarms: confirmsAlarms.remove(id) != nil)
+            case .success(let token)?:
+                hub.open(id, principal: token.principal, confirmsAlarms: confirmsAlarms.remove(id) != nil)
+                expiries[id] = token.expiresAt
                 stats.socketsOpened.add(1, ordering: .relaxed)
             case .failure(let refusal)?:
                 stats.authRefused.add(1, ordering: .relaxed)
@@ -291,6 +294,7 @@ public final class WebServer: @unchecked Sendable {
         exchanges[id] = nil
         fragments[id] = nil
         pendingAuth[id] = nil
+        expiries[id] = nil
         confirmsAlarms.remove(id)
         closing[id] = nil
     }
@@ -322,12 +326,28 @@ public final class WebServer: @unchecked Sendable {
         if now - lastAgeCheck >= 500 {
             lastAgeCheck = now
             hub.evictLateClients(maxWaitMillis: options.alarmMaxWaitMillis)
+            closeExpired(nowSeconds: now / 1000)
         }
         if now - lastHeartbeat >= options.heartbeatMillis {
             lastHeartbeat = now
             hub.heartbeat(now: now)
         }
         flushReady()
+    }
+
+    /// A token is checked at connect and then on this timer: once it expires the socket gets
+    /// nothing more and is closed with 4401, so the page signs in again.
+    private func closeExpired(nowSeconds: Int64) {
+        for (id, expiresAt) in expiries where expiresAt <= nowSeconds {
+            expiries[id] = nil
+            guard let wsi = connections[id] else { continue }
+            if hub.isOpen(id) { stats.socketsClosed.add(1, ordering: .relaxed) }
+            hub.close(id)
+            stats.tokensExpired.add(1, ordering: .relaxed)
+            closing[id] = (4401, "unauthorized: token expired")
+            lws_callback_on_writable(wsi)
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 2)
+        }
     }
 
     private func flushReady() {

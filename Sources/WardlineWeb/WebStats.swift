@@ -7,6 +7,8 @@ public final class WebStats: Sendable {
     public let socketsOpened = Atomic<Int>(0)
     public let socketsClosed = Atomic<Int>(0)
     public let authRefused = Atomic<Int>(0)
+    /// Open sockets closed (4401) because their token expired.
+    public let tokensExpired = Atomic<Int>(0)
     public let framesSent = Atomic<Int>(0)
     public let framesReceived = Atomic<Int>(0)
     public let httpRequests = Atomic<Int>(0)

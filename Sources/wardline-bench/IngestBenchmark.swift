@@ -135,6 +135,8 @@ struct IngestBenchmark: ParsableCommand {
             env["WARDLINE_DATABASE_URL"] = url
             env["WARDLINE_MQTT_CLIENT_ID"] = id
             env["WARDLINE_VAR"] = work
+            // The stream names its patients from unassigned devices, as the simulator does.
+            env["WARDLINE_PAYLOAD_PATIENT_ID"] = "unassigned"
             env["WARDLINE_STATS_INTERVAL_S"] = stats ? "1" : "0"
             env["WARDLINE_MQTT_TCP_NODELAY"] = nodelay ? "true" : "false"
             // Its own port, so a demo on the default port does not stop the benchmark.

@@ -14,6 +14,8 @@ struct Token: ParsableCommand {
     @Option(help: "Sign RS256 with this PEM private key (an identity provider's) instead of HS256 with WARDLINE_JWT_SECRET.")
     var privateKey: String?
     @Option(help: "Lifetime: seconds, or with s/m/h/d (e.g. 12h); negative mints an expired token for tests (--ttl=-60).") var ttl = "12h"
+    @Option(help: "The token's iss (default: WARDLINE_JWT_ISSUER, none if empty).") var issuer: String?
+    @Option(help: "The token's aud (default: WARDLINE_JWT_AUDIENCE, none if empty).") var audience: String?
 
     func run() throws {
         guard let r = Role(rawValue: role) else {
@@ -27,13 +29,17 @@ struct Token: ParsableCommand {
         let config: WardlineConfiguration
         do { config = try WardlineConfiguration.load() } catch { throw ValidationError("configuration: \(error)") }
         let who = Principal(userID: user, role: r, ward: ward)
+        let iss = (issuer ?? config.jwtIssuer).flatMap { $0.isEmpty ? nil : $0 }
+        let aud = (audience ?? config.jwtAudience).flatMap { $0.isEmpty ? nil : $0 }
         if let privateKey {
             guard let pem = try? String(contentsOfFile: privateKey, encoding: .utf8), pem.contains("PRIVATE KEY") else {
                 throw ValidationError("--private-key \(privateKey): not a readable PEM private key")
             }
-            print(TokenAuthority.mintRS256(who, privateKeyPEM: pem, validFor: n * factor))
+            do { print(try TokenAuthority.mintRS256(who, privateKeyPEM: pem, validFor: n * factor, issuer: iss, audience: aud)) } catch {
+                throw ValidationError("--private-key \(privateKey): \(error)")
+            }
         } else {
-            print(TokenAuthority(secret: config.jwtSecret).mint(who, validFor: n * factor))
+            print(TokenAuthority(secret: config.jwtSecret, issuer: iss, audience: aud).mint(who, validFor: n * factor))
         }
     }
 }

@@ -34,6 +34,10 @@ struct Serve: ParsableCommand {
         let signals = StopSignals()
 
         let (config, logger) = try loadConfiguration()
+        if let problem = config.servingProblem() {
+            FileHandle.standardError.write(Data("wardline: configuration error: \(problem)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG
+        }
         let service = WardlineService(configuration: config, logger: logger)
         do { try service.start() } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
@@ -73,11 +77,8 @@ struct Config: ParsableCommand {
     func run() throws {
         if markdown { print(ConfigurationOptions.markdownTable(), terminator: ""); return }
         _ = try loadConfiguration()
-        for o in ConfigurationOptions.all {
-            let value = ProcessInfo.processInfo.environment[o.name]
-            let shown = o.name.contains("PASSWORD") && value != nil ? "***" : value ?? o.defaultValue
-            // URLs may carry a password (amqp://user:password@…): never print it.
-            print("\(o.name)=\(shown.replacingOccurrences(of: #"://([^:/@]*):[^@/]*@"#, with: "://$1:***@", options: .regularExpression))")
-        }
+        // The values in force (file and environment), each secret masked.
+        let values = try WardlineConfiguration.resolvedValues()
+        for o in ConfigurationOptions.all { print("\(o.name)=\(ConfigurationOptions.shown(o.name, values[o.name] ?? o.defaultValue))") }
     }
 }

@@ -126,7 +126,12 @@ class Wardline:
                         WARDLINE_RABBITMQ_URL="",
                         # Most tests stamp readings minutes in the past on purpose; the device.clock
                         # alarm that would raise is tested on its own (test_device_clocks.py).
-                        WARDLINE_DEVICE_CLOCK_ALARM_S="0")
+                        WARDLINE_DEVICE_CLOCK_ALARM_S="0",
+                        # Most tests publish readings that name their patient (`reading()` below)
+                        # from devices nobody assigned, as the demo and the simulator do. The default,
+                        # refuse (only a device assignment makes a reading a patient's), and the
+                        # mismatch rejection are tested on their own (test_ingest.py).
+                        WARDLINE_PAYLOAD_PATIENT_ID="unassigned")
         self.env.update({k: str(v) for k, v in settings.items()})
         self.http_port = int(self.env["WARDLINE_HTTP_PORT"])
         self.url = f"http://127.0.0.1:{self.http_port}"

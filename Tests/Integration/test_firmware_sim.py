@@ -147,3 +147,13 @@ def test_probe_off_scenario_raises_a_technical_alarm_not_a_physiological_one(war
     assert all(category == "technical" for _, category in rules), rules
     assert any("probe_off" in rule for rule, _ in rules), rules
     w.stop()
+
+
+def test_the_fleet_lists_its_devices_and_patients_for_assignment():
+    """deploy/run.sh assigns these pairs through REST before the run (same flags, same fleet)."""
+    out = subprocess.run(sim("--devices", 6, "--mix", "demo", "--id-prefix", "L", "--list-devices"),
+                         capture_output=True, text=True, timeout=20, check=True)
+    pairs = [line.split(" ") for line in out.stdout.splitlines()]
+    assert len(pairs) == 6 and all(len(p) == 2 for p in pairs), out.stdout
+    assert [p[1] for p in pairs] == [f"PAT-L{i:05d}" for i in range(6)]
+    assert all(d.split("-")[0] in ("mon", "oxi") and d.endswith(f"L{i:05d}") for i, (d, _) in enumerate(pairs))

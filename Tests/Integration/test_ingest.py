@@ -204,3 +204,61 @@ def test_a_full_ring_applies_backpressure_and_loses_nothing(wardline_factory, db
              for part in line.split() if part.startswith("ring_full_waits=")]
     assert waits and waits[-1] > 0, "the waits are counted"
     w.stop()
+
+
+def _assign(w, token, device, patient):
+    status, body, _ = w.api("PUT", f"/api/v1/devices/{device}/assignment", token, {"patient_id": patient})
+    assert status == 200, body
+
+
+def test_by_default_a_reading_reaches_a_patient_only_through_its_device_assignment(wardline_factory, db, publisher):
+    """WARDLINE_PAYLOAD_PATIENT_ID=refuse (the default): a payload patient_id decides nothing."""
+    p = unique_prefix()
+    w = wardline_factory(WARDLINE_PAYLOAD_PATIENT_ID="refuse").start()
+    admin = w.token("a1", "admin", "*")
+    patient, other = f"PAT-{p}", f"PAT-{p}-other"
+    for pat, bed in ((patient, "1"), (other, "2")):
+        assert w.api("PUT", f"/api/v1/patients/{pat}", admin, {"ward": "4B-" + p, "bed": bed})[0] == 200
+    stranger, monitor = f"{p}-stranger", f"{p}-mon"
+    _assign(w, admin, monitor, patient)
+    time.sleep(1.5)  # WARDLINE_ASSIGNMENT_REFRESH_S=1: the decoder's registry has the assignment
+    ts = now_ms()
+    # An unassigned device naming a patient: refused, stored nowhere but rejected_messages.
+    publisher.publish(f"devices/{stranger}/vitals", {"v": 1, "seq": 1, "ts": ts, "patient_id": patient, "hr": 70})
+    # The assigned device: without a patient_id, and repeating its own, it is the patient's.
+    publisher.publish(f"devices/{monitor}/vitals", {"v": 1, "seq": 1, "ts": ts, "hr": 71})
+    publisher.publish(f"devices/{monitor}/vitals", {"v": 1, "seq": 2, "ts": ts + 1000, "patient_id": patient, "hr": 72})
+    # ... naming someone else: a mismatch, never re-routed.
+    publisher.publish(f"devices/{monitor}/vitals", {"v": 1, "seq": 3, "ts": ts + 2000, "patient_id": other, "hr": 73})
+    publisher.wait_all_acked()
+    rejected = "SELECT count(*) FROM rejected_messages WHERE device_id = %s AND reason = %s"
+    assert db.wait_for(rejected, 1, stranger, "unknown_device", timeout=20) == 1
+    assert db.wait_for(rejected, 1, monitor, "patient_mismatch", timeout=20) == 1
+    assert db.wait_for("SELECT count(*) FROM vitals WHERE device_id = %s", 2, monitor, timeout=20) == 2
+    assert db.query("SELECT seq, patient_id FROM vitals WHERE device_id = %s ORDER BY seq", monitor) == [(1, patient), (2, patient)]
+    assert db.scalar("SELECT count(*) FROM vitals WHERE device_id = %s OR patient_id = %s", stranger, other) == 0
+    detail = db.scalar("SELECT detail FROM rejected_messages WHERE device_id = %s", stranger)
+    assert "not honoured" in detail and f"/api/v1/devices/{stranger}/assignment" in detail, detail
+    assert patient not in db.scalar("SELECT detail FROM rejected_messages WHERE device_id = %s", monitor)
+    metrics = w.api("GET", "/metrics")[1]
+    assert 'wardline_rejected_total{reason="patient_mismatch"} 1' in metrics
+    assert "payload_patient_id=refuse" in w.log()
+
+
+def test_with_payload_patients_allowed_an_assignment_still_wins(wardline_factory, db, publisher):
+    """WARDLINE_PAYLOAD_PATIENT_ID=unassigned (the demo): only unassigned devices may name their patient."""
+    p = unique_prefix()
+    w = wardline_factory(WARDLINE_PAYLOAD_PATIENT_ID="unassigned").start()
+    admin = w.token("a1", "admin", "*")
+    patient = f"PAT-{p}"
+    assert w.api("PUT", f"/api/v1/patients/{patient}", admin, {"ward": "4B-" + p, "bed": "1"})[0] == 200
+    _assign(w, admin, f"{p}-mon", patient)
+    time.sleep(1.5)
+    ts = now_ms()
+    publisher.publish(f"devices/{p}-demo/vitals", {"v": 1, "seq": 1, "ts": ts, "patient_id": f"PAT-{p}-demo", "hr": 70})
+    publisher.publish(f"devices/{p}-mon/vitals", {"v": 1, "seq": 1, "ts": ts, "patient_id": f"PAT-{p}-demo", "hr": 71})
+    publisher.wait_all_acked()
+    assert db.wait_for("SELECT patient_id FROM vitals WHERE device_id = %s", f"PAT-{p}-demo", f"{p}-demo", timeout=20) == f"PAT-{p}-demo"
+    assert db.wait_for("SELECT reason FROM rejected_messages WHERE device_id = %s", "patient_mismatch", f"{p}-mon",
+                       timeout=20) == "patient_mismatch"
+    assert db.scalar("SELECT count(*) FROM vitals WHERE device_id = %s", f"{p}-mon") == 0

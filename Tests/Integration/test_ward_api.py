@@ -1,6 +1,7 @@
 """The REST API from a client's side: tokens, the envelope, access by ward and care, history,
 alarms and their acknowledgement, devices, commands, readiness and metrics."""
 import json
+import os
 import subprocess
 import urllib.parse
 import threading
@@ -196,17 +197,27 @@ def test_devices_assignment_thresholds_and_commands(wardline_factory, db, publis
     sub.subscribe(f"devices/{device}/commands", qos=1)
     sub.loop_start()
     time.sleep(0.3)
-    status, body, _ = w.api("POST", f"/api/v1/devices/{device}/commands", charge, {"command": "identify", "args": {"seconds": 5}},
+    status, body, _ = w.api("POST", f"/api/v1/devices/{device}/commands", charge, {"command": "set_interval", "args": {"seconds": 5}},
                             headers={"X-Request-ID": "cmd-req-1"})
     assert status == 202, body
     assert got.wait(5)
     sub.loop_stop()
     topic, payload = received[0]
     assert topic == f"devices/{device}/commands"
-    assert payload["command"] == "identify" and payload["args"] == {"seconds": 5} and payload["by"] == "c-" + p
+    assert payload["command"] == "set_interval" and payload["args"] == {"seconds": 5} and payload["by"] == "c-" + p
     assert payload["request_id"] == "cmd-req-1"
     status, body, _ = w.api("POST", f"/api/v1/devices/{device}/commands", charge, {"command": "self_destruct"})
     assert status == 400 and body["error"]["details"][0]["field"] == "command"
+    # Arguments are bounded, and only the allowlisted ones exist.
+    for bad, field in [({"command": "set_interval", "args": {"seconds": 0}}, "args.seconds"),
+                       ({"command": "set_interval", "args": {"seconds": 3601}}, "args.seconds"),
+                       ({"command": "silence", "args": {"seconds": 121}}, "args.seconds"),
+                       ({"command": "silence"}, "args.seconds"),
+                       ({"command": "silence", "args": {"seconds": "60"}}, "args"),
+                       ({"command": "identify", "args": {"seconds": 5}}, "args.seconds"),
+                       ({"command": "reboot", "args": {"now": 1}}, "args.now")]:
+        status, body, _ = w.api("POST", f"/api/v1/devices/{device}/commands", charge, bad)
+        assert status == 400 and body["error"]["details"][0]["field"] == field, (bad, body)
 
 
 def test_ready_and_metrics(wardline_factory, publisher):
@@ -254,7 +265,170 @@ def test_rs256_tokens_from_an_identity_provider(wardline_factory, tmp_path):
                              "--private-key", str(key)], env=w.env, check=True, capture_output=True, text=True).stdout.strip()
     status, body, _ = w.api("GET", "/api/v1/me", minted)
     assert status == 200 and body["data"]["user"]["id"] == "idp-user"
-    assert w.api("GET", "/api/v1/me", w.token("h", "admin", "*"))[0] == 200, "HS256 still accepted beside it"
+    status, body, _ = w.api("GET", "/api/v1/me", w.token("h", "admin", "*"))
+    assert status == 401 and "HS256" in body["message"], "beside an identity provider, HS256 is off unless kept"
+    kept = wardline_factory(WARDLINE_JWT_PUBLIC_KEY_FILE=str(pub), WARDLINE_JWT_ALLOW_HS256="true").start()
+    assert kept.api("GET", "/api/v1/me", kept.token("h", "admin", "*"))[0] == 200, "HS256 kept beside it"
+    assert kept.api("GET", "/api/v1/me", minted)[0] == 200
     plain = wardline_factory().start()
     status, body, _ = plain.api("GET", "/api/v1/me", minted)
     assert status == 401 and "RS256" in body["message"], "without the public key, RS256 is refused with the reason"
+
+
+class CommandListener:
+    """A bare subscriber on one device's command topic."""
+
+    def __init__(self, device):
+        self.received = []
+        self.client = mqtt.Client(client_id="cmdl-" + unique_prefix(), clean_session=True)
+        self.client.on_message = lambda c, u, m: self.received.append(json.loads(m.payload))
+        self.client.connect(MQTT_HOST, MQTT_PORT)
+        self.client.subscribe(f"devices/{device}/commands", qos=1)
+        self.client.loop_start()
+        time.sleep(0.3)
+
+    def commands(self, wait=1.0):
+        time.sleep(wait)
+        return [c["command"] + ":" + c["by"] for c in self.received]
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_devices_are_touched_only_by_staff_of_the_wards_involved(wardline_factory, db):
+    """Findings of issue 13: a 7A charge nurse removed a 4B device's assignment (200), a 7A physician
+    silenced a 4B device (202). Both are refused now, and every device route asks the same policy."""
+    w = wardline_factory().start()
+    p = unique_prefix()
+    ward, other = "4B-" + p, "7A-" + p
+    admin = w.token("a1", "admin", "*")
+    charge = w.token("c-" + p, "charge_nurse", ward)
+    charge7a = w.token("c7-" + p, "charge_nurse", other)
+    physician = w.token("d-" + p, "physician", ward)
+    physician7a = w.token("d7-" + p, "physician", other)
+    nurse = w.token("n-" + p, "nurse", ward)
+    colleague = w.token("n2-" + p, "nurse", ward)
+    rapid = w.token("r-" + p, "rapid_response", "*")
+    patient, patient7a, device = f"PAT-{p}", f"PAT-{p}-7a", f"{p}-mon"
+    admit(w, admin, patient, ward, "1")
+    admit(w, admin, patient7a, other, "1")
+    assert w.api("PUT", f"/api/v1/devices/{device}/assignment", charge, {"patient_id": patient})[0] == 200
+    assert w.api("POST", "/api/v1/care-assignments", charge, {"user_id": "n-" + p, "patient_id": patient})[0] == 201
+    assigned = "SELECT patient_id FROM device_assignments WHERE device_id = %s AND discharged_at IS NULL"
+
+    # Finding 2: another ward's charge nurse can neither remove the device nor take it for her patient.
+    status, body, _ = w.api("DELETE", f"/api/v1/devices/{device}/assignment", charge7a)
+    assert status == 403 and body["error"]["code"] == "forbidden" and "ward " + ward in body["message"], body
+    status, body, _ = w.api("PUT", f"/api/v1/devices/{device}/assignment", charge7a, {"patient_id": patient7a})
+    assert status == 403, body
+    # ... nor can the 4B charge nurse move it onto a 7A patient (the target's ward is checked too).
+    assert w.api("PUT", f"/api/v1/devices/{device}/assignment", charge, {"patient_id": patient7a})[0] == 403
+    assert w.api("DELETE", f"/api/v1/devices/{device}/assignment", physician)[0] == 403, "physicians do not admit devices"
+    assert db.scalar(assigned, device) == patient
+    assert device not in [d["device_id"] for d in w.api("GET", "/api/v1/devices", charge7a)[1]["data"]]
+    assert device in [d["device_id"] for d in w.api("GET", "/api/v1/devices", charge)[1]["data"]]
+
+    # Finding 3: another ward's physician cannot command the device; her ward's can.
+    listener = CommandListener(device)
+    try:
+        silence = {"command": "silence", "args": {"seconds": 60}}
+        status, body, _ = w.api("POST", f"/api/v1/devices/{device}/commands", physician7a, silence)
+        assert status == 403 and "another ward" in body["message"], body
+        assert w.api("POST", f"/api/v1/devices/{device}/commands", physician, silence)[0] == 202
+        # Nurses may silence the devices of their own patients (WARDLINE_COMMAND_ROLES: nurse:silence), nothing else.
+        deadline = time.time() + 10
+        while w.api("POST", f"/api/v1/devices/{device}/commands", nurse, silence)[0] != 202 and time.time() < deadline:
+            time.sleep(0.2)  # the care assignment reaches the directory within a refresh
+        status, body, _ = w.api("POST", f"/api/v1/devices/{device}/commands", nurse, {"command": "reboot"})
+        assert status == 403 and "may not send reboot" in body["message"], body
+        assert w.api("POST", f"/api/v1/devices/{device}/commands", colleague, silence)[0] == 403, "not her patient"
+        assert w.api("POST", f"/api/v1/devices/{device}/commands", rapid, silence)[0] == 403, "not a commanding role by default"
+        assert w.api("POST", f"/api/v1/devices/{device}/commands", charge7a, {"command": "identify"})[0] == 403
+        sent = listener.commands()
+        assert sorted(sent) == sorted([f"silence:d-{p}", f"silence:n-{p}"]), sent
+    finally:
+        listener.close()
+
+    # Admission follows the same rule: the 7A charge nurse cannot move a 4B patient to her ward.
+    assert w.api("PUT", f"/api/v1/patients/{patient}", charge7a, {"ward": other, "bed": "2"})[0] == 403
+    assert w.api("DELETE", f"/api/v1/patients/{patient}", charge7a)[0] == 403
+    assert w.api("PUT", f"/api/v1/patients/{patient}/thresholds/spo2.low", physician7a,
+                 {"vital": "spo2", "direction": "below", "clear_at": 90,
+                  "bands": [{"limit": 88, "priority": "high", "persistence_ms": 5000}]})[0] == 403
+    # Her own ward's charge nurse may take the device off.
+    assert w.api("DELETE", f"/api/v1/devices/{device}/assignment", charge)[0] == 200
+    assert db.scalar(assigned, device) is None
+
+
+def test_commands_come_only_from_the_roles_the_hospital_configures(wardline_factory):
+    w = wardline_factory(WARDLINE_COMMAND_ROLES="admin,physician:identify").start()
+    p = unique_prefix()
+    admin = w.token("a1", "admin", "*")
+    admit(w, admin, f"PAT-{p}", "4B-" + p, "1")
+    device = f"{p}-mon"
+    assert w.api("PUT", f"/api/v1/devices/{device}/assignment", admin, {"patient_id": f"PAT-{p}"})[0] == 200
+    physician = w.token("d-" + p, "physician", "4B-" + p)
+    charge = w.token("c-" + p, "charge_nurse", "4B-" + p)
+    assert w.api("POST", f"/api/v1/devices/{device}/commands", physician, {"command": "identify"})[0] == 202
+    assert w.api("POST", f"/api/v1/devices/{device}/commands", physician, {"command": "reboot"})[0] == 403
+    assert w.api("POST", f"/api/v1/devices/{device}/commands", charge, {"command": "identify"})[0] == 403
+    assert w.api("POST", f"/api/v1/devices/{device}/commands", admin, {"command": "reboot"})[0] == 202
+
+
+def test_issuer_and_audience_are_checked_when_configured(wardline_factory):
+    w = wardline_factory(WARDLINE_JWT_ISSUER="https://idp.wardline.test", WARDLINE_JWT_AUDIENCE="wardline-it").start()
+
+    def mint(*extra):
+        return subprocess.run([str(BIN), "token", "--user", "u1", "--role", "admin", "--ward", "*", *extra], env=w.env,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    assert w.api("GET", "/api/v1/me", mint())[0] == 200, "wardline token carries the configured iss and aud"
+    status, body, _ = w.api("GET", "/api/v1/me", mint("--issuer", "https://elsewhere.test"))
+    assert status == 401 and "(iss)" in body["message"], body
+    status, body, _ = w.api("GET", "/api/v1/me", mint("--audience", "pharmacy"))
+    assert status == 401 and "(aud)" in body["message"], body
+    status, body, _ = w.api("GET", "/api/v1/me", mint("--issuer", "", "--audience", ""))
+    assert status == 401, "a token without iss is refused when an issuer is configured"
+
+
+def test_the_public_demo_secret_never_listens_beyond_loopback(wardline_factory):
+    w = wardline_factory(WARDLINE_HTTP_HOST="0.0.0.0", WARDLINE_JWT_SECRET="wardline-dev-secret-change-me")
+    w.start(wait=False)
+    assert w.proc.wait(timeout=30) == 78
+    assert "WARDLINE_JWT_SECRET is the public demo default and WARDLINE_HTTP_HOST=0.0.0.0" in w.log()
+    assert "wardline-dev-secret-change-me" not in w.log()
+    # With a secret of its own it listens there.
+    own = wardline_factory(WARDLINE_HTTP_HOST="0.0.0.0").start()
+    assert own.api("GET", "/health")[0] == 200
+
+
+def test_config_logs_and_ready_never_show_a_secret(wardline_factory, database_url, tmp_path):
+    secrets = {"jwt": "jwt-secret-for-the-config-test-42", "mqtt": "mqtt-password-42",
+               "rabbit": "rabbit-password-42", "file": "jwt-secret-from-the-file-42"}
+    # The database URL with a password (trust authentication ignores it; scram would need the real one).
+    scheme, rest = database_url.split("://", 1)
+    userinfo, host = rest.split("@", 1)
+    db_password = userinfo.split(":", 1)[1] if ":" in userinfo else "database-password-42"
+    db_url = f"{scheme}://{userinfo.split(':', 1)[0]}:{db_password}@{host}"
+    env = dict(os.environ, WARDLINE_JWT_SECRET=secrets["jwt"], WARDLINE_MQTT_PASSWORD=secrets["mqtt"],
+               WARDLINE_RABBITMQ_URL=f"amqp://wardline:{secrets['rabbit']}@127.0.0.1:1/wardline", WARDLINE_DATABASE_URL=db_url)
+    out = subprocess.run([str(BIN), "config"], env=env, check=True, capture_output=True, text=True).stdout
+    for s in list(secrets.values()) + [db_password]:
+        assert s not in out, s
+    assert "WARDLINE_JWT_SECRET=***" in out and "WARDLINE_MQTT_PASSWORD=***" in out
+    assert "amqp://wardline:***@127.0.0.1:1/wardline" in out and "WARDLINE_DATABASE_URL=" + db_url.replace(db_password, "***") in out
+    # A secret from the WARDLINE_CONFIG file is masked too.
+    conf = tmp_path / "wardline.conf"
+    conf.write_text(f"WARDLINE_JWT_SECRET={secrets['file']}\n")
+    file_env = {k: v for k, v in env.items() if k != "WARDLINE_JWT_SECRET"}
+    out = subprocess.run([str(BIN), "config"], env=dict(file_env, WARDLINE_CONFIG=str(conf)), check=True,
+                         capture_output=True, text=True).stdout
+    assert secrets["file"] not in out and "WARDLINE_JWT_SECRET=***" in out
+    # Running, with a broker that refuses (nothing listens on port 1): not in the log, nor in /ready.
+    w = wardline_factory(WARDLINE_JWT_SECRET=secrets["jwt"], WARDLINE_DATABASE_URL=db_url,
+                         WARDLINE_RABBITMQ_URL=f"amqp://wardline:{secrets['rabbit']}@127.0.0.1:1/wardline").start()
+    ready = json.dumps(w.api("GET", "/ready")[1])
+    time.sleep(2)
+    for s in (secrets["jwt"], secrets["rabbit"], db_password):
+        assert s not in w.log() and s not in ready, s

@@ -1,10 +1,14 @@
 """The WebSocket hub from a client's side: tokens on connect, rooms, who receives what."""
 import json
+import subprocess
 import time
+import urllib.parse
+import warnings
 
 import websocket
 
-from conftest import now_ms, unique_prefix
+from conftest import BIN, RABBITMQ_URL, now_ms, unique_prefix
+from test_taskqueue import Gateway, webhook_worker
 
 
 def connect(w, token):
@@ -217,3 +221,77 @@ def test_a_screen_that_does_not_confirm_an_alarm_is_closed_and_a_colleague_told(
     assert told["patient_id"] == patient and f"c-{p}'s ward screen did not confirm" in told["message"]
     assert until(live, "heartbeat", 7), "the screen that confirmed stays connected"
     assert "wardline_websocket_unconfirmed_alarm_disconnects_total 1" in w.api("GET", "/metrics")[1]
+
+
+def test_a_nurse_of_another_ward_cannot_acknowledge_and_the_alarm_still_escalates(wardline_factory, worker_factory, db, publisher):
+    """Finding of issue 13: a 9Z nurse acknowledged a 4B high-priority alarm over the socket, which
+    cancelled its escalation, while REST refused it. Both doors ask the same policy now."""
+    gateway = Gateway()
+    try:
+        webhook_worker(worker_factory, gateway, WARDLINE_ESCALATION_S=3)
+        w = wardline_factory(WARDLINE_ESCALATION_S=3, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
+        p = unique_prefix()
+        admin = w.token("a1", "admin", "*")
+        patient, hers = "PAT-" + p, f"PAT-{p}-9z"
+        admit(w, admin, patient, "4B-" + p, "1")
+        admit(w, admin, hers, "9Z-" + p, "1")
+        assert w.api("POST", "/api/v1/care-assignments", admin, {"user_id": "n9-" + p, "patient_id": hers})[0] == 201
+        time.sleep(1.5)
+        physician = connect(w, w.token("d-" + p, "physician", "4B-" + p))
+        until(physician, "session:ready")
+        physician.send(json.dumps({"event": "subscribe:patient", "data": {"patient_id": patient}}))
+        until(physician, "subscribed")
+        intruder_token = w.token("n9-" + p, "nurse", "9Z-" + p)
+        intruder = connect(w, intruder_token)
+        until(intruder, "session:ready")
+        desaturate(publisher, patient, device=p)
+        alarm = until(physician, "alert:critical", 10)["data"]
+        # She learns the id somehow (it is no secret); her acknowledgement is refused with the reason.
+        intruder.send(json.dumps({"event": "alert:acknowledge", "data": {"alarm_id": alarm["id"]}}))
+        refused = until(intruder, "error", 5)["data"]
+        assert refused["code"] == "forbidden" and refused["alarm_id"] == alarm["id"], refused
+        assert "another ward" in refused["message"]
+        assert db.wait_for("SELECT count(*) FROM alerts WHERE id = %s", 1, alarm["id"], timeout=10) == 1
+        status, body, _ = w.api("POST", "/api/v1/alarms/" + urllib.parse.quote(alarm["id"], safe="") + "/acknowledge",
+                                intruder_token, {})
+        assert status == 403, body
+        # The alarm stays active, nobody is told it was acknowledged, and it escalates.
+        assert not [f for f in frames(physician, 1) if f["event"] == "alert:updated" and f["data"]["state"] == "acknowledged"]
+        status, body, _ = w.api("GET", "/api/v1/alarms/" + urllib.parse.quote(alarm["id"], safe=""), admin)
+        assert status == 200 and body["data"]["state"] == "active" and body["data"].get("acknowledged_by") is None
+        # The escalation timer is in RabbitMQ; the worker decides from the database (still active,
+        # nobody acknowledged: page the next tier). Another worktree's worker on the shared dev broker
+        # may take the timer first; then the decision's inputs are what this test can check.
+        timer = db.wait_for("SELECT count(*) FROM task_outbox WHERE route = 'escalation' AND payload->'alarm'->>'alert_id' = %s "
+                            "AND published_at IS NOT NULL", 1, alarm["id"], timeout=10)
+        assert timer == 1, "the escalation timer was set"
+        if not gateway.wait_for(patient, "charge_nurse", timeout=20):
+            warnings.warn("the escalation page went to another worker on the shared broker")
+            assert db.scalar("SELECT state || ':' || coalesce(acknowledged_by, '') FROM alerts WHERE id = %s", alarm["id"]) == "active:"
+    finally:
+        gateway.close()
+
+
+def test_a_socket_is_closed_when_its_token_expires(wardline_factory):
+    w = wardline_factory().start()
+    ws = connect(w, w.token("n1", "nurse", "4B", ttl="3s"))
+    until(ws, "session:ready")
+    opened = time.time()
+    code, reason = close_reason(ws)
+    assert code == 4401 and reason == "unauthorized: token expired", (code, reason)
+    assert time.time() - opened < 5
+    assert "wardline_websocket_token_expired_total 1" in w.api("GET", "/metrics")[1]
+    # A fresh token opens a new socket.
+    fresh = connect(w, w.token("n1", "nurse", "4B"))
+    until(fresh, "session:ready")
+
+
+def test_sockets_check_issuer_and_audience(wardline_factory):
+    w = wardline_factory(WARDLINE_JWT_AUDIENCE="wardline-it").start()
+    good = connect(w, w.token("n1", "nurse", "4B"))
+    until(good, "session:ready")
+    env = dict(w.env, WARDLINE_JWT_AUDIENCE="pharmacy")
+    other = subprocess.run([str(BIN), "token", "--user", "n1", "--role", "nurse", "--ward", "4B"], env=env,
+                           check=True, capture_output=True, text=True).stdout.strip()
+    code, reason = close_reason(connect(w, other))
+    assert code == 4401 and "(aud)" in reason, (code, reason)

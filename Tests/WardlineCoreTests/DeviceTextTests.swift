@@ -9,8 +9,12 @@ import WardlineCore
     static let now: Int64 = 1_795_484_315_123
     let registry = DeviceRegistry(["mon-7": "PAT-7"])
 
+    /// With payload patient ids honoured for unassigned devices (the demo setting): the id rule is
+    /// what is tested here; the default (refuse) in MessageDecoderTests.
     func decode(_ topic: String, _ payload: String) -> [IngestEvent] {
-        MessageDecoder(registry: registry).decode(topic: topic, payload: Data(payload.utf8), receivedAt: Self.now)
+        var limits = MessageDecoder.Limits()
+        limits.payloadPatientID = .unassigned
+        return MessageDecoder(registry: registry, limits: limits).decode(topic: topic, payload: Data(payload.utf8), receivedAt: Self.now)
     }
 
     func outcome(_ events: [IngestEvent]) -> RejectReason? {
@@ -90,10 +94,11 @@ import WardlineCore
         if reason == nil, case .reading(let r) = events.first { #expect(r.patientID == id) }
     }
 
-    @Test func anAssignedDeviceIgnoresAnyPayloadPatientID() throws {
+    @Test func anAssignedDeviceRefusesAnyOtherPayloadPatientID() throws {
         let events = decode("devices/mon-7/vitals", #"{"seq":1,"ts":\#(Self.now),"patient_id":\#(Self.json(Self.a65 + "\u{0}")),"hr":70}"#)
-        guard case .reading(let r) = try #require(events.first) else { Issue.record("\(events)"); return }
-        #expect(r.patientID == "PAT-7")
+        guard case .rejected(let r) = try #require(events.first) else { Issue.record("\(events)"); return }
+        #expect(r.reason == .patientMismatch)
+        #expect(!r.detail.contains("\u{0}") && r.detail.utf8.count < 200)
     }
 
     @Test func aBatchKeepsItsGoodElementsBesideABadPatientID() {

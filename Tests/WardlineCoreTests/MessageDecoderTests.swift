@@ -6,8 +6,12 @@ import WardlineCore
     static let now: Int64 = 1_795_484_315_123
     let registry = DeviceRegistry(["mon-7": "PAT-7"])
 
-    func decode(_ topic: String, _ payload: String, registry: DeviceRegistry? = nil) -> [IngestEvent] {
-        MessageDecoder(registry: registry ?? self.registry).decode(topic: topic, payload: Data(payload.utf8), receivedAt: Self.now)
+    func decode(_ topic: String, _ payload: String, registry: DeviceRegistry? = nil,
+                payloadPatientID: PayloadPatientID = .refuse) -> [IngestEvent] {
+        var limits = MessageDecoder.Limits()
+        limits.payloadPatientID = payloadPatientID
+        return MessageDecoder(registry: registry ?? self.registry, limits: limits)
+            .decode(topic: topic, payload: Data(payload.utf8), receivedAt: Self.now)
     }
 
     func reasons(_ events: [IngestEvent]) -> [RejectReason] {
@@ -18,7 +22,7 @@ import WardlineCore
         let events = decode("devices/mon-1/vitals", """
             {"v":1,"seq":1042,"ts":\(Self.now),"patient_id":"PAT-12345","hr":72,"spo2":97,"temp":36.8,"rr":16,
              "sbp":121,"dbp":79,"o2":false,"acvpu":"A","tx_us":5}
-            """)
+            """, payloadPatientID: .unassigned)
         guard case .reading(let r) = try #require(events.first), events.count == 1 else {
             Issue.record("expected one reading, got \(events)"); return
         }
@@ -29,10 +33,35 @@ import WardlineCore
         #expect(r.receivedAt == Self.now)
     }
 
-    @Test func assignmentWinsOverPayloadPatient() throws {
-        let events = decode("devices/mon-7/vitals", #"{"seq":1,"ts":\#(Self.now),"patient_id":"PAT-OTHER","hr":60}"#)
-        guard case .reading(let r) = try #require(events.first) else { Issue.record("\(events)"); return }
-        #expect(r.patientID == "PAT-7")
+    /// Staff's assignment decides whose reading it is; the payload may repeat it, never change it.
+    @Test(arguments: [PayloadPatientID.refuse, .unassigned])
+    func theAssignmentDecidesAndAPayloadThatDisagreesIsRefused(setting: PayloadPatientID) throws {
+        let same = decode("devices/mon-7/vitals", #"{"seq":1,"ts":\#(Self.now),"patient_id":"PAT-7","hr":60}"#, payloadPatientID: setting)
+        let none = decode("devices/mon-7/vitals", #"{"seq":2,"ts":\#(Self.now),"hr":60}"#, payloadPatientID: setting)
+        for events in [same, none] {
+            guard case .reading(let r) = try #require(events.first) else { Issue.record("\(events)"); return }
+            #expect(r.patientID == "PAT-7")
+        }
+        let other = decode("devices/mon-7/vitals", #"{"seq":3,"ts":\#(Self.now),"patient_id":"PAT-OTHER","hr":60}"#, payloadPatientID: setting)
+        guard case .rejected(let r) = try #require(other.first), other.count == 1 else { Issue.record("\(other)"); return }
+        #expect(r.reason == .patientMismatch && r.deviceID == "mon-7")
+        #expect(!r.detail.contains("PAT-"), "patient ids stay out of the detail (it is logged)")
+    }
+
+    @Test func byDefaultAnUnassignedDevicesPayloadPatientIsNotHonoured() throws {
+        let payload = #"{"seq":1,"ts":\#(Self.now),"patient_id":"PAT-12345","hr":60}"#
+        let refused = decode("devices/mon-1/vitals", payload)
+        guard case .rejected(let r) = try #require(refused.first) else { Issue.record("\(refused)"); return }
+        #expect(r.reason == .unknownDevice && r.detail.contains("not honoured") && r.detail.contains("/api/v1/devices/mon-1/assignment"))
+        let demo = decode("devices/mon-1/vitals", payload, payloadPatientID: .unassigned)
+        guard case .reading(let reading) = try #require(demo.first) else { Issue.record("\(demo)"); return }
+        #expect(reading.patientID == "PAT-12345")
+    }
+
+    @Test func alertsFollowTheAssignmentOnly() throws {
+        let events = decode("devices/mon-1/alerts", #"{"code":"probe_off","patient_id":"PAT-12345"}"#, payloadPatientID: .unassigned)
+        guard case .deviceAlert(let a) = try #require(events.first) else { Issue.record("\(events)"); return }
+        #expect(a.patientID == nil, "an alert names no patient: it serves whoever the device is assigned to")
     }
 
     @Test func pulseOximeterSendsOnlyTwoVitals() throws {

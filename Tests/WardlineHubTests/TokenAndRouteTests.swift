@@ -3,7 +3,7 @@ import Testing
 import Logging
 @testable import WardlineAPI
 import WardlineHub
-import WardlineWeb
+@testable import WardlineWeb
 
 @Suite struct TokenAuthorityTests {
     let authority = TokenAuthority(secret: "a-test-secret-of-some-length")
@@ -22,7 +22,60 @@ import WardlineWeb
         #expect(throws: TokenRefusal.expired) { try authority.verify(expired) }
         // alg "none": header {"alg":"none","typ":"JWT"} with a valid-looking payload and no signature.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhIiwicm9sZSI6ImFkbWluIiwid2FyZCI6IioiLCJleHAiOjk5OTk5OTk5OTl9."
-        #expect(throws: (any Error).self) { try authority.verify(none) }
+        #expect(throws: TokenRefusal.wrongAlgorithm("none", accepted: ["HS256"])) { try authority.verify(none) }
+    }
+
+    /// The HS256 path is OpenSSL's HMAC compared with CRYPTO_memcmp (not libjwt's strcmp,
+    /// CVE-2024-25189): a good token passes, every tampering fails.
+    @Test func tamperedHS256TokensAreRefused() throws {
+        let token = authority.mint(nurse, validFor: 60)
+        let parts = token.split(separator: ".").map(String.init)
+        let admin = authority.mint(Principal(userID: "n1", role: .admin, ward: "*"), validFor: 60).split(separator: ".").map(String.init)
+        var lastFlipped = parts[2]
+        let last = lastFlipped.removeLast()
+        lastFlipped.append(last == "A" ? "B" : "A")
+        let tampered = [
+            [parts[0], admin[1], parts[2]],                  // another payload under this signature
+            [parts[0], parts[1], lastFlipped],               // one signature character changed
+            [parts[0], parts[1], String(parts[2].dropLast(2))],  // a shorter signature
+            [parts[0], parts[1], ""],                        // no signature
+            [parts[0], parts[1], parts[2] + "AAAA"],         // a longer one
+            [parts[0], parts[1], "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"],  // 32 zero bytes
+        ]
+        for t in tampered {
+            #expect(throws: TokenRefusal.malformedOrBadSignature) { try authority.verify(t.joined(separator: ".")) }
+        }
+        #expect(try authority.verify(token) == nurse)
+    }
+
+    /// Known answers: RFC 4231 test case 2, and the HS256 example of RFC 7515 appendix A.1.
+    @Test func hmacIsSHA256() throws {
+        let mac = HMACSHA256.mac(key: Array("Jefe".utf8), Array("what do ya want for nothing?".utf8))
+        #expect(mac.map { String(format: "%02x", $0) }.joined() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        let key = try #require(Base64URL.decode("AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"))
+        let input = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+        let signature = try #require(Base64URL.decode("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))
+        #expect(HMACSHA256.matches(key: key, Array(input.utf8), signature: signature))
+        #expect(!HMACSHA256.matches(key: key, Array(input.utf8), signature: Array(signature.dropLast())))
+        #expect(!HMACSHA256.matches(key: key, Array((input + "x").utf8), signature: signature))
+    }
+
+    @Test func issuerAndAudienceAreCheckedWhenConfigured() throws {
+        let strict = TokenAuthority(secret: "a-test-secret-of-some-length", issuer: "https://idp.hospital", audience: "wardline")
+        #expect(try strict.verify(strict.mint(nurse, validFor: 60)) == nurse)
+        #expect(throws: TokenRefusal.wrongIssuer) { try strict.verify(authority.mint(nurse, validFor: 60)) }
+        let otherIssuer = TokenAuthority(secret: "a-test-secret-of-some-length", issuer: "https://elsewhere", audience: "wardline")
+        #expect(throws: TokenRefusal.wrongIssuer) { try strict.verify(otherIssuer.mint(nurse, validFor: 60)) }
+        let otherAudience = TokenAuthority(secret: "a-test-secret-of-some-length", issuer: "https://idp.hospital", audience: "pharmacy")
+        #expect(throws: TokenRefusal.wrongAudience) { try strict.verify(otherAudience.mint(nurse, validFor: 60)) }
+        // Unconfigured, iss and aud are not looked at.
+        #expect(try authority.verify(strict.mint(nurse, validFor: 60)) == nurse)
+    }
+
+    @Test func aVerifiedTokenSaysWhenItExpires() throws {
+        let t = try authority.verifyToken(authority.mint(nurse, validFor: 60, now: 1_000_000), now: 1_000_010)
+        #expect(t.principal == nurse && t.expiresAt == 1_000_060)
+        #expect(throws: TokenRefusal.expired) { try authority.verifyToken(authority.mint(nurse, validFor: 60, now: 1_000_000), now: 1_000_060) }
     }
 }
 
@@ -147,25 +200,52 @@ dzAYaQQrtfX67FKQnFseFCGrqV+jEkSQZgi62GsZd2zXrXaPD6dKy3wAgcc17Bzs
     let nurse = Principal(userID: "n1", role: .nurse, ward: "4B")
 
     @Test func anIdentityProvidersRS256TokenVerifiesWithItsPublicKey() throws {
-        let authority = TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: Self.publicKey)
-        let token = TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
+        let authority = try TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: Self.publicKey)
+        let token = try TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
         #expect(try authority.verify(token) == nurse)
-        // HS256 still works beside it.
+        // HS256 still works beside it when kept.
         #expect(try authority.verify(authority.mint(nurse, validFor: 60)) == nurse)
     }
 
-    @Test func rs256IsRefusedWithoutAPublicKey() {
-        let authority = TokenAuthority(secret: "a-test-secret-of-some-length")
-        let token = TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
-        #expect(throws: TokenRefusal.wrongAlgorithm("RS256")) { try authority.verify(token) }
+    @Test func hs256IsOffBesideAnIdentityProviderUnlessKept() throws {
+        let idpOnly = try TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: Self.publicKey, acceptHS256: false)
+        #expect(idpOnly.acceptedAlgorithms == ["RS256"])
+        let hs = TokenAuthority(secret: "a-test-secret-of-some-length").mint(nurse, validFor: 60)
+        #expect(throws: TokenRefusal.wrongAlgorithm("HS256", accepted: ["RS256"])) { try idpOnly.verify(hs) }
+        #expect(try idpOnly.verify(TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)) == nurse)
+        // An RS256 header over an HMAC made with the public key as the secret (the classic confusion).
+        let confused = TokenAuthority(secret: Self.publicKey).mint(nurse, validFor: 60).split(separator: ".").map(String.init)
+        let header = Base64URL.encode(Array(#"{"alg":"RS256","typ":"JWT"}"#.utf8))
+        #expect(throws: TokenRefusal.malformedOrBadSignature) { try idpOnly.verify([header, confused[1], confused[2]].joined(separator: ".")) }
     }
 
-    @Test func aTamperedRS256TokenIsRefused() {
-        let authority = TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: Self.publicKey)
-        let token = TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
+    @Test func issuerAndAudienceApplyToRS256Too() throws {
+        let authority = try TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: Self.publicKey,
+                                           issuer: "https://idp.hospital", audience: "wardline")
+        let good = try TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60, issuer: "https://idp.hospital", audience: "wardline")
+        #expect(try authority.verify(good) == nurse)
+        let bare = try TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
+        #expect(throws: TokenRefusal.wrongIssuer) { try authority.verify(bare) }
+        let wrongAudience = try TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60, issuer: "https://idp.hospital", audience: "other")
+        #expect(throws: TokenRefusal.wrongAudience) { try authority.verify(wrongAudience) }
+    }
+
+    @Test func aPublicKeyThatIsNotRSAIsRefused() {
+        #expect(throws: KeyError.self) { try TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n") }
+    }
+
+    @Test func rs256IsRefusedWithoutAPublicKey() throws {
+        let authority = TokenAuthority(secret: "a-test-secret-of-some-length")
+        let token = try TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
+        #expect(throws: TokenRefusal.wrongAlgorithm("RS256", accepted: ["HS256"])) { try authority.verify(token) }
+    }
+
+    @Test func aTamperedRS256TokenIsRefused() throws {
+        let authority = try TokenAuthority(secret: "a-test-secret-of-some-length", rsaPublicKeyPEM: Self.publicKey)
+        let token = try TokenAuthority.mintRS256(nurse, privateKeyPEM: Self.privateKey, validFor: 60)
         var parts = token.split(separator: ".").map(String.init)
         // Same header and signature, a payload claiming admin.
-        let admin = TokenAuthority.mintRS256(Principal(userID: "n1", role: .admin, ward: "*"), privateKeyPEM: Self.privateKey, validFor: 60)
+        let admin = try TokenAuthority.mintRS256(Principal(userID: "n1", role: .admin, ward: "*"), privateKeyPEM: Self.privateKey, validFor: 60)
         parts[1] = String(admin.split(separator: ".")[1])
         #expect(throws: TokenRefusal.malformedOrBadSignature) { try authority.verify(parts.joined(separator: ".")) }
     }

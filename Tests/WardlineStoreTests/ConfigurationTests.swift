@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WardlineHub
 @testable import WardlineServer
 
 @Suite struct ConfigurationTests {
@@ -29,12 +30,60 @@ import Testing
         (["WARDLINE_SUMMARY_AT": "25:00"], "WARDLINE_SUMMARY_AT=25:00 is not a time of day HH:MM"),
         (["WARDLINE_PAGE_FALLBACK_CHANNEL": "pager"], "WARDLINE_PAGE_FALLBACK_CHANNEL=pager: expected log or an http(s) URL"),
         (["WARDLINE_HEARTBEAT_S": "15"], "WARDLINE_HEARTBEAT_S (15) must be shorter than WARDLINE_STALL_AFTER_S (15)"),
+        (["WARDLINE_PAYLOAD_PATIENT_ID": "always"], "WARDLINE_PAYLOAD_PATIENT_ID=always is not refuse or unassigned"),
+        (["WARDLINE_COMMAND_ROLES": "nurse,janitor"], "WARDLINE_COMMAND_ROLES: janitor: not a role"),
+        (["WARDLINE_COMMAND_ROLES": "nurse:dance"], "dance is not a command"),
+        (["WARDLINE_JWT_ALLOW_HS256": "maybe"], "WARDLINE_JWT_ALLOW_HS256=maybe is not true or false"),
     ])
     func badValuesNameTheSetting(environment: [String: String], message: String) {
         #expect {
             _ = try WardlineConfiguration.load(environment: environment)
         } throws: { error in
             "\(error)".contains(message)
+        }
+    }
+
+    @Test func secureDefaults() throws {
+        let c = try WardlineConfiguration.load(environment: [:])
+        #expect(c.payloadPatientID == .refuse)
+        #expect(c.commandGrants == AccessPolicy.hospitalDefault.commandGrants)
+        #expect(c.acceptsHS256 && c.jwtIssuer == nil && c.jwtAudience == nil)
+    }
+
+    /// The public demo secret is refused beyond loopback (`wardline serve` exits 78 with this).
+    @Test(arguments: [
+        ("127.0.0.1", nil, nil, false), ("127.8.0.1", nil, nil, false), ("localhost", nil, nil, false), ("::1", nil, nil, false),
+        ("0.0.0.0", nil, nil, true), ("10.1.2.3", nil, nil, true), ("127.0.0.1.example.org", nil, nil, true),
+        ("0.0.0.0", "a-secret-of-our-own-0123", nil, false),
+        ("0.0.0.0", nil, "idp", false),  // HS256 is off beside an identity provider, the secret unused
+    ] as [(String, String?, String?, Bool)])
+    func theDemoSecretStaysOnLoopback(host: String, secret: String?, key: String?, refused: Bool) throws {
+        var env = ["WARDLINE_HTTP_HOST": host]
+        env["WARDLINE_JWT_SECRET"] = secret
+        if key != nil {
+            let file = NSTemporaryDirectory() + "wardline-\(UUID().uuidString).pem"
+            try "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".write(toFile: file, atomically: true, encoding: .utf8)
+            env["WARDLINE_JWT_PUBLIC_KEY_FILE"] = file
+        }
+        let problem = try WardlineConfiguration.load(environment: env).servingProblem()
+        #expect((problem != nil) == refused, "\(host): \(problem ?? "accepted")")
+        if let problem { #expect(problem.contains("WARDLINE_JWT_SECRET") && problem.contains(host)) }
+    }
+
+    @Test func secretsAreMaskedWhenShown() {
+        let cases = [
+            ("WARDLINE_JWT_SECRET", "s3cr3t-value-0123456789", "***"),
+            ("WARDLINE_MQTT_PASSWORD", "hunter2", "***"),
+            ("WARDLINE_MQTT_PASSWORD", "", ""),
+            ("WARDLINE_RABBITMQ_URL", "amqp://wardline:hunter2@127.0.0.1:15673/wardline", "amqp://wardline:***@127.0.0.1:15673/wardline"),
+            ("WARDLINE_DATABASE_URL", "postgresql://wardline:hunter2@127.0.0.1:15432/wardline", "postgresql://wardline:***@127.0.0.1:15432/wardline"),
+            ("WARDLINE_DATABASE_URL", "host=db user=wardline password=hunter2 dbname=w", "host=db user=wardline password=*** dbname=w"),
+            ("WARDLINE_DATABASE_URL", "host=db password = 'hun ter2' dbname=w", "host=db password=*** dbname=w"),
+            ("WARDLINE_DATABASE_URL", "postgresql://wardline@127.0.0.1:15432/wardline", "postgresql://wardline@127.0.0.1:15432/wardline"),
+            ("WARDLINE_HTTP_HOST", "0.0.0.0", "0.0.0.0"),
+        ]
+        for (name, value, shown) in cases {
+            #expect(ConfigurationOptions.shown(name, value) == shown, "\(name)")
         }
     }
 

@@ -37,7 +37,9 @@ void config_usage(FILE *f) {
         "  --artefacts-per-hour F motion spikes and probe-off gaps per device-hour (default 0.5)\n"
         "  --id-prefix P          prefix for device and patient ids (default none)\n"
         "  --oximeter-share F     share of devices that are pulse oximeters (hr, spo2 only; default 0.3)\n"
-        "  --quiet                no per-second report\n");
+        "  --quiet                no per-second report\n"
+        "  --list-devices         print each device id and its patient id, one pair a line, and exit\n"
+        "                         (same flags as the run: what to assign through Wardline's REST API)\n");
 }
 
 int config_parse(int argc, char **argv, sim_config_t *c) {
@@ -78,6 +80,7 @@ int config_parse(int argc, char **argv, sim_config_t *c) {
         else if (!strcmp(a, "--oximeter-share")) NUM(0, 1, c->oximeter_share);
         else if (!strcmp(a, "--id-prefix")) { const char *s = ARG; if (!s) return -1; snprintf(c->id_prefix, sizeof c->id_prefix, "%s", s); }
         else if (!strcmp(a, "--quiet")) c->quiet = true;
+        else if (!strcmp(a, "--list-devices")) c->list_devices = true;
         else { fprintf(stderr, "wardline-sim: unknown option '%s' (see --help)\n", a); return -1; }
 #undef NUM
 #undef ARG

@@ -9,7 +9,7 @@
 typedef struct {
     char host[128];
     int port, devices, connections;
-    bool per_device, quiet;
+    bool per_device, quiet, list_devices;
     double interval, rate, count, duration, speed, seed, bad_share, artefacts_per_hour, oximeter_share;
     char scenario[256], mix[256], scenario_dir[256], id_prefix[24];
 } sim_config_t;

@@ -88,6 +88,11 @@ int main(int argc, char **argv) {
     fleet_t f;
     char err[512];
     if (fleet_init(&f, &c, exe, err, sizeof err)) { fprintf(stderr, "wardline-sim: %s\n", err); fleet_free(&f); return 2; }
+    if (c.list_devices) {
+        for (int i = 0; i < f.n; i++) printf("%s %s\n", f.devices[i].id, f.devices[i].patient_id);
+        fleet_free(&f);
+        return fflush(stdout) ? 1 : 0;
+    }
     f.publish = publish;
     if (connect_all(&c, &f)) { fleet_free(&f); return 1; }
     signal(SIGINT, on_signal);
