@@ -28,8 +28,6 @@ struct IngestBenchmark: ParsableCommand {
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
-        let host = env["WARDLINE_MQTT_HOST"] ?? "127.0.0.1"
-        let port = Int32(env["WARDLINE_MQTT_PORT"] ?? "18830") ?? 18830
         let adminURL = env["WARDLINE_DATABASE_URL"] ?? "postgresql://wardline@127.0.0.1:15432/wardline"
         let benchURL = String(adminURL[..<(adminURL.lastIndex(of: "/") ?? adminURL.endIndex)]) + "/wardline_bench"
         let binary = wardline ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -43,15 +41,17 @@ struct IngestBenchmark: ParsableCommand {
         try admin.execute("CREATE DATABASE wardline_bench")
         try Migrator(PostgresConnection(url: benchURL)).migrate()
 
-        let publisher = try StreamPublisher(host: host, port: port, connections: connections)
+        let broker = try BenchBroker()
+        defer { broker.removeAccounts() }
+        let publisher = try StreamPublisher(broker: broker, connections: connections)
         defer { publisher.stop() }
         var seq = 1
         var brokerRates: [Double] = [], wardlineRates: [Double] = [], peaks: [Double] = []
         for round in 1...rounds {
-            let b = try brokerOnly(host: host, port: port, publisher: publisher, seq: &seq)
+            let b = try brokerOnly(broker: broker, publisher: publisher, seq: &seq)
             brokerRates.append(b)
             print(String(format: "round %d  broker → bare subscriber: %8.0f readings/s", round, b))
-            let (w, peak) = try wardlineRun(binary: binary, url: benchURL, host: host, port: port, work: work,
+            let (w, peak) = try wardlineRun(binary: binary, url: benchURL, broker: broker, work: work,
                                             publisher: publisher, seq: &seq)
             wardlineRates.append(w)
             peaks.append(peak)
@@ -67,13 +67,12 @@ struct IngestBenchmark: ParsableCommand {
     }
 
     /// Backlog drain by a bare libmosquitto subscriber that only counts.
-    private func brokerOnly(host: String, port: Int32, publisher: StreamPublisher, seq: inout Int) throws -> Double {
-        let id = "bench-bare-\(getpid())"
+    private func brokerOnly(broker: BenchBroker, publisher: StreamPublisher, seq: inout Int) throws -> Double {
+        let id = "bench-bare-\(getpid())-\(seq)"
         let received = Counter(), connected = Counter()
+        let account = try broker.options(id, kind: .wardline)
         func subscriber() throws -> MQTTClient {
-            var o = MQTTClient.Options(clientID: id)
-            o.host = host
-            o.port = port
+            var o = account
             o.subscriptions = ["devices/+/vitals"]
             o.tcpNoDelay = nodelay
             return try MQTTClient(options: o, onMessage: { _ in received.add(); return .kept },
@@ -101,14 +100,15 @@ struct IngestBenchmark: ParsableCommand {
         }
         let elapsed = monotonicSeconds() - t0
         second.stop()
-        forgetSession(clientID: id, host: host, port: port)
+        forgetSession(account)
         return Double(readings) / elapsed
     }
 
     /// Backlog drain by `wardline serve`, timed until the last row is committed.
-    private func wardlineRun(binary: String, url: String, host: String, port: Int32, work: String,
+    private func wardlineRun(binary: String, url: String, broker: BenchBroker, work: String,
                              publisher: StreamPublisher, seq: inout Int) throws -> (Double, Double) {
-        let id = "bench-wardline-\(getpid())"
+        let id = "bench-wardline-\(getpid())-\(seq)"
+        let account = try broker.options(id, kind: .wardline)
         let db = try PostgresConnection(url: url)
         try db.execute("TRUNCATE vitals")
         // A fresh journal each round: a journal left by the last round would be replayed into this one.
@@ -121,6 +121,8 @@ struct IngestBenchmark: ParsableCommand {
             var env = ProcessInfo.processInfo.environment
             env["WARDLINE_DATABASE_URL"] = url
             env["WARDLINE_MQTT_CLIENT_ID"] = id
+            env["WARDLINE_MQTT_USERNAME"] = id
+            env["WARDLINE_MQTT_PASSWORD"] = account.password
             env["WARDLINE_VAR"] = work
             env["WARDLINE_STATS_INTERVAL_S"] = stats ? "1" : "0"
             env["WARDLINE_MQTT_TCP_NODELAY"] = nodelay ? "true" : "false"
@@ -163,7 +165,7 @@ struct IngestBenchmark: ParsableCommand {
         done = done && rows == readings
         let peak = peakResidentMiB(pid: second.processIdentifier) ?? 0
         stop(second)
-        forgetSession(clientID: id, host: host, port: port)
+        forgetSession(account)
         if stats, let text = try? String(contentsOfFile: log, encoding: .utf8) {
             for line in text.split(separator: "\n") where line.contains("msgs_per_s") { print("  " + line) }
         }
