@@ -9,9 +9,11 @@ VAR=${WARDLINE_VAR:-$REPO/var}
 # Absolute, so pid files, sockets and the postgres cluster never depend on the caller's cwd.
 case $VAR in /*) ;; *) VAR=$PWD/$VAR ;; esac
 
-# Loopback only: these are dev/CI services with anonymous MQTT.
+# Loopback only: these are dev/CI services. PostgreSQL and RabbitMQ ask for passwords made under
+# $VAR/secrets; MQTT is TLS with the CA under $VAR/tls and dynamic-security passwords, never anonymous.
 WARDLINE_MQTT_HOST=127.0.0.1
 WARDLINE_MQTT_PORT=${WARDLINE_MQTT_PORT:-18830}
+WARDLINE_MQTT_MTLS_PORT=${WARDLINE_MQTT_MTLS_PORT:-18831}
 WARDLINE_PG_PORT=${WARDLINE_PG_PORT:-15432}
 WARDLINE_KAFKA_PORT=${WARDLINE_KAFKA_PORT:-19092}
 WARDLINE_KAFKA_BROKERS=127.0.0.1:$WARDLINE_KAFKA_PORT
@@ -58,6 +60,10 @@ PGDATA_DIR=$VAR/pg/data
 RUN_DIR=$VAR/run
 LOG_DIR=$VAR/log
 MQTT_CONF=$VAR/mosquitto/mosquitto.conf
+# Broker passwords (admin, wardline, the demo fleet), one file each, mode 0600.
+MQTT_CREDENTIALS=$VAR/mosquitto/credentials
+TLS_DIR=$VAR/tls
+WARDLINE_MQTT_CA_FILE=$TLS_DIR/ca.crt
 MQTT_PIDFILE=$RUN_DIR/mosquitto.pid
 
 say() { printf '[wardline %s] %s\n' "$(date +%H:%M:%S)" "$*"; }

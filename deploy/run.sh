@@ -51,6 +51,15 @@ start_bg worker "$BIN" worker
 if [[ -f firmware-sim/Makefile ]]; then
     make -s -C firmware-sim
     SIM_ARGS=(--devices "$DEVICES" --mix demo)
+    # Each demo device with its own broker account (shown once, kept here 0600), as on a ward.
+    FLEET=$MQTT_CREDENTIALS/demo-fleet.credentials
+    mapfile -t ids < <(firmware-sim/build/wardline-sim "${SIM_ARGS[@]}" --list-ids)
+    if [[ ! -s $FLEET ]] || [[ $(cut -d' ' -f1 "$FLEET") != "$(printf '%s\n' "${ids[@]}")" ]]; then
+        "$BIN" devices revoke "${ids[@]}" >/dev/null 2>&1 || true  # accounts whose passwords were lost
+        (umask 077 && "$BIN" devices provision "${ids[@]}" >"$FLEET.new") || die "could not provision the demo fleet"
+        mv "$FLEET.new" "$FLEET"
+        say "provisioned ${#ids[@]} demo devices in the broker (passwords in $FLEET, mode 0600)"
+    fi
     # A reading is a patient's only through its device's assignment (WARDLINE_PAYLOAD_PATIENT_ID=refuse):
     # the ward's charge nurse assigns each simulated device to its patient, as staff do at the bedside.
     assigned=0
@@ -62,7 +71,7 @@ if [[ -f firmware-sim/Makefile ]]; then
     done < <(firmware-sim/build/wardline-sim "${SIM_ARGS[@]}" --list-devices)
     [[ $assigned -eq $DEVICES ]] || die "the simulator listed $assigned of $DEVICES devices (firmware-sim --list-devices)"
     say "assigned $assigned demo devices to their patients"
-    start_bg simulator firmware-sim/build/wardline-sim "${SIM_ARGS[@]}"
+    start_bg simulator firmware-sim/build/wardline-sim "${SIM_ARGS[@]}" --per-device-connections --credentials "$FLEET"
 fi
 
 cat <<MSG
@@ -73,6 +82,10 @@ Wardline is running on loopback.
   REST API:       $API/api/v1   (Authorization: Bearer <token>; described in Sources/WardlineAPI/openapi.yaml)
   readiness:      $API/ready    metrics: $API/metrics
   pipeline log:   $LOG_DIR/wardline.log   (a statistics line every ${WARDLINE_STATS_INTERVAL_S:-10} s)
+  broker:         TLS and an account only (CA $WARDLINE_MQTT_CA_FILE). Watch the devices with an account of your own:
+                  $BIN devices provision --kind wardline tap     # prints: tap PASSWORD
+                  mosquitto_sub -h 127.0.0.1 -p $WARDLINE_MQTT_PORT --cafile $WARDLINE_MQTT_CA_FILE -i tap -u tap -P PASSWORD -t 'devices/+/vitals'
+                  a new device: $BIN devices provision ID   (or POST /api/v1/devices/ID/credentials as admin)
   readings:       psql "$WARDLINE_DATABASE_URL" -c "SELECT * FROM vitals ORDER BY time DESC LIMIT 10"
   task queue:     $LOG_DIR/worker.log   (pages, escalations; dead letters: $BIN dead-letters)
   rejections:     psql "$WARDLINE_DATABASE_URL" -c "SELECT reason, count(*) FROM rejected_messages GROUP BY 1"

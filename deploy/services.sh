@@ -8,7 +8,7 @@
 #   down    stop them all, by pid (pg_ctl stop -m fast for postgres, rabbitmqctl stop for RabbitMQ)
 #   status  one line per service
 #   fresh-db NAME  drop database NAME and make it again, empty, as "wardline" is (the tests' own)
-# Ports: WARDLINE_MQTT_PORT (18830), WARDLINE_PG_PORT (15432), WARDLINE_KAFKA_PORT (19092),
+# Ports: WARDLINE_MQTT_PORT (18830, TLS; WARDLINE_MQTT_MTLS_PORT 18831, TLS + client certificate), WARDLINE_PG_PORT (15432), WARDLINE_KAFKA_PORT (19092),
 #        WARDLINE_RABBITMQ_PORT (15673; dist 25673, epmd 14369); folder: WARDLINE_VAR.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
@@ -57,8 +57,54 @@ render_mqtt_conf() {
     conf=$(<"$MQTT_TEMPLATE")
     # Quoted replacements: bash 5.2 would otherwise expand '&' inside a path.
     conf=${conf//@PORT@/"$WARDLINE_MQTT_PORT"}
+    conf=${conf//@MTLS_PORT@/"$WARDLINE_MQTT_MTLS_PORT"}
     conf=${conf//@VAR@/"$VAR"}
     printf '%s\n' "$conf" >"$MQTT_CONF"
+}
+
+# The dev CA and the broker's certificate (127.0.0.1 and localhost), made once; the server
+# certificate is made again when it has less than 30 days left. Keys are 0600; the broker's is
+# owned by the broker's user, the CA's by whoever runs this (it signs, the broker never needs it).
+ensure_tls() {
+    local dir=$TLS_DIR
+    mkdir -p "$dir"
+    chmod 0755 "$dir"
+    if [[ ! -s $dir/ca.key || ! -s $dir/ca.crt ]]; then
+        (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+            -keyout "$dir/ca.key" -out "$dir/ca.crt" -days 3650 -subj "/O=Wardline/CN=Wardline development CA" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign) >>"$LOG_DIR/tls.log" 2>&1 \
+            || die "could not make the CA (log: $LOG_DIR/tls.log)"
+        chmod 0644 "$dir/ca.crt"
+        rm -f "$dir/server.crt"
+        say "tls: made the development CA $dir/ca.crt"
+    fi
+    if [[ -s $dir/server.crt ]] && openssl x509 -checkend $((30 * 86400)) -noout -in "$dir/server.crt" >/dev/null 2>&1; then
+        return
+    fi
+    (umask 077 && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+        -keyout "$dir/server.key" -out "$dir/server.csr" -subj "/O=Wardline/CN=localhost" &&
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n' >"$dir/server.ext" &&
+        openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -sha256 \
+            -days 825 -extfile "$dir/server.ext" -out "$dir/server.crt") >>"$LOG_DIR/tls.log" 2>&1 \
+        || die "could not make the broker's certificate (log: $LOG_DIR/tls.log)"
+    rm -f "$dir/server.csr" "$dir/server.ext"
+    chmod 0644 "$dir/server.crt"
+    chown_if_root mosquitto: "$dir/server.key"
+    say "tls: made the broker's certificate $dir/server.crt (127.0.0.1, localhost)"
+}
+
+# The plugin's first configuration and the admin and Wardline passwords (0600, under
+# $MQTT_CREDENTIALS), once; after that the broker owns the file and saves every change to it.
+ensure_dynsec() {
+    local dir=$VAR/mosquitto/dynsec
+    mkdir -p "$dir" "$MQTT_CREDENTIALS"
+    chmod 0700 "$dir" "$MQTT_CREDENTIALS"
+    if [[ ! -s $dir/dynsec.json ]]; then
+        /usr/bin/python3 "$DEPLOY/mosquitto/dynsec_init.py" "$dir/dynsec.json" "$MQTT_CREDENTIALS" \
+            || die "could not write the broker's dynamic security configuration"
+        say "mqtt: dynamic security configured (admin and wardline passwords in $MQTT_CREDENTIALS, mode 0600)"
+    fi
+    chown_if_root -R mosquitto: "$dir"
 }
 
 start_mqtt() {
@@ -73,13 +119,15 @@ start_mqtt() {
     pid_alive "$(mqtt_pid)" mosquitto || rm -f "$MQTT_PIDFILE"
     touch "$LOG_DIR/mosquitto.log" "$MQTT_PIDFILE"
     chown_if_root mosquitto: "$VAR/mosquitto/data" "$LOG_DIR/mosquitto.log" "$MQTT_PIDFILE"
+    ensure_tls
+    ensure_dynsec
     render_mqtt_conf
     "$MOSQUITTO" -c "$MQTT_CONF" -d
     if ! wait_port 127.0.0.1 "$WARDLINE_MQTT_PORT" 10; then
         tail -n 20 "$LOG_DIR/mosquitto.log" >&2 || true
         die "mosquitto did not open 127.0.0.1:$WARDLINE_MQTT_PORT (log: $LOG_DIR/mosquitto.log)"
     fi
-    say "mqtt: started on 127.0.0.1:$WARDLINE_MQTT_PORT (pid $(mqtt_pid))"
+    say "mqtt: started on 127.0.0.1:$WARDLINE_MQTT_PORT (TLS) and :$WARDLINE_MQTT_MTLS_PORT (TLS + client certificate) (pid $(mqtt_pid))"
 }
 
 stop_mqtt() {

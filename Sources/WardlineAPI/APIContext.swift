@@ -57,6 +57,8 @@ public struct APIContext: Sendable {
     public var clockOffset: @Sendable (_ deviceID: String) -> Int64?
     public var readiness: @Sendable () -> [Readiness]
     public var metrics: @Sendable () -> String
+    /// Device credentials in the broker (`/api/v1/devices/{id}/credentials`); nil: not configured.
+    public var deviceCredentials: DeviceCredentials?
 
     public init(databaseURL: String, tokens: TokenAuthority, directory: DirectoryBox, policy: AccessPolicy = .hospitalDefault,
                 acknowledge: @escaping @Sendable (String, Principal) -> Result<Alarm, APIError>,

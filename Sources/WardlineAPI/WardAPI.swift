@@ -45,6 +45,9 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         (Route("DELETE", "/api/v1/care-assignments/{user_id}/{patient_id}", "end care"), true, { api, c, db in try api.endCare(c, db) }),
     ]
 
+    /// Every route: the list above and those kept beside their handlers (`credentialRoutes`).
+    static let allRoutes: [(Route, Bool, Handler)] = routes + credentialRoutes
+
     public init(context: APIContext, workers: Int = 4, logger: Logger) {
         self.context = context
         self.logger = logger
@@ -81,7 +84,7 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         let envelope = Envelope(request)
         let path = request.path.split(separator: "/")
         var pathKnown = false
-        for (route, needsToken, handler) in Self.routes {
+        for (route, needsToken, handler) in Self.allRoutes {
             guard let params = route.match(path) else { continue }
             pathKnown = true
             guard route.method == request.method else { continue }

@@ -65,8 +65,25 @@ public final class MQTTClient: @unchecked Sendable {
         public var tcpNoDelay = true
         /// Last will: topic, payload, retained — published by the broker if we vanish.
         public var will: (topic: String, payload: String, retain: Bool)?
+        /// TLS to the broker (nil: plain TCP). The broker's certificate is always verified,
+        /// host name included; there is no switch to skip that.
+        public var tls: TLS?
 
         public init(clientID: String) { self.clientID = clientID }
+    }
+
+    public struct TLS: Sendable {
+        /// PEM file of the CA(s) that signed the broker's certificate; nil: the system's trust store.
+        public var caFile: String?
+        /// A client certificate and its key, for a listener that requires one (mTLS).
+        public var certFile: String?
+        public var keyFile: String?
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+        }
+        static let systemTrustStore = "/etc/ssl/certs"
     }
 
     /// What `onMessage` did with a message, which decides whether the broker hears it was delivered.
@@ -114,6 +131,10 @@ public final class MQTTClient: @unchecked Sendable {
         mosquitto_max_inflight_messages_set(h, options.maxInflight)
         mosquitto_reconnect_delay_set(h, options.reconnectDelayMin, options.reconnectDelayMax, true)
         _ = mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, options.tcpNoDelay ? 1 : 0)
+        if let tls = options.tls {
+            try check("tls", mosquitto_tls_set(h, tls.caFile, tls.caFile == nil ? TLS.systemTrustStore : nil,
+                                               tls.certFile, tls.keyFile, nil))
+        }
         if let user = options.username {
             try check("credentials", mosquitto_username_pw_set(h, user, options.password))
         }

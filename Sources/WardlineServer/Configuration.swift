@@ -2,6 +2,7 @@ import Foundation
 import WardlineCore
 import WardlineHub
 import WardlineWeb
+import WardlineMQTT
 
 /// Every setting Wardline reads, with its environment name, default and meaning.
 /// The README's configuration table is `wardline config --markdown`.
@@ -19,8 +20,12 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_MQTT_HOST", defaultValue: "127.0.0.1", help: "MQTT broker host."),
         .init(name: "WARDLINE_MQTT_PORT", defaultValue: "18830", help: "MQTT broker port."),
         .init(name: "WARDLINE_MQTT_CLIENT_ID", defaultValue: "wardline", help: "MQTT client id; names the persistent session the broker keeps while Wardline is away."),
-        .init(name: "WARDLINE_MQTT_USERNAME", defaultValue: "", help: "MQTT user name (empty: anonymous)."),
-        .init(name: "WARDLINE_MQTT_PASSWORD", defaultValue: "", help: "MQTT password."),
+        .init(name: "WARDLINE_MQTT_USERNAME", defaultValue: "", help: "Wardline's account on the broker (role `wardline`, bound to WARDLINE_MQTT_CLIENT_ID). Empty: none, which every broker the deploy scripts make refuses."),
+        .init(name: "WARDLINE_MQTT_PASSWORD", defaultValue: "", help: "Its password (never printed; `deploy/env.sh` reads it from `var/mosquitto/credentials/wardline.password`)."),
+        .init(name: "WARDLINE_MQTT_TLS", defaultValue: "true", help: "Connect to the broker over TLS, verifying its certificate and host name. false only for a broker without TLS (none that the deploy scripts make)."),
+        .init(name: "WARDLINE_MQTT_CA_FILE", defaultValue: "", help: "PEM file of the CA that signed the broker's certificate (the deploy scripts' is `var/tls/ca.crt`); empty: the system's trust store."),
+        .init(name: "WARDLINE_MQTT_ADMIN_USERNAME", defaultValue: "", help: "Broker account with the dynamic security admin role, used only by `wardline devices provision|revoke` and `POST|DELETE /api/v1/devices/{id}/credentials`, each over a short connection of its own. Empty: no provisioning (the REST endpoint answers 503)."),
+        .init(name: "WARDLINE_MQTT_ADMIN_PASSWORD", defaultValue: "", help: "Its password (never printed)."),
         .init(name: "WARDLINE_MQTT_TCP_NODELAY", defaultValue: "false", help: "Send PUBACKs at once (true) or let the kernel coalesce them (false: less CPU per message, same delivery)."),
         .init(name: "WARDLINE_MQTT_KEEPALIVE_S", defaultValue: "30", help: "MQTT keep-alive in seconds."),
         .init(name: "WARDLINE_DATABASE_URL", defaultValue: "postgresql://wardline@127.0.0.1:15432/wardline", help: "libpq connection string of the TimescaleDB database, as Wardline's own role (`wardline migrate` takes the owner's); its password in a passfile (`?passfile=…` or PGPASSFILE), not in the URL."),
@@ -110,6 +115,10 @@ public struct WardlineConfiguration: Sendable {
     public var mqttClientID: String
     public var mqttUsername: String?
     public var mqttPassword: String?
+    public var mqttTLS: Bool
+    public var mqttCAFile: String?
+    public var mqttAdminUsername: String?
+    public var mqttAdminPassword: String?
     public var mqttKeepAliveSeconds: Int32
     public var mqttTCPNoDelay: Bool
     public var databaseURL: String
@@ -245,6 +254,8 @@ public struct WardlineConfiguration: Sendable {
             mqttHost: r.string("WARDLINE_MQTT_HOST"), mqttPort: Int32(r.int("WARDLINE_MQTT_PORT", 1...65535)),
             mqttClientID: r.string("WARDLINE_MQTT_CLIENT_ID"),
             mqttUsername: r.optional("WARDLINE_MQTT_USERNAME"), mqttPassword: r.optional("WARDLINE_MQTT_PASSWORD"),
+            mqttTLS: r.bool("WARDLINE_MQTT_TLS"), mqttCAFile: r.optional("WARDLINE_MQTT_CA_FILE"),
+            mqttAdminUsername: r.optional("WARDLINE_MQTT_ADMIN_USERNAME"), mqttAdminPassword: r.optional("WARDLINE_MQTT_ADMIN_PASSWORD"),
             mqttKeepAliveSeconds: Int32(r.int("WARDLINE_MQTT_KEEPALIVE_S", 5...3600)),
             mqttTCPNoDelay: r.bool("WARDLINE_MQTT_TCP_NODELAY"),
             databaseURL: r.string("WARDLINE_DATABASE_URL"), databaseWaitSeconds: r.int("WARDLINE_DATABASE_WAIT_S", 0...86400),
@@ -293,6 +304,9 @@ public struct WardlineConfiguration: Sendable {
             wsAlarmMaxWaitSeconds: r.int("WARDLINE_WS_ALARM_MAX_WAIT_S", 1...3600))
         guard config.jwtSecret.utf8.count >= 16 else {
             throw ConfigurationError(description: "WARDLINE_JWT_SECRET must be at least 16 bytes")
+        }
+        if let ca = config.mqttCAFile, config.mqttTLS, !FileManager.default.isReadableFile(atPath: ca) {
+            throw ConfigurationError(description: "WARDLINE_MQTT_CA_FILE=\(ca): cannot read the file")
         }
         _ = try config.rabbitmqEndpoint()  // a malformed URL is a setting error, found before anything starts
         for channel in config.notifyChannels where !["log", "webhook"].contains(channel) {
@@ -352,5 +366,20 @@ public struct WardlineConfiguration: Sendable {
             }
             return v
         }
+    }
+}
+
+extension WardlineConfiguration {
+    /// The broker connection settings every Wardline client shares: address, TLS, keep-alive and
+    /// Wardline's own account.
+    public func mqttOptions(clientID: String) -> MQTTClient.Options {
+        var o = MQTTClient.Options(clientID: clientID)
+        o.host = mqttHost
+        o.port = mqttPort
+        o.username = mqttUsername
+        o.password = mqttPassword
+        o.keepAliveSeconds = mqttKeepAliveSeconds
+        o.tls = mqttTLS ? MQTTClient.TLS(caFile: mqttCAFile) : nil
+        return o
     }
 }

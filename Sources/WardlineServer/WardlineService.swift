@@ -165,12 +165,7 @@ public final class WardlineService: @unchecked Sendable {
         consumer.replaying.store(false, ordering: .relaxed)
         if !echoes.isEmpty { logger.info("replay skips alarm transitions already stored", metadata: ["alarm_keys": "\(echoes.count)"]) }
 
-        var options = MQTTClient.Options(clientID: c.mqttClientID)
-        options.host = c.mqttHost
-        options.port = c.mqttPort
-        options.username = c.mqttUsername
-        options.password = c.mqttPassword
-        options.keepAliveSeconds = c.mqttKeepAliveSeconds
+        var options = c.mqttOptions(clientID: c.mqttClientID)
         options.subscriptions = DeviceTopic.subscriptions
         options.tcpNoDelay = c.mqttTCPNoDelay
         let log = logger
@@ -197,7 +192,8 @@ public final class WardlineService: @unchecked Sendable {
         self.mqtt = mqtt
         mqttForCommands.withLock { $0 = mqtt }
         logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)",
-                                                     "payload_patient_id": "\(c.payloadPatientID.rawValue)"])
+                                                     "payload_patient_id": "\(c.payloadPatientID.rawValue)",
+                                                     "tls": "\(c.mqttTLS)"])
 
         refresher.start()
         self.refresher = refresher
@@ -289,7 +285,9 @@ public final class WardlineService: @unchecked Sendable {
                 return MetricsText(counters: counters, web: web, ringOccupancy: ring, ringCapacity: ringCapacity,
                                    writerWaiting: writer, journal: journal, clocks: clocks).render()
             })
-        let api = WardAPI(context: context, workers: c.apiWorkers, logger: logger)
+        var withCredentials = context
+        withCredentials.deviceCredentials = BrokerAccounts(configuration: c).map(DeviceCredentials.init)
+        let api = WardAPI(context: withCredentials, workers: c.apiWorkers, logger: logger)
         var options = WebServer.Options()
         options.host = c.httpHost
         options.port = c.httpPort

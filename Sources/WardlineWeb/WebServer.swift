@@ -38,6 +38,8 @@ public final class WebServer: @unchecked Sendable {
     private struct Exchange {
         var request: HTTPRequest
         var response: HTTPResponse?
+        /// lws also reports BODY_COMPLETION for a POST with `Content-Length: 0`, already dispatched.
+        var dispatched = false
     }
 
     public let options: Options
@@ -189,7 +191,7 @@ public final class WebServer: @unchecked Sendable {
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
             guard let wsi else { return 0 }
             let id = connectionID(wsi)
-            if let request = exchanges[id]?.request { dispatch(id, request) }
+            if let request = exchanges[id]?.request, exchanges[id]?.dispatched == false { dispatch(id, request) }
         case LWS_CALLBACK_HTTP_WRITEABLE:
             guard let wsi else { return 0 }
             let id = connectionID(wsi)
@@ -389,6 +391,7 @@ public final class WebServer: @unchecked Sendable {
     }
 
     private func dispatch(_ id: UInt64, _ request: HTTPRequest) {
+        exchanges[id]?.dispatched = true
         handler.handle(request) { [self] response in respond(id, response) }
     }
 

@@ -21,19 +21,48 @@ func waitUntil(timeout: Double, poll: Double = 0.01, _ condition: () throws -> B
 
 struct BenchError: Error, CustomStringConvertible { let description: String }
 
-/// A fleet of simulated devices publishing a fixed stream of QoS 1 readings over a few connections.
+/// The benchmark's accounts on the broker (TLS and credentials as Wardline's configuration says),
+/// made for this run through the dynsec admin and removed at the end.
+final class BenchBroker: Sendable {
+    let configuration: WardlineConfiguration
+    private let accounts: BrokerAccounts
+    private let made = Mutex<[String]>([])
+
+    init() throws {
+        configuration = try WardlineConfiguration.load()
+        guard let accounts = BrokerAccounts(configuration: configuration) else {
+            throw BenchError(description: "WARDLINE_MQTT_ADMIN_USERNAME is not set: the benchmark makes its broker accounts with it (source deploy/env.sh)")
+        }
+        self.accounts = accounts
+    }
+
+    /// Connection options for a fresh account `id` of this kind (user name = client id = id).
+    func options(_ id: String, kind: BrokerAccountKind) throws -> MQTTClient.Options {
+        var o = configuration.mqttOptions(clientID: id)
+        o.username = id
+        o.password = try accounts.provision([id], kind: kind)[0].password
+        made.withLock { $0.append(id) }
+        return o
+    }
+
+    func removeAccounts() {
+        for id in made.withLock({ $0 }) { try? accounts.revoke(id) }
+    }
+}
+
+/// A fleet of simulated devices publishing a fixed stream of QoS 1 readings over a few gateway
+/// connections (one account can speak for many devices only as a gateway).
 final class StreamPublisher: Sendable {
     private let clients: [MQTTClient]
     private let acked = Counter()
     private let connected = Counter()
 
-    init(host: String, port: Int32, connections: Int) throws {
+    init(broker: BenchBroker, connections: Int) throws {
         var made: [MQTTClient] = []
         let acked = self.acked, connected = self.connected
+        let host = broker.configuration.mqttHost, port = broker.configuration.mqttPort
         for i in 0..<connections {
-            var o = MQTTClient.Options(clientID: "bench-pub-\(getpid())-\(i)")
-            o.host = host
-            o.port = port
+            var o = try broker.options("bench-pub-\(getpid())-\(i)", kind: .gateway)
             o.cleanSession = true
             o.maxInflight = 2000
             made.append(try MQTTClient(options: o, onConnection: { if case .connected = $0 { connected.add() } },
@@ -75,11 +104,10 @@ final class StreamPublisher: Sendable {
 }
 
 /// Drops a persistent session so the broker stops queueing for it.
-func forgetSession(clientID: String, host: String, port: Int32) {
-    var o = MQTTClient.Options(clientID: clientID)
-    o.host = host
-    o.port = port
+func forgetSession(_ options: MQTTClient.Options) {
+    var o = options
     o.cleanSession = true
+    o.subscriptions = []
     let up = Counter()
     guard let c = try? MQTTClient(options: o, onConnection: { if case .connected = $0 { up.add() } }) else { return }
     try? c.start()

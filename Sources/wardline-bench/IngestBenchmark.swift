@@ -28,8 +28,6 @@ struct IngestBenchmark: ParsableCommand {
 
     func run() throws {
         let env = ProcessInfo.processInfo.environment
-        let host = env["WARDLINE_MQTT_HOST"] ?? "127.0.0.1"
-        let port = Int32(env["WARDLINE_MQTT_PORT"] ?? "18830") ?? 18830
         // Creating a database and TimescaleDB in it takes the superuser (deploy/env.sh's admin URL);
         // Wardline's own role may not. The bench database is a throwaway, so it runs as admin too.
         let adminURL = env["WARDLINE_ADMIN_DATABASE_URL"] ?? env["WARDLINE_DATABASE_URL"] ?? "postgresql://postgres@127.0.0.1:15432/postgres"
@@ -47,15 +45,17 @@ struct IngestBenchmark: ParsableCommand {
         try bench.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         try Migrator(bench).migrate()
 
-        let publisher = try StreamPublisher(host: host, port: port, connections: connections)
+        let broker = try BenchBroker()
+        defer { broker.removeAccounts() }
+        let publisher = try StreamPublisher(broker: broker, connections: connections)
         defer { publisher.stop() }
         var seq = 1
         var brokerRates: [Double] = [], wardlineRates: [Double] = [], peaks: [Double] = []
         for round in 1...rounds {
-            let b = try brokerOnly(host: host, port: port, publisher: publisher, seq: &seq)
+            let b = try brokerOnly(broker: broker, publisher: publisher, seq: &seq)
             brokerRates.append(b)
             print(String(format: "round %d  broker → bare subscriber: %8.0f readings/s", round, b))
-            let (w, peak) = try wardlineRun(binary: binary, url: benchURL, host: host, port: port, work: work,
+            let (w, peak) = try wardlineRun(binary: binary, url: benchURL, broker: broker, work: work,
                                             publisher: publisher, seq: &seq)
             wardlineRates.append(w)
             peaks.append(peak)
@@ -80,13 +80,12 @@ struct IngestBenchmark: ParsableCommand {
     }
 
     /// Backlog drain by a bare libmosquitto subscriber that only counts.
-    private func brokerOnly(host: String, port: Int32, publisher: StreamPublisher, seq: inout Int) throws -> Double {
-        let id = "bench-bare-\(getpid())"
+    private func brokerOnly(broker: BenchBroker, publisher: StreamPublisher, seq: inout Int) throws -> Double {
+        let id = "bench-bare-\(getpid())-\(seq)"
         let received = Counter(), connected = Counter()
+        let account = try broker.options(id, kind: .wardline)
         func subscriber() throws -> MQTTClient {
-            var o = MQTTClient.Options(clientID: id)
-            o.host = host
-            o.port = port
+            var o = account
             o.subscriptions = ["devices/+/vitals"]
             o.tcpNoDelay = nodelay
             return try MQTTClient(options: o, onMessage: { _ in received.add(); return .kept },
@@ -114,14 +113,15 @@ struct IngestBenchmark: ParsableCommand {
         }
         let elapsed = monotonicSeconds() - t0
         second.stop()
-        forgetSession(clientID: id, host: host, port: port)
+        forgetSession(account)
         return Double(readings) / elapsed
     }
 
     /// Backlog drain by `wardline serve`, timed until the last row is committed.
-    private func wardlineRun(binary: String, url: String, host: String, port: Int32, work: String,
+    private func wardlineRun(binary: String, url: String, broker: BenchBroker, work: String,
                              publisher: StreamPublisher, seq: inout Int) throws -> (Double, Double) {
-        let id = "bench-wardline-\(getpid())"
+        let id = "bench-wardline-\(getpid())-\(seq)"
+        let account = try broker.options(id, kind: .wardline)
         let db = try PostgresConnection(url: url)
         try db.execute("TRUNCATE vitals")
         // A fresh journal each round: a journal left by the last round would be replayed into this one.
@@ -134,6 +134,8 @@ struct IngestBenchmark: ParsableCommand {
             var env = ProcessInfo.processInfo.environment
             env["WARDLINE_DATABASE_URL"] = url
             env["WARDLINE_MQTT_CLIENT_ID"] = id
+            env["WARDLINE_MQTT_USERNAME"] = id
+            env["WARDLINE_MQTT_PASSWORD"] = account.password
             env["WARDLINE_VAR"] = work
             // The stream names its patients from unassigned devices, as the simulator does.
             env["WARDLINE_PAYLOAD_PATIENT_ID"] = "unassigned"
@@ -178,7 +180,7 @@ struct IngestBenchmark: ParsableCommand {
         done = done && rows == readings
         let peak = peakResidentMiB(pid: second.processIdentifier) ?? 0
         stop(second)
-        forgetSession(clientID: id, host: host, port: port)
+        forgetSession(account)
         if stats, let text = try? String(contentsOfFile: log, encoding: .utf8) {
             for line in text.split(separator: "\n") where line.contains("msgs_per_s") { print("  " + line) }
         }

@@ -1,7 +1,12 @@
 """A private mosquitto, rendered from deploy/mosquitto/mosquitto.conf, for tests that kill the broker.
 
-It listens on its own free port with its own persistence folder, so killing it never disturbs the
+It listens on its own free ports with its own persistence folder, so killing it never disturbs the
 shared broker other tests use. Used by test_broker_crash.py and bench/broker-crash.py.
+
+Security as shipped: TLS with the deploy scripts' CA and broker certificate (copied from the
+folder of WARDLINE_MQTT_CA_FILE), and its own dynamic security file from
+deploy/mosquitto/dynsec_init.py (its own admin and wardline passwords). Devices get accounts
+through `wardline devices provision` against this broker.
 """
 import os
 import pathlib
@@ -13,12 +18,14 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 
 import paho.mqtt.client as mqtt
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
+DYNSEC_INIT = REPO / "deploy" / "mosquitto" / "dynsec_init.py"
+CA_FILE = pathlib.Path(os.environ.get("WARDLINE_MQTT_CA_FILE", str(REPO / "var" / "tls" / "ca.crt")))
+BIN = pathlib.Path(os.environ.get("WARDLINE_BIN", REPO / ".build" / "debug" / "wardline"))
 MOSQUITTO = os.environ.get("WARDLINE_MOSQUITTO") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
@@ -28,10 +35,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def render(port, var, overrides=None):
+def render(port, var, overrides=None, mtls_port=None):
     """The project's broker config with its placeholders filled; `overrides` replaces (or adds)
     whole settings by name, e.g. {"autosave_interval": "1"}."""
     text = TEMPLATE.read_text().replace("@PORT@", str(port)).replace("@VAR@", str(var))
+    text = text.replace("@MTLS_PORT@", str(mtls_port or free_port()))
     overrides = dict(overrides or {})
     lines = []
     for line in text.splitlines():
@@ -55,6 +63,14 @@ class Broker:
             (self.var / d).mkdir(parents=True, exist_ok=True)
         self.conf = self.var / "mosquitto.conf"
         self.conf.write_text(render(self.port, self.var, overrides))
+        (self.var / "tls").mkdir()
+        for name in ("ca.crt", "server.crt", "server.key"):
+            shutil.copy(CA_FILE.parent / name, self.var / "tls" / name)
+        (self.var / "mosquitto" / "dynsec").mkdir()
+        subprocess.run(["/usr/bin/python3", str(DYNSEC_INIT), str(self.var / "mosquitto" / "dynsec" / "dynsec.json"),
+                        str(self.var / "credentials")], check=True)
+        self.passwords = {n: (self.var / "credentials" / f"{n}.password").read_text().strip() for n in ("admin", "wardline")}
+        self.accounts = {}
         self.log = self.var / "log" / "mosquitto.log"
         self.log.touch()
         (self.var / "run" / "mosquitto.pid").touch()
@@ -63,6 +79,24 @@ class Broker:
             for p in [self.var, *self.var.rglob("*")]:
                 os.chown(p, user.pw_uid, user.pw_gid)
         self.proc = None
+
+    def account(self, kind, name):
+        """The password of account `name` (made once, through `wardline devices provision`)."""
+        if name not in self.accounts:
+            env = dict(os.environ, WARDLINE_MQTT_HOST="127.0.0.1", WARDLINE_MQTT_PORT=str(self.port),
+                       WARDLINE_MQTT_CA_FILE=str(CA_FILE), WARDLINE_MQTT_ADMIN_USERNAME="admin",
+                       WARDLINE_MQTT_ADMIN_PASSWORD=self.passwords["admin"])
+            out = subprocess.run([str(BIN), "devices", "provision", "--kind", kind, name], env=env, check=True,
+                                 capture_output=True, text=True)
+            self.accounts[name] = out.stdout.split()[1]
+        return self.accounts[name]
+
+    def client(self, client_id, password, clean_session=True):
+        """A paho client over TLS with the account named like its client id."""
+        c = mqtt.Client(client_id=client_id, clean_session=clean_session)
+        c.tls_set(ca_certs=str(CA_FILE))
+        c.username_pw_set(client_id, password)
+        return c
 
     def start(self, timeout=10):
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
@@ -109,13 +143,13 @@ class OfflineSession:
 
     def __init__(self, broker):
         self.broker = broker
-        self.client_id = "wardline-standin-" + uuid.uuid4().hex[:8]
+        self.client_id = "wardline"  # this broker's own Wardline account, bound to that client id
         self.received = set()
         self.lock = threading.Lock()
         self._run(lambda c: None, 0.3)
 
     def _run(self, body, seconds):
-        c = mqtt.Client(client_id=self.client_id, clean_session=False)
+        c = self.broker.client(self.client_id, self.broker.passwords["wardline"], clean_session=False)
         c.on_message = self._on_message
         c.on_connect = lambda c, u, f, rc: c.subscribe("devices/+/vitals", qos=1)
         c.connect("127.0.0.1", self.broker.port, keepalive=30)
@@ -152,7 +186,7 @@ class Device:
         self.sent = {}      # mid -> seq, waiting for its PUBACK
         self.early = set()  # PUBACKs that beat `publish` to recording their mid
         self.lock = threading.Lock()
-        self.c = mqtt.Client(client_id=device + "-" + uuid.uuid4().hex[:6], clean_session=True)
+        self.c = broker.client(device, broker.account("device", device))
         self.c.max_inflight_messages_set(100)
         self.c.max_queued_messages_set(0)
         self.c.on_publish = self._on_publish

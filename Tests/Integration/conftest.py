@@ -37,6 +37,9 @@ APP_URL = os.environ.get("WARDLINE_DATABASE_URL", _pg_url("wardline", "wardline"
 OWNER_URL = os.environ.get("WARDLINE_OWNER_DATABASE_URL", _pg_url("wardline_owner", "wardline"))
 # The superuser, for what only it may do: refuse connections to this run's database, end sessions.
 ADMIN_URL = os.environ.get("WARDLINE_ADMIN_DATABASE_URL", _pg_url("postgres", "postgres"))
+# The broker speaks TLS only and refuses anonymous clients: every test client connects with the
+# deploy scripts' CA and an account made through `wardline devices provision` (admin from env.sh).
+MQTT_CA_FILE = os.environ.get("WARDLINE_MQTT_CA_FILE", str(VAR / "tls" / "ca.crt"))
 # Its own name per worktree or CI job sharing one PostgreSQL: each run drops and recreates it.
 TEST_DB = os.environ.get("WARDLINE_TEST_DB", "wardline_it")
 
@@ -132,6 +135,7 @@ class Wardline:
                         # refuse (only a device assignment makes a reading a patient's), and the
                         # mismatch rejection are tested on their own (test_ingest.py).
                         WARDLINE_PAYLOAD_PATIENT_ID="unassigned")
+        self.settings = settings
         self.env.update({k: str(v) for k, v in settings.items()})
         self.http_port = int(self.env["WARDLINE_HTTP_PORT"])
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -139,6 +143,12 @@ class Wardline:
         self.proc = None
 
     def start(self, wait=True):
+        # Its own broker account, bound to its own client id, like a second Wardline node.
+        if "WARDLINE_MQTT_USERNAME" not in self.settings:
+            client_id = self.env["WARDLINE_MQTT_CLIENT_ID"]
+            if self.env.get("WARDLINE_MQTT_USERNAME") != client_id:
+                self.env["WARDLINE_MQTT_PASSWORD"] = provision("wardline", client_id)[client_id]
+                self.env["WARDLINE_MQTT_USERNAME"] = client_id
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen([str(BIN), "serve"], env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         if wait:
@@ -207,7 +217,10 @@ def wardline_factory(database_url, tmp_path):
     yield make
     for w in started:
         w.stop(signal.SIGKILL)
-        forget_session(w.env["WARDLINE_MQTT_CLIENT_ID"])
+        client_id = w.env["WARDLINE_MQTT_CLIENT_ID"]
+        if w.env.get("WARDLINE_MQTT_USERNAME") == client_id:
+            forget_session(client_id, w.env["WARDLINE_MQTT_PASSWORD"])
+            revoke(client_id)
 
 
 class Worker(Wardline):
@@ -241,9 +254,71 @@ def worker_factory(database_url, tmp_path):
         w.stop(signal.SIGKILL)
 
 
-def forget_session(client_id):
+def provision(kind, *ids):
+    """Broker accounts through `wardline devices provision`: {id: password}."""
+    out = subprocess.run([str(BIN), "devices", "provision", "--kind", kind, *ids], check=True, capture_output=True, text=True)
+    return dict(line.split(" ", 1) for line in out.stdout.splitlines())
+
+
+def revoke(*ids):
+    return subprocess.run([str(BIN), "devices", "revoke", *ids], capture_output=True, text=True)
+
+
+def mqtt_client(client_id, password, username=None, protocol=mqtt.MQTTv311, clean_session=True):
+    """A paho client over TLS (the deploy scripts' CA) with a broker account."""
+    kwargs = {} if protocol == mqtt.MQTTv5 else {"clean_session": clean_session}
+    c = mqtt.Client(client_id=client_id, protocol=protocol, **kwargs)
+    c.tls_set(ca_certs=MQTT_CA_FILE)
+    c.username_pw_set(username or client_id, password)
+    return c
+
+
+class GatewayPool:
+    """Gateway accounts (publish for any device) for the test publishers, made as needed and
+    handed out so no two live connections share one (a bound client id takes over the other)."""
+
+    def __init__(self):
+        self.free, self.made = [], []
+        self.lock = threading.Lock()
+
+    def take(self, n):
+        with self.lock:
+            if len(self.free) < n:
+                ids = [f"it-gw-{uuid.uuid4().hex[:8]}" for _ in range(max(8, n))]
+                made = provision("gateway", *ids)
+                self.free += made.items()
+                self.made += ids
+            taken, self.free = self.free[:n], self.free[n:]
+            return taken
+
+    def give(self, accounts):
+        with self.lock:
+            self.free += accounts
+
+    def revoke_all(self):
+        for i in range(0, len(self.made), 50):
+            revoke(*self.made[i:i + 50])
+        self.made, self.free = [], []
+
+
+GATEWAYS = GatewayPool()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_accounts():
+    yield
+    GATEWAYS.revoke_all()
+
+
+def wardline_account(prefix="it-reader"):
+    """(client id, password) of a fresh account with Wardline's rights (reads every device)."""
+    client_id = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    return client_id, provision("wardline", client_id)[client_id]
+
+
+def forget_session(client_id, password):
     """Ends a test's persistent MQTT session, so the broker stops queueing for it."""
-    c = mqtt.Client(client_id=client_id, clean_session=True)
+    c = mqtt_client(client_id, password)
     try:
         c.connect(MQTT_HOST, MQTT_PORT, keepalive=10)
         c.loop_start()
@@ -268,8 +343,9 @@ class Publisher:
         self.acked = 0
         self.sent = 0
         self.lock = threading.Lock()
-        for i in range(connections):
-            c = mqtt.Client(client_id=f"{prefix}-pub-{uuid.uuid4().hex[:6]}-{i}", clean_session=True)
+        self.accounts = GATEWAYS.take(connections)
+        for gateway, password in self.accounts:
+            c = mqtt_client(gateway, password)
             c.max_inflight_messages_set(1000)
             c.max_queued_messages_set(0)
             c.on_publish = self._on_publish
@@ -301,6 +377,9 @@ class Publisher:
         for c in self.clients:
             c.disconnect()
             c.loop_stop()
+        self.clients = []
+        GATEWAYS.give(self.accounts)
+        self.accounts = []
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
 """The device simulator against the real broker, seen by a bare subscriber."""
 import json
+import os
 import pathlib
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
 
-import paho.mqtt.client as mqtt
 
-from conftest import MQTT_HOST, MQTT_PORT, REPO
+from conftest import GATEWAYS, MQTT_HOST, MQTT_PORT, REPO, mqtt_client, provision, revoke, wardline_account
 
 SIM = REPO / "firmware-sim" / "build" / "wardline-sim"
 
@@ -21,7 +22,8 @@ class Listener:
         self.prefix = prefix
         self.lock = threading.Lock()
         self.vitals, self.status, self.times = {}, {}, []
-        self.client = mqtt.Client(client_id="sim-test-" + uuid.uuid4().hex[:6], clean_session=True)
+        self.account = wardline_account("sim-test")
+        self.client = mqtt_client(*self.account)
         self.client.on_message = self.on_message
         self.client.connect(MQTT_HOST, MQTT_PORT, 30)
         self.client.subscribe([("devices/+/vitals", 1), ("devices/+/status", 1)])
@@ -44,11 +46,35 @@ class Listener:
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
+        revoke(self.account[0])
+
+
+def credentials_file(accounts):
+    """A 0600 file of `id password` lines, as `wardline devices provision` prints them."""
+    fd, path = tempfile.mkstemp(prefix="wardline-sim-", suffix=".credentials")
+    with os.fdopen(fd, "w") as f:
+        f.writelines(f"{i} {pw}\n" for i, pw in accounts)
+    return path
+
+
+_GATEWAY_FILE = []
 
 
 def sim(*args):
+    """The simulator's command line; shared connections use the test run's gateway accounts."""
     assert SIM.exists(), f"{SIM} is not built: run make -C firmware-sim"
-    return [str(SIM), "--host", MQTT_HOST, "--port", str(MQTT_PORT), *map(str, args)]
+    extra = []
+    if "--per-device-connections" not in args and "--list-ids" not in args:
+        if not _GATEWAY_FILE:  # the simulator's own, never lent to a Publisher meanwhile
+            _GATEWAY_FILE.append(credentials_file(GATEWAYS.take(4)))
+        extra = ["--gateway-credentials", _GATEWAY_FILE[0]]
+    return [str(SIM), "--host", MQTT_HOST, "--port", str(MQTT_PORT), *map(str, args), *extra]
+
+
+def provisioned_fleet(*args):
+    """Provisions the devices of the fleet these arguments make; returns (credentials file, ids)."""
+    ids = subprocess.run(sim(*args, "--list-ids"), check=True, capture_output=True, text=True).stdout.split()
+    return credentials_file(provision("device", *ids).items()), ids
 
 
 def test_load_mode_holds_its_rate_and_every_device_counts_up():
@@ -74,8 +100,9 @@ def test_load_mode_holds_its_rate_and_every_device_counts_up():
 
 def test_retained_status_and_last_will_per_device():
     prefix = "w" + uuid.uuid4().hex[:5]
-    proc = subprocess.Popen(sim("--devices", 5, "--per-device-connections", "--id-prefix", prefix, "--quiet"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    fleet, ids = provisioned_fleet("--devices", 5, "--id-prefix", prefix)
+    proc = subprocess.Popen(sim("--devices", 5, "--per-device-connections", "--credentials", fleet, "--id-prefix", prefix,
+                                "--quiet"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(2)
     late = Listener(prefix)          # subscribes after the fact: only retained status can reach it
     time.sleep(1)
@@ -86,6 +113,8 @@ def test_retained_status_and_last_will_per_device():
     while time.time() < deadline and not all(s["state"] == "offline" for s in late.status.values()):
         time.sleep(0.2)
     late.close()
+    revoke(*ids)
+    os.unlink(fleet)
     assert all(s["state"] == "offline" for s in late.status.values()), late.status
 
 

@@ -7,9 +7,8 @@ import re
 import time
 import uuid
 
-import paho.mqtt.client as mqtt
 
-from conftest import MQTT_HOST, MQTT_PORT, RABBITMQ_URL, now_ms, reading, unique_prefix, with_password
+from conftest import GATEWAYS, MQTT_HOST, MQTT_PORT, RABBITMQ_URL, mqtt_client, now_ms, reading, unique_prefix, with_password
 from test_alarms import OPEN, desaturate
 
 REJECTED = "SELECT count(*) FROM rejected_messages WHERE device_id = %s AND reason = %s"
@@ -69,7 +68,8 @@ def test_a_40kB_alert_code_is_rejected_and_a_desaturation_still_raises_stores_an
 def publish_raw(topic, payload):
     """Publishes with a client of its own; returns whether the broker took the message (it drops
     the connection of a client that sends a topic with NUL or another control character)."""
-    c = mqtt.Client(client_id="it-raw-" + uuid.uuid4().hex[:6], clean_session=True)
+    account = GATEWAYS.take(1)
+    c = mqtt_client(*account[0])
     c.connect(MQTT_HOST, MQTT_PORT, keepalive=10)
     c.loop_start()
     try:
@@ -81,6 +81,7 @@ def publish_raw(topic, payload):
     finally:
         c.disconnect()
         c.loop_stop()
+        GATEWAYS.give(account)
 
 
 def test_device_ids_in_the_topic_that_break_the_id_rule_are_rejected_and_counted(wardline_factory, db, publisher):

@@ -7,9 +7,8 @@ import urllib.parse
 import threading
 import time
 
-import paho.mqtt.client as mqtt
 
-from conftest import BIN, MQTT_HOST, MQTT_PORT, now_ms, unique_prefix
+from conftest import BIN, MQTT_HOST, MQTT_PORT, mqtt_client, now_ms, provision, unique_prefix
 
 
 def admit(w, admin, patient, ward, bed):
@@ -191,7 +190,8 @@ def test_devices_assignment_thresholds_and_commands(wardline_factory, db, publis
 
     received = []
     got = threading.Event()
-    sub = mqtt.Client(client_id="cmd-" + p, clean_session=True)
+    # The device itself, with its own account: it may read its own commands and no one else's.
+    sub = mqtt_client(device, provision("device", device)[device])
     sub.on_message = lambda c, u, m: (received.append((m.topic, json.loads(m.payload))), got.set())
     sub.connect(MQTT_HOST, MQTT_PORT)
     sub.subscribe(f"devices/{device}/commands", qos=1)

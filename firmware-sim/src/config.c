@@ -23,6 +23,13 @@ void config_usage(FILE *f) {
         "  --devices N            devices in the fleet (default 20; up to 100000)\n"
         "  --connections N        MQTT connections the fleet shares (default 4)\n"
         "  --per-device-connections  one connection, and so one last will, per device (up to 1000)\n"
+        "  --credentials FILE     per-device accounts, 'id password' lines (wardline devices provision);\n"
+        "                         needs --per-device-connections; the file must be mode 0600\n"
+        "  --gateway-credentials FILE  gateway accounts for the shared connections, one line per connection\n"
+        "  --cafile FILE          CA of the broker's certificate (env WARDLINE_MQTT_CA_FILE; default: system store)\n"
+        "  --cert FILE --key FILE a client certificate, for the broker's mTLS listener\n"
+        "  --no-tls               plain TCP (only for a broker without TLS; none that deploy/ makes)\n"
+        "  --list-ids             print the fleet's device ids, one a line, and exit (to provision them)\n"
         "  --interval S           seconds of device time between one device's readings (default 1)\n"
         "  --rate R               load mode: R readings/s across the fleet, reported each second\n"
         "  --count N              stop after N readings and exit once the broker has acked them all\n"
@@ -47,6 +54,8 @@ int config_parse(int argc, char **argv, sim_config_t *c) {
     const char *h = getenv("WARDLINE_MQTT_HOST"), *p = getenv("WARDLINE_MQTT_PORT");
     snprintf(c->host, sizeof c->host, "%s", h && *h ? h : "127.0.0.1");
     c->port = p && *p ? atoi(p) : 18830;
+    const char *ca = getenv("WARDLINE_MQTT_CA_FILE");
+    snprintf(c->cafile, sizeof c->cafile, "%s", ca ? ca : "");
     c->devices = 20;
     c->connections = 4;
     c->interval = 1;
@@ -81,6 +90,13 @@ int config_parse(int argc, char **argv, sim_config_t *c) {
         else if (!strcmp(a, "--id-prefix")) { const char *s = ARG; if (!s) return -1; snprintf(c->id_prefix, sizeof c->id_prefix, "%s", s); }
         else if (!strcmp(a, "--quiet")) c->quiet = true;
         else if (!strcmp(a, "--list-devices")) c->list_devices = true;
+        else if (!strcmp(a, "--no-tls")) c->no_tls = true;
+        else if (!strcmp(a, "--list-ids")) c->list_ids = true;
+        else if (!strcmp(a, "--cafile")) { const char *s = ARG; if (!s) return -1; snprintf(c->cafile, sizeof c->cafile, "%s", s); }
+        else if (!strcmp(a, "--cert")) { const char *s = ARG; if (!s) return -1; snprintf(c->certfile, sizeof c->certfile, "%s", s); }
+        else if (!strcmp(a, "--key")) { const char *s = ARG; if (!s) return -1; snprintf(c->keyfile, sizeof c->keyfile, "%s", s); }
+        else if (!strcmp(a, "--credentials")) { const char *s = ARG; if (!s) return -1; snprintf(c->credentials, sizeof c->credentials, "%s", s); }
+        else if (!strcmp(a, "--gateway-credentials")) { const char *s = ARG; if (!s) return -1; snprintf(c->gateway_credentials, sizeof c->gateway_credentials, "%s", s); }
         else { fprintf(stderr, "wardline-sim: unknown option '%s' (see --help)\n", a); return -1; }
 #undef NUM
 #undef ARG
@@ -89,6 +105,15 @@ int config_parse(int argc, char **argv, sim_config_t *c) {
         fprintf(stderr, "wardline-sim: --per-device-connections allows at most 1000 devices (got %d)\n", c->devices);
         return -1;
     }
+    if (c->credentials[0] && !c->per_device) {
+        fprintf(stderr, "wardline-sim: --credentials are per device: add --per-device-connections, or use --gateway-credentials\n");
+        return -1;
+    }
+    if (c->gateway_credentials[0] && c->per_device) {
+        fprintf(stderr, "wardline-sim: use --credentials (per device) or --gateway-credentials (shared connections), not both\n");
+        return -1;
+    }
+    if (!c->certfile[0] != !c->keyfile[0]) { fprintf(stderr, "wardline-sim: --cert and --key go together\n"); return -1; }
     if (c->scenario[0] && c->mix[0]) { fprintf(stderr, "wardline-sim: use --scenario or --mix, not both\n"); return -1; }
     if (c->per_device) c->connections = c->devices;
     if (c->connections > c->devices) c->connections = c->devices;

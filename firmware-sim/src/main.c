@@ -10,11 +10,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "connection.h"
+#include "credentials.h"
 #include "fleet.h"
 
 static volatile sig_atomic_t running = 1;
 static atomic_llong acked, published;
-static struct mosquitto **conns;
+static connection_t *conns;
 static int nconns;
 
 static void on_signal(int sig) { (void)sig; running = 0; }
@@ -34,47 +36,49 @@ static int64_t epoch_us(void) {
 
 static int publish(int conn, const char *topic, const char *payload, int len, bool retain, void *ctx) {
     (void)ctx;
-    if (mosquitto_publish(conns[conn], NULL, topic, len, payload, 1, retain) != MOSQ_ERR_SUCCESS) return -1;
+    if (mosquitto_publish(conns[conn].m, NULL, topic, len, payload, 1, retain) != MOSQ_ERR_SUCCESS) return -1;
     atomic_fetch_add(&published, 1);
     return 0;
 }
 
+/* Every connection's account: the device's own (per device), a gateway's (shared), or none. */
 static int connect_all(const sim_config_t *c, const fleet_t *f) {
-    mosquitto_lib_init();
+    credentials_t creds = {0};
+    char err[512];
+    const char *file = c->credentials[0] ? c->credentials : c->gateway_credentials;
+    if (*file && credentials_load(file, &creds, err, sizeof err)) { fprintf(stderr, "wardline-sim: %s\n", err); return -2; }
+    if (c->gateway_credentials[0] && creds.n < c->connections) {
+        fprintf(stderr, "wardline-sim: %s has %d accounts for %d connections (one line per connection)\n", file, creds.n, c->connections);
+        credentials_free(&creds);
+        return -2;
+    }
+    if (mosquitto_lib_init() != MOSQ_ERR_SUCCESS) { fprintf(stderr, "wardline-sim: cannot start libmosquitto\n"); return -1; }
     nconns = c->connections;
     conns = calloc((size_t)nconns, sizeof *conns);
-    if (!conns) return -1;
-    for (int i = 0; i < nconns; i++) {
+    int rc = conns ? 0 : -1;
+    for (int i = 0; i < nconns && !rc; i++) {
         char id[96];
-        if (c->per_device) snprintf(id, sizeof id, "%s", f->devices[i].id);
-        else snprintf(id, sizeof id, "wardline-sim-%s%d-%d", c->id_prefix, (int)getpid(), i);
-        struct mosquitto *m = mosquitto_new(id, true, NULL);
-        if (!m) { fprintf(stderr, "wardline-sim: cannot create MQTT client\n"); return -1; }
-        conns[i] = m;
-        mosquitto_publish_callback_set(m, on_publish);
-        mosquitto_max_inflight_messages_set(m, 2000);
-        mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
-        if (c->per_device) {   /* the broker announces this device offline if it vanishes */
-            static const char will[] = "{\"v\":1,\"state\":\"offline\"}";
-            mosquitto_will_set(m, f->devices[i].status_topic, (int)strlen(will), will, 1, true);
+        const char *password = NULL;
+        if (c->per_device) {
+            snprintf(id, sizeof id, "%s", f->devices[i].id);
+            const credential_t *mine = creds.n ? credentials_find(&creds, id) : NULL;
+            if (creds.n && !mine) { fprintf(stderr, "wardline-sim: %s has no line for device %s\n", file, id); rc = -2; break; }
+            password = mine ? mine->password : NULL;
+        } else if (creds.n) {
+            snprintf(id, sizeof id, "%s", creds.items[i].id);
+            password = creds.items[i].password;
+        } else {
+            snprintf(id, sizeof id, "wardline-sim-%s%d-%d", c->id_prefix, (int)getpid(), i);
         }
-        int rc = mosquitto_connect(m, c->host, c->port, 30);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            fprintf(stderr, "wardline-sim: cannot connect to broker %s:%d: %s\n", c->host, c->port,
-                    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-            return -1;
-        }
-        if (mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS) { fprintf(stderr, "wardline-sim: cannot start MQTT thread\n"); return -1; }
+        rc = connection_open(&conns[i], c, id, password, c->per_device ? f->devices[i].status_topic : NULL, on_publish);
     }
-    return 0;
+    credentials_free(&creds);
+    if (!rc) rc = connection_wait_accepted(conns, nconns, 30);
+    return rc;
 }
 
 static void disconnect_all(void) {
-    for (int i = 0; i < nconns; i++) {
-        mosquitto_disconnect(conns[i]);
-        mosquitto_loop_stop(conns[i], false);
-        mosquitto_destroy(conns[i]);
-    }
+    for (int i = 0; conns && i < nconns; i++) connection_close(&conns[i]);
     free(conns);
     mosquitto_lib_cleanup();
 }
@@ -94,7 +98,13 @@ int main(int argc, char **argv) {
         return fflush(stdout) ? 1 : 0;
     }
     f.publish = publish;
-    if (connect_all(&c, &f)) { fleet_free(&f); return 1; }
+    if (c.list_ids) {
+        for (int i = 0; i < f.n; i++) printf("%s\n", f.devices[i].id);
+        fleet_free(&f);
+        return 0;
+    }
+    int rc = connect_all(&c, &f);
+    if (rc) { disconnect_all(); fleet_free(&f); return rc == -2 ? 2 : 1; }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 

@@ -1,6 +1,7 @@
 /* Unit tests of the simulator's pure parts: physiology bounds, scenarios, payloads. */
 #include <stdio.h>
 #include <string.h>
+#include "credentials.h"
 #include "sim.h"
 
 static int passed, failed;
@@ -143,6 +144,19 @@ static void payloads_follow_the_contract(void) {
     CHECK(payload_reading(buf, 20, 1, 1, "P", &v, false, false, 0, BAD_NONE) == -1, "overflow not refused");
 }
 
+static void credentials_files_are_read_and_refused_clearly(void) {
+    credentials_t c;
+    char err[256];
+    int rc = credentials_parse("# demo fleet\nmon-00000 pw-a\n\n  oxi-00001\tpw-b  # the oximeter\n", "f", &c, err, sizeof err);
+    CHECK(rc == 0 && c.n == 2, "parse: %s", err);
+    CHECK(rc == 0 && credentials_find(&c, "oxi-00001") && !strcmp(credentials_find(&c, "oxi-00001")->password, "pw-b"), "lookup");
+    CHECK(rc == 0 && credentials_find(&c, "mon-00002") == NULL, "unknown id found");
+    credentials_free(&c);
+    CHECK(credentials_parse("mon-1 pw extra\n", "f", &c, err, sizeof err) == -1 && strstr(err, "f:1: expected 'id password'"), "%s", err);
+    CHECK(credentials_parse("mon-1\n", "f", &c, err, sizeof err) == -1, "a line without a password");
+    CHECK(credentials_parse("# nothing\n", "f", &c, err, sizeof err) == -1 && strstr(err, "no credentials"), "%s", err);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) dir = argv[1];
     physiology_stays_within_bounds();
@@ -152,6 +166,7 @@ int main(int argc, char **argv) {
     every_shipped_scenario_parses();
     malformed_scenarios_name_their_line();
     payloads_follow_the_contract();
+    credentials_files_are_read_and_refused_clearly();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
