@@ -58,7 +58,9 @@ public final class MQTTClient: @unchecked Sendable {
         /// Outgoing QoS 1 messages in flight at once (0: no limit).
         public var maxInflight: UInt32 = 1000
         public var reconnectDelayMin: UInt32 = 1
-        public var reconnectDelayMax: UInt32 = 30
+        /// Backoff between reconnect attempts doubles up to this: 5 s, so a broker back after a
+        /// restart has Wardline (one client, not a fleet) reading again within seconds, not half a minute.
+        public var reconnectDelayMax: UInt32 = 5
         /// Send each packet at once (no Nagle). Publishers want it for latency; a subscriber that
         /// only sends PUBACKs can let the kernel coalesce them, which saves a loopback round of
         /// TCP work per message (the broker's in-flight window keeps delivery flowing meanwhile).

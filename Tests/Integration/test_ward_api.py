@@ -8,7 +8,7 @@ import threading
 import time
 
 
-from conftest import BIN, MQTT_HOST, MQTT_PORT, mqtt_client, now_ms, provision, unique_prefix
+from conftest import BIN, MQTT_HOST, MQTT_PORT, VAR, mqtt_client, now_ms, provision, unique_prefix, with_password
 
 
 def admit(w, admin, patient, ward, bed):
@@ -276,11 +276,12 @@ def test_rs256_tokens_from_an_identity_provider(wardline_factory, tmp_path):
 
 
 class CommandListener:
-    """A bare subscriber on one device's command topic."""
+    """The device itself on its command topic, with its own broker account (the only one allowed
+    to read it)."""
 
     def __init__(self, device):
         self.received = []
-        self.client = mqtt.Client(client_id="cmdl-" + unique_prefix(), clean_session=True)
+        self.client = mqtt_client(device, provision("device", device)[device])
         self.client.on_message = lambda c, u, m: self.received.append(json.loads(m.payload))
         self.client.connect(MQTT_HOST, MQTT_PORT)
         self.client.subscribe(f"devices/{device}/commands", qos=1)
@@ -406,11 +407,10 @@ def test_the_public_demo_secret_never_listens_beyond_loopback(wardline_factory):
 def test_config_logs_and_ready_never_show_a_secret(wardline_factory, database_url, tmp_path):
     secrets = {"jwt": "jwt-secret-for-the-config-test-42", "mqtt": "mqtt-password-42",
                "rabbit": "rabbit-password-42", "file": "jwt-secret-from-the-file-42"}
-    # The database URL with a password (trust authentication ignores it; scram would need the real one).
-    scheme, rest = database_url.split("://", 1)
-    userinfo, host = rest.split("@", 1)
-    db_password = userinfo.split(":", 1)[1] if ":" in userinfo else "database-password-42"
-    db_url = f"{scheme}://{userinfo.split(':', 1)[0]}:{db_password}@{host}"
+    # The database URL with Wardline's real password in it (instead of its passfile), as an
+    # operator might write it: it must be masked everywhere too.
+    db_password = (VAR / "secrets" / "postgres-wardline.password").read_text().strip()
+    db_url = with_password(database_url, db_password).split("?", 1)[0]
     env = dict(os.environ, WARDLINE_JWT_SECRET=secrets["jwt"], WARDLINE_MQTT_PASSWORD=secrets["mqtt"],
                WARDLINE_RABBITMQ_URL=f"amqp://wardline:{secrets['rabbit']}@127.0.0.1:1/wardline", WARDLINE_DATABASE_URL=db_url)
     out = subprocess.run([str(BIN), "config"], env=env, check=True, capture_output=True, text=True).stdout
