@@ -298,6 +298,11 @@ public final class WardlineService: @unchecked Sendable {
         options.hangupSeconds = UInt16(min(65535, c.wsPingSeconds * 5 / 2))
         options.hubLimits.alarmQueue = c.wsAlarmQueue
         options.alarmMaxWaitMillis = Int64(c.wsAlarmMaxWaitSeconds) * 1000
+        options.origins = c.wsOrigins.map { OriginPolicy(allowed: $0) }
+        options.maxWebSockets = c.wsMaxConnections
+        options.unauthenticatedBodyBytes = c.unauthenticatedBodyBytes
+        options.rateLimit = RateLimiter.Rule(ratePerSecond: Double(c.rateLimitPerSecond), burst: Double(c.rateLimitBurst))
+        options.alarmRateLimit = RateLimiter.Rule(ratePerSecond: Double(c.rateLimitPerSecond * 10), burst: Double(c.rateLimitBurst * 10))
         let log = logger
         let serverBox = Mutex<WebServer?>(nil)
         let server = WebServer(options: options, tokens: tokens, handler: api) { request in
