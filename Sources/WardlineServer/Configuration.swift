@@ -84,6 +84,8 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_HTTP_UNAUTHENTICATED_BODY_BYTES", defaultValue: "4096", help: "A request body larger than this, without a valid token in the headers, is refused (401) before it is read; with one the bound is 1 MiB (413)."),
         .init(name: "WARDLINE_RATE_LIMIT_PER_S", defaultValue: "20", help: "Per token subject (`sub`): REST requests, and frames from its WebSockets (separate buckets), per second on average; beyond it REST answers 429 (`rate_limited`, `retry_after`, `Retry-After`) and a frame is dropped with an `error` frame saying so. Frames to the client, alarms above all, are never limited. 0: no limit."),
         .init(name: "WARDLINE_RATE_LIMIT_BURST", defaultValue: "100", help: "Requests (or frames) a token subject may send at once before WARDLINE_RATE_LIMIT_PER_S applies. Acknowledgements (REST and socket) and alarm receipts have their own bucket, ten times as large and as fast, so a busy screen never keeps a nurse from acknowledging."),
+        .init(name: "WARDLINE_TLS_CERT_FILE", defaultValue: "", help: "PEM certificate (chain) of the web server: the ward page, REST and the WebSocket hub are served over HTTPS and wss on WARDLINE_HTTP_PORT (`deploy/tls.sh` makes one for loopback, signed by the project's CA `var/tls/ca.crt`). Empty: plain HTTP."),
+        .init(name: "WARDLINE_TLS_KEY_FILE", defaultValue: "", help: "PEM private key of WARDLINE_TLS_CERT_FILE (keep it mode 0600)."),
     ]
 
     /// A setting's value as `wardline config` prints it: secrets (`…SECRET`, `…PASSWORD`) as
@@ -182,6 +184,11 @@ public struct WardlineConfiguration: Sendable {
     public var unauthenticatedBodyBytes: Int
     public var rateLimitPerSecond: Int
     public var rateLimitBurst: Int
+    public var tlsCertificateFile: String?
+    public var tlsPrivateKeyFile: String?
+
+    /// The scheme and address the ward page is served at.
+    public var webURL: String { "\(tlsCertificateFile == nil ? "http" : "https")://\(httpHost):\(httpPort)/" }
 
     public var journalDirectory: String { varDirectory + "/journal" }
     private static func readPEM(_ path: String) throws -> String {
@@ -310,7 +317,11 @@ public struct WardlineConfiguration: Sendable {
             wsMaxConnections: r.int("WARDLINE_WS_MAX_CONNECTIONS", 1...1_000_000),
             unauthenticatedBodyBytes: r.int("WARDLINE_HTTP_UNAUTHENTICATED_BODY_BYTES", 0...(1 << 20)),
             rateLimitPerSecond: r.int("WARDLINE_RATE_LIMIT_PER_S", 0...1_000_000),
-            rateLimitBurst: r.int("WARDLINE_RATE_LIMIT_BURST", 1...1_000_000))
+            rateLimitBurst: r.int("WARDLINE_RATE_LIMIT_BURST", 1...1_000_000),
+            tlsCertificateFile: r.optional("WARDLINE_TLS_CERT_FILE"), tlsPrivateKeyFile: r.optional("WARDLINE_TLS_KEY_FILE"))
+        if (config.tlsCertificateFile == nil) != (config.tlsPrivateKeyFile == nil) {
+            throw ConfigurationError(description: "WARDLINE_TLS_CERT_FILE and WARDLINE_TLS_KEY_FILE go together: set both (HTTPS) or neither (HTTP)")
+        }
         for origin in config.wsOrigins ?? [] where !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
             throw ConfigurationError(description: "WARDLINE_WS_ORIGINS: \(origin) is not an origin (http(s)://host[:port])")
         }

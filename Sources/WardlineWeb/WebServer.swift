@@ -37,7 +37,12 @@ public final class WebServer: @unchecked Sendable {
         /// Per token subject, its own bucket: acknowledgements (REST and socket) and alarm
         /// receipts (`alert:received`), so a busy screen never stops a nurse acknowledging.
         public var alarmRateLimit = RateLimiter.Rule(ratePerSecond: 200, burst: 1000)
+        /// PEM certificate (chain) and private key: HTTPS and wss on the same port; nil: plain HTTP.
+        public var tlsCertificateFile: String?
+        public var tlsPrivateKeyFile: String?
         public init() {}
+
+        public var usesTLS: Bool { tlsCertificateFile != nil }
     }
 
     private struct Inbox {
@@ -89,6 +94,9 @@ public final class WebServer: @unchecked Sendable {
     private let protocolName: UnsafeMutablePointer<CChar>
     private let iface: UnsafeMutablePointer<CChar>
     private let retry: UnsafeMutablePointer<lws_retry_bo_t>
+    private let certificatePath: UnsafeMutablePointer<CChar>?
+    private let privateKeyPath: UnsafeMutablePointer<CChar>?
+    private let alpn: UnsafeMutablePointer<CChar>
 
     public init(options: Options, tokens: TokenAuthority, handler: any HTTPHandler, directory: WardDirectory = WardDirectory(),
                 onClientRequest: @escaping @Sendable (ClientRequest) -> Void) {
@@ -108,7 +116,12 @@ public final class WebServer: @unchecked Sendable {
         retry.initialize(to: lws_retry_bo_t())
         retry.pointee.secs_since_valid_ping = options.pingSeconds
         retry.pointee.secs_since_valid_hangup = options.hangupSeconds
-        originPolicy = options.origins ?? .own(host: options.host, port: options.port, tls: false)
+        certificatePath = options.tlsCertificateFile.map { strdup($0) }
+        privateKeyPath = options.tlsPrivateKeyFile.map { strdup($0) }
+        // HTTP/1.1 only, over TLS too: the REST and WebSocket paths are the same as in plain HTTP
+        // (no WebSockets over HTTP/2 streams).
+        alpn = strdup("http/1.1")
+        originPolicy = options.origins ?? .own(host: options.host, port: options.port, tls: options.usesTLS)
     }
 
     deinit {
@@ -117,6 +130,9 @@ public final class WebServer: @unchecked Sendable {
         retry.deallocate()
         free(protocolName)
         free(iface)
+        free(certificatePath)
+        free(privateKeyPath)
+        free(alpn)
     }
 
     /// Listens and starts the service thread; throws when the port cannot be had.
@@ -129,8 +145,21 @@ public final class WebServer: @unchecked Sendable {
         info.retry_and_idle_policy = UnsafePointer(retry)
         info.options = UInt64(LWS_SERVER_OPTION_DISABLE_IPV6)
         info.user = Unmanaged.passUnretained(self).toOpaque()
+        if let certificatePath {
+            for file in [options.tlsCertificateFile, options.tlsPrivateKeyFile] {
+                guard let file, FileManager.default.isReadableFile(atPath: file) else {
+                    throw WebServerError(description: "TLS: cannot read \(file ?? "the private key (no file given)")")
+                }
+            }
+            info.options |= UInt64(LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT)
+            info.ssl_cert_filepath = UnsafePointer(certificatePath)
+            info.ssl_private_key_filepath = UnsafePointer(privateKeyPath)
+            info.alpn = UnsafePointer(alpn)
+        }
         guard let context = lws_create_context(&info) else {
-            throw WebServerError(description: "cannot listen on \(options.host):\(options.port) (is the port in use?)")
+            throw WebServerError(description: options.usesTLS
+                ? "cannot listen on \(options.host):\(options.port) with TLS (port in use, or a certificate and key that do not match?)"
+                : "cannot listen on \(options.host):\(options.port) (is the port in use?)")
         }
         contextPointer.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(context))), ordering: .releasing)
         let thread = Thread { [self] in
