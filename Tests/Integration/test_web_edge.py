@@ -8,6 +8,7 @@ import pytest
 import websocket
 
 from conftest import unique_prefix
+from test_openapi import conforms
 from test_ward_socket import admit, desaturate, frames, until
 
 
@@ -150,6 +151,7 @@ def test_one_token_hammering_rest_is_limited_and_nobody_else_is(wardline_factory
     assert body["success"] is False and body["status"] == 429 and body["error"]["code"] == "rate_limited"
     assert body["error"]["retry_after"] >= 1 and int(headers["retry-after"]) == body["error"]["retry_after"]
     assert body["request_id"] == headers["x-request-id"] and body["timestamp"] and body["error"]["details"] == []
+    conforms("/api/v1/me", "get", 429, body)
     assert w.api("GET", "/api/v1/me", w.token("other-" + p, "charge_nurse", ward))[0] == 200, "another token is unaffected"
 
     # The limited token's socket still gets its alarms, and it can still acknowledge one.
