@@ -78,7 +78,6 @@ def test_sockets_beyond_the_limit_are_refused(wardline_factory):
         until(ws, "session:ready")
     status, body = refused_status(ws_url(w, token))
     assert status == 503 and body["error"]["code"] == "too_many_connections" and body["error"]["retry_after"] >= 1
-    # A socket refused for its token counts while it is open, too.
     open_.pop().close()
     deadline = time.time() + 5
     while True:
@@ -122,6 +121,12 @@ def test_a_big_body_without_a_token_is_refused_before_it_is_read(wardline_factor
     assert body["request_id"] and body["timestamp"]
     status, body = raw_post(w, "/api/v1/care-assignments", 50_000_000, 8192, token="garbage")
     assert status.split()[1] == "401"
+    # Chunked, with no length to judge by: refused as soon as the chunks pass the bound.
+    s = socket.create_connection(("127.0.0.1", w.http_port), timeout=5)
+    s.sendall(b"POST /api/v1/care-assignments HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + (b"1000\r\n" + b"x" * 4096 + b"\r\n") * 3)
+    assert s.recv(65536).startswith(b"HTTP/1.1 401")
+    s.close()
     # With a valid token the bound is the ordinary 1 MiB (413), again answered before reading on.
     admin = w.token("a1", "admin", "*")
     status, body = raw_post(w, "/api/v1/care-assignments", 2_000_000, 8192, token=admin)
@@ -129,7 +134,7 @@ def test_a_big_body_without_a_token_is_refused_before_it_is_read(wardline_factor
     # A small body without a token is the API's ordinary 401; with one it is judged as usual.
     assert w.api("POST", "/api/v1/care-assignments", None, {"user_id": "n1", "patient_id": "P"})[0] == 401
     assert w.api("POST", "/api/v1/care-assignments", admin, b"x" * 6000)[0] == 400
-    assert metric(w, "wardline_http_unauthenticated_bodies_refused_total") == 2
+    assert metric(w, "wardline_http_unauthenticated_bodies_refused_total") == 3
 
 
 def test_one_token_hammering_rest_is_limited_and_nobody_else_is(wardline_factory, publisher):
