@@ -19,7 +19,9 @@ if [[ -z ${WARDLINE_TLS_CERT_FILE+set} ]]; then
     "$DEPLOY/tls.sh"
     export WARDLINE_TLS_CERT_FILE=$VAR/tls/web.crt WARDLINE_TLS_KEY_FILE=$VAR/tls/web.key
 fi
-CURL=(curl -sf)
+# --retry: a big demo ward admits more patients than one token's burst (WARDLINE_RATE_LIMIT_BURST);
+# curl waits out each 429's Retry-After.
+CURL=(curl -sf --retry 20)
 SCHEME=http
 if [[ -n ${WARDLINE_TLS_CERT_FILE:-} ]]; then
     SCHEME=https
