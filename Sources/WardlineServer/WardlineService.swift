@@ -302,7 +302,7 @@ public final class WardlineService: @unchecked Sendable {
         options.maxWebSockets = c.wsMaxConnections
         options.unauthenticatedBodyBytes = c.unauthenticatedBodyBytes
         options.rateLimit = RateLimiter.Rule(ratePerSecond: Double(c.rateLimitPerSecond), burst: Double(c.rateLimitBurst))
-        options.alarmRateLimit = RateLimiter.Rule(ratePerSecond: Double(c.rateLimitPerSecond * 10), burst: Double(c.rateLimitBurst * 10))
+        options.clinicalRateLimit = RateLimiter.Rule(ratePerSecond: Double(c.rateLimitPerSecond * 10), burst: Double(c.rateLimitBurst * 10))
         options.tlsCertificateFile = c.tlsCertificateFile
         options.tlsPrivateKeyFile = c.tlsPrivateKeyFile
         let log = logger

@@ -34,9 +34,10 @@ public final class WebServer: @unchecked Sendable {
         public var unauthenticatedBodyBytes = 4096
         /// Per token subject: REST requests, and frames from its sockets (separate buckets).
         public var rateLimit = RateLimiter.Rule(ratePerSecond: 20, burst: 100)
-        /// Per token subject, its own bucket: acknowledgements (REST and socket) and alarm
-        /// receipts (`alert:received`), so a busy screen never stops a nurse acknowledging.
-        public var alarmRateLimit = RateLimiter.Rule(ratePerSecond: 200, burst: 1000)
+        /// Per token subject, its own bucket for what keeps a screen showing its patients and
+        /// their alarms: acknowledgements (REST and socket), alarm receipts (`alert:received`) and
+        /// patient subscriptions (a page subscribes to every patient of its ward at once).
+        public var clinicalRateLimit = RateLimiter.Rule(ratePerSecond: 200, burst: 1000)
         /// PEM certificate (chain) and private key: HTTPS and wss on the same port; nil: plain HTTP.
         public var tlsCertificateFile: String?
         public var tlsPrivateKeyFile: String?
@@ -298,8 +299,8 @@ public final class WebServer: @unchecked Sendable {
             stats.framesReceived.add(1, ordering: .relaxed)
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let request = hub.receive(id, text: text) { who, event in
-                event == "alert:acknowledge" || event == "alert:received"
-                    ? limiter.take("alarm:" + who.userID, options.alarmRateLimit, nowMillis: now)
+                Self.clinicalEvents.contains(event)
+                    ? limiter.take("clinical:" + who.userID, options.clinicalRateLimit, nowMillis: now)
                     : limiter.take("socket:" + who.userID, options.rateLimit, nowMillis: now)
             }
             if let request { onClientRequest(request) }
@@ -341,6 +342,9 @@ public final class WebServer: @unchecked Sendable {
         }
         return 0
     }
+
+    /// Client frames limited by `clinicalRateLimit`, not `rateLimit`.
+    private static let clinicalEvents: Set<String> = ["alert:acknowledge", "alert:received", "subscribe:patient", "unsubscribe:patient"]
 
     private func writeFrame(_ wsi: OpaquePointer, _ frame: [UInt8]) -> Int32 {
         let pre = Int(wl_lws_pre)
@@ -462,7 +466,7 @@ public final class WebServer: @unchecked Sendable {
         if let who = verified?.principal {
             let acknowledges = method == "POST" && path.hasSuffix("/acknowledge")
             let wait = acknowledges
-                ? limiter.take("alarm:" + who.userID, options.alarmRateLimit, nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
+                ? limiter.take("clinical:" + who.userID, options.clinicalRateLimit, nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
                 : limiter.take("rest:" + who.userID, options.rateLimit, nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
             if let wait {
                 stats.rateLimitedRequests.add(1, ordering: .relaxed)
