@@ -13,6 +13,20 @@ BIN=$(swift build -c release --show-bin-path)/wardline
 WARDLINE_DATABASE_URL=$WARDLINE_OWNER_DATABASE_URL "$BIN" migrate
 
 mkdir -p "$RUN_DIR" "$LOG_DIR"
+# HTTPS by default, with deploy/tls.sh's certificate for loopback (signed by the project's CA,
+# var/tls/ca.crt); WARDLINE_TLS_CERT_FILE= (empty) serves plain HTTP instead.
+if [[ -z ${WARDLINE_TLS_CERT_FILE+set} ]]; then
+    "$DEPLOY/tls.sh"
+    export WARDLINE_TLS_CERT_FILE=$VAR/tls/web.crt WARDLINE_TLS_KEY_FILE=$VAR/tls/web.key
+fi
+# --retry: a big demo ward admits more patients than one token's burst (WARDLINE_RATE_LIMIT_BURST);
+# curl waits out each 429's Retry-After.
+CURL=(curl -sf --retry 20)
+SCHEME=http
+if [[ -n ${WARDLINE_TLS_CERT_FILE:-} ]]; then
+    SCHEME=https
+    CURL+=(--cacert "$VAR/tls/ca.crt")
+fi
 start_bg() {  # start_bg NAME CMD...: one background process with a pid file, unless it already runs
     local name=$1 pidfile=$RUN_DIR/$1.pid
     shift
@@ -34,12 +48,12 @@ done
 # The demo ward: the simulator's patients admitted to ward 4B, one bed each, through the REST API.
 DEVICES=${WARDLINE_DEMO_DEVICES:-20}
 WARD=${WARDLINE_DEMO_WARD:-4B}
-API="http://${WARDLINE_HTTP_HOST:-127.0.0.1}:${WARDLINE_HTTP_PORT:-18080}"
-for _ in $(seq 100); do curl -sf "$API/health" >/dev/null && break; sleep 0.1; done
+API="$SCHEME://${WARDLINE_HTTP_HOST:-127.0.0.1}:${WARDLINE_HTTP_PORT:-18080}"
+for _ in $(seq 100); do "${CURL[@]}" "$API/health" >/dev/null && break; sleep 0.1; done
 ADMIN_TOKEN=$("$BIN" token --user demo-admin --role admin --ward '*' --ttl 1h)
 for ((i = 0; i < DEVICES; i++)); do
     printf -v patient 'PAT-%05d' "$i"
-    curl -sf -X PUT -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    "${CURL[@]}" -X PUT -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
         -d "{\"ward\":\"$WARD\",\"bed\":\"$((i + 1))\"}" "$API/api/v1/patients/$patient" >/dev/null \
         || die "could not admit $patient through $API"
 done
@@ -64,7 +78,7 @@ if [[ -f firmware-sim/Makefile ]]; then
     # the ward's charge nurse assigns each simulated device to its patient, as staff do at the bedside.
     assigned=0
     while read -r device patient; do
-        curl -sf -X PUT -H "Authorization: Bearer $WARD_TOKEN" -H 'Content-Type: application/json' \
+        "${CURL[@]}" -X PUT -H "Authorization: Bearer $WARD_TOKEN" -H 'Content-Type: application/json' \
             -d "{\"patient_id\":\"$patient\"}" "$API/api/v1/devices/$device/assignment" >/dev/null \
             || die "could not assign device $device to $patient through $API"
         assigned=$((assigned + 1))
@@ -74,10 +88,14 @@ if [[ -f firmware-sim/Makefile ]]; then
     start_bg simulator firmware-sim/build/wardline-sim "${SIM_ARGS[@]}" --per-device-connections --credentials "$FLEET"
 fi
 
+TLS_NOTE=
+[[ $SCHEME == https ]] && TLS_NOTE="
+                  (its certificate is signed by the project's CA: trust $VAR/tls/ca.crt in the browser
+                  or curl --cacert it; \`WARDLINE_TLS_CERT_FILE= deploy/run.sh\` serves plain HTTP)"
 cat <<MSG
 
 Wardline is running on loopback.
-  ward page:      $API/#token=$WARD_TOKEN
+  ward page:      $API/#token=$WARD_TOKEN$TLS_NOTE
                   (charge nurse of ward $WARD; mint others with: $BIN token --user ID --role nurse --ward $WARD)
   REST API:       $API/api/v1   (Authorization: Bearer <token>; described in Sources/WardlineAPI/openapi.yaml)
   readiness:      $API/ready    metrics: $API/metrics

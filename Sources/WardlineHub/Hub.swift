@@ -57,6 +57,8 @@ public final class Hub {
     public private(set) var unconfirmedAlarmDisconnects = 0
     public private(set) var refusedSubscriptions = 0
     public private(set) var badClientFrames = 0
+    /// Client frames dropped by the rate limit (`admit` in `receive`).
+    public private(set) var rateLimitedFrames = 0
 
     public init(directory: WardDirectory = WardDirectory(), limits: Limits = Limits()) {
         self.directory = directory
@@ -109,10 +111,24 @@ public final class Hub {
     // MARK: client frames
 
     /// Handles one text frame from a client; returns what the hub cannot do by itself.
-    public func receive(_ id: UInt64, text: [UInt8]) -> ClientRequest? {
+    ///
+    /// `admit` is asked first, with the sender and the frame's event: a number it returns is the
+    /// seconds to wait, and the frame is dropped with an `error` frame (`rate_limited`,
+    /// `retry_after`). Frames to the client are never held back by it.
+    public func receive(_ id: UInt64, text: [UInt8], admit: (Principal, String) -> Int? = { _, _ in nil }) -> ClientRequest? {
         guard let session = sessions[id] else { return nil }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any],
-              let event = object["event"] as? String else {
+        let object = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any]
+        let named = object?["event"] as? String
+        // Counted before a malformed frame is answered: garbage is no way around the limit.
+        if let retryAfter = admit(session.principal, named ?? "") {
+            rateLimitedFrames += 1
+            // Sent as an ordinary update, not a control frame: a flood of refusals never
+            // stands in the queue that alarms share (only the newest are kept).
+            send(id, "error", ["code": "rate_limited", "message": "too many frames: \(named ?? "frame") dropped; retry after \(retryAfter) s",
+                               "event": named ?? "", "retry_after": retryAfter], kind: .other)
+            return nil
+        }
+        guard let object, let event = named else {
             badClientFrames += 1
             sendError(id, "bad_request", "a frame must be a JSON object {\"event\": ..., \"data\": {...}}")
             return nil

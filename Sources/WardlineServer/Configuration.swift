@@ -84,6 +84,13 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_WS_ALARM_QUEUE", defaultValue: "1024", help: "Alarm frames that may wait for one WebSocket client; beyond it the client is disconnected (alarms are never dropped)."),
         .init(name: "WARDLINE_WS_ALARM_MAX_WAIT_S", defaultValue: "10", help: "A WebSocket client whose oldest alarm (or heartbeat) has waited this long is disconnected, so a frozen screen never looks connected."),
         .init(name: "WARDLINE_WS_PING_S", defaultValue: "5", help: "Idle seconds before a WebSocket is pinged; one silent for 2.5 times as long is closed."),
+        .init(name: "WARDLINE_WS_ORIGINS", defaultValue: "", help: "Web origins (`scheme://host[:port]`, comma-separated) whose pages may open a WebSocket; a handshake from any other `Origin` is refused (403) and counted. Empty: the server's own, `http(s)://WARDLINE_HTTP_HOST:WARDLINE_HTTP_PORT`, plus `127.0.0.1` and `localhost` on a loopback address (set it when listening on 0.0.0.0). A handshake without `Origin` (not from a browser, which always sends one) is allowed: its token is its only authority."),
+        .init(name: "WARDLINE_WS_MAX_CONNECTIONS", defaultValue: "1000", help: "Open WebSockets beyond which a handshake is refused (503, `too_many_connections`)."),
+        .init(name: "WARDLINE_HTTP_UNAUTHENTICATED_BODY_BYTES", defaultValue: "4096", help: "A request body larger than this, without a valid token in the headers, is refused (401) before it is read; with one the bound is 1 MiB (413)."),
+        .init(name: "WARDLINE_RATE_LIMIT_PER_S", defaultValue: "20", help: "Per token subject (`sub`): REST requests, and frames from its WebSockets (separate buckets), per second on average; beyond it REST answers 429 (`rate_limited`, `retry_after`, `Retry-After`) and a frame is dropped with an `error` frame saying so. Frames to the client, alarms above all, are never limited. 0: no limit."),
+        .init(name: "WARDLINE_RATE_LIMIT_BURST", defaultValue: "100", help: "Requests (or frames) a token subject may send at once before WARDLINE_RATE_LIMIT_PER_S applies. Acknowledgements (REST and socket), alarm receipts and patient subscriptions have their own bucket, ten times as large and as fast, so a busy screen still shows all its patients and a nurse can always acknowledge."),
+        .init(name: "WARDLINE_TLS_CERT_FILE", defaultValue: "", help: "PEM certificate (chain) of the web server: the ward page, REST and the WebSocket hub are served over HTTPS and wss on WARDLINE_HTTP_PORT (`deploy/tls.sh` makes one for loopback, signed by the project's CA `var/tls/ca.crt`). Empty: plain HTTP."),
+        .init(name: "WARDLINE_TLS_KEY_FILE", defaultValue: "", help: "PEM private key of WARDLINE_TLS_CERT_FILE (keep it mode 0600)."),
     ]
 
     /// A setting's value as `wardline config` prints it: secrets (`…SECRET`, `…PASSWORD`) as
@@ -100,6 +107,10 @@ public enum ConfigurationOptions {
         for o in all { s += "| `\(o.name)` | `\(o.defaultValue)` | \(o.help) |\n" }
         return s
     }
+}
+
+private extension Array {
+    var nonEmpty: Self? { isEmpty ? nil : self }
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -176,6 +187,17 @@ public struct WardlineConfiguration: Sendable {
     public var wsAlarmQueue: Int
     public var wsPingSeconds: Int
     public var wsAlarmMaxWaitSeconds: Int
+    /// Nil: the server's own origins.
+    public var wsOrigins: [String]?
+    public var wsMaxConnections: Int
+    public var unauthenticatedBodyBytes: Int
+    public var rateLimitPerSecond: Int
+    public var rateLimitBurst: Int
+    public var tlsCertificateFile: String?
+    public var tlsPrivateKeyFile: String?
+
+    /// The scheme and address the ward page is served at.
+    public var webURL: String { "\(tlsCertificateFile == nil ? "http" : "https")://\(httpHost):\(httpPort)/" }
 
     public var journalDirectory: String { varDirectory + "/journal" }
     private static func readPEM(_ path: String) throws -> String {
@@ -301,7 +323,19 @@ public struct WardlineConfiguration: Sendable {
             dashboardDirectory: r.string("WARDLINE_DASHBOARD_DIR"),
             apiWorkers: r.int("WARDLINE_API_WORKERS", 1...64), wsAlarmQueue: r.int("WARDLINE_WS_ALARM_QUEUE", 16...1_000_000),
             wsPingSeconds: r.int("WARDLINE_WS_PING_S", 1...3600),
-            wsAlarmMaxWaitSeconds: r.int("WARDLINE_WS_ALARM_MAX_WAIT_S", 1...3600))
+            wsAlarmMaxWaitSeconds: r.int("WARDLINE_WS_ALARM_MAX_WAIT_S", 1...3600),
+            wsOrigins: r.list("WARDLINE_WS_ORIGINS").nonEmpty,
+            wsMaxConnections: r.int("WARDLINE_WS_MAX_CONNECTIONS", 1...1_000_000),
+            unauthenticatedBodyBytes: r.int("WARDLINE_HTTP_UNAUTHENTICATED_BODY_BYTES", 0...(1 << 20)),
+            rateLimitPerSecond: r.int("WARDLINE_RATE_LIMIT_PER_S", 0...1_000_000),
+            rateLimitBurst: r.int("WARDLINE_RATE_LIMIT_BURST", 1...1_000_000),
+            tlsCertificateFile: r.optional("WARDLINE_TLS_CERT_FILE"), tlsPrivateKeyFile: r.optional("WARDLINE_TLS_KEY_FILE"))
+        if (config.tlsCertificateFile == nil) != (config.tlsPrivateKeyFile == nil) {
+            throw ConfigurationError(description: "WARDLINE_TLS_CERT_FILE and WARDLINE_TLS_KEY_FILE go together: set both (HTTPS) or neither (HTTP)")
+        }
+        for origin in config.wsOrigins ?? [] where !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
+            throw ConfigurationError(description: "WARDLINE_WS_ORIGINS: \(origin) is not an origin (http(s)://host[:port])")
+        }
         guard config.jwtSecret.utf8.count >= 16 else {
             throw ConfigurationError(description: "WARDLINE_JWT_SECRET must be at least 16 bytes")
         }

@@ -73,6 +73,12 @@ struct MetricsText {
         metric("wardline_websocket_refused_subscriptions_total", "counter", "Patient subscriptions refused.",
                [("", web.refusedSubscriptions.load(ordering: .relaxed))])
         metric("wardline_websocket_bad_frames_total", "counter", "Malformed client frames.", [("", web.badClientFrames.load(ordering: .relaxed))])
+        metric("wardline_websocket_handshakes_refused_total", "counter", "WebSocket handshakes refused: a page of another origin (403), too many sockets open (503).",
+               [("{reason=\"origin\"}", web.originsRefused.load(ordering: .relaxed)), ("{reason=\"connections\"}", web.socketsRefused.load(ordering: .relaxed))])
+        metric("wardline_rate_limited_total", "counter", "Per-token rate limit: REST requests answered 429, client frames dropped.",
+               [("{channel=\"rest\"}", web.rateLimitedRequests.load(ordering: .relaxed)), ("{channel=\"socket\"}", web.rateLimitedFrames.load(ordering: .relaxed))])
+        metric("wardline_http_unauthenticated_bodies_refused_total", "counter", "Request bodies refused (401) before being read, for want of a valid token.",
+               [("", web.unauthenticatedBodiesRefused.load(ordering: .relaxed))])
         metric("wardline_http_requests_total", "counter", "REST requests.", [("", web.httpRequests.load(ordering: .relaxed))])
         return out
     }

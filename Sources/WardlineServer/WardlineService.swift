@@ -296,6 +296,13 @@ public final class WardlineService: @unchecked Sendable {
         options.hangupSeconds = UInt16(min(65535, c.wsPingSeconds * 5 / 2))
         options.hubLimits.alarmQueue = c.wsAlarmQueue
         options.alarmMaxWaitMillis = Int64(c.wsAlarmMaxWaitSeconds) * 1000
+        options.origins = c.wsOrigins.map { OriginPolicy(allowed: $0) }
+        options.maxWebSockets = c.wsMaxConnections
+        options.unauthenticatedBodyBytes = c.unauthenticatedBodyBytes
+        options.rateLimit = RateLimiter.Rule(ratePerSecond: Double(c.rateLimitPerSecond), burst: Double(c.rateLimitBurst))
+        options.clinicalRateLimit = RateLimiter.Rule(ratePerSecond: Double(c.rateLimitPerSecond * 10), burst: Double(c.rateLimitBurst * 10))
+        options.tlsCertificateFile = c.tlsCertificateFile
+        options.tlsPrivateKeyFile = c.tlsPrivateKeyFile
         let log = logger
         let serverBox = Mutex<WebServer?>(nil)
         let server = WebServer(options: options, tokens: tokens, handler: api) { request in
@@ -312,13 +319,13 @@ public final class WardlineService: @unchecked Sendable {
         serverBox.withLock { $0 = server }
         webStats.withLock { $0 = server.stats }
         do { try server.start() } catch {
-            throw ConfigurationError(description: "\(error) (WARDLINE_HTTP_HOST/WARDLINE_HTTP_PORT)")
+            throw ConfigurationError(description: "\(error) (WARDLINE_HTTP_HOST/WARDLINE_HTTP_PORT\(c.tlsCertificateFile == nil ? "" : "/WARDLINE_TLS_CERT_FILE/WARDLINE_TLS_KEY_FILE"))")
         }
         api.start()
         let sink = HubSink(server: server, registry: registry)
         sinkBox.withLock { $0 = sink }
         web = server
-        log.notice("ward page, REST API and WebSocket hub listening", metadata: ["url": "http://\(c.httpHost):\(c.httpPort)/"])
+        log.notice("ward page, REST API and WebSocket hub listening", metadata: ["url": "\(c.webURL)"])
         return (server, sink)
     }
 

@@ -25,7 +25,25 @@ public final class WebServer: @unchecked Sendable {
         /// take the close frame), so a frozen client never holds an alarm while looking connected.
         public var alarmMaxWaitMillis: Int64 = 10_000
         public var hubLimits = Hub.Limits()
+        /// Pages whose `Origin` may open a WebSocket; nil: the server's own (`OriginPolicy.own`).
+        public var origins: OriginPolicy?
+        /// Open WebSockets (authenticated or not) beyond which a handshake is refused (503).
+        public var maxWebSockets = 1000
+        /// A request body larger than this is refused (401) unless a valid token came with the
+        /// headers, before it is read: nobody without a token makes the server buffer 1 MiB.
+        public var unauthenticatedBodyBytes = 4096
+        /// Per token subject: REST requests, and frames from its sockets (separate buckets).
+        public var rateLimit = RateLimiter.Rule(ratePerSecond: 20, burst: 100)
+        /// Per token subject, its own bucket for what keeps a screen showing its patients and
+        /// their alarms: acknowledgements (REST and socket), alarm receipts (`alert:received`) and
+        /// patient subscriptions (a page subscribes to every patient of its ward at once).
+        public var clinicalRateLimit = RateLimiter.Rule(ratePerSecond: 200, burst: 1000)
+        /// PEM certificate (chain) and private key: HTTPS and wss on the same port; nil: plain HTTP.
+        public var tlsCertificateFile: String?
+        public var tlsPrivateKeyFile: String?
         public init() {}
+
+        public var usesTLS: Bool { tlsCertificateFile != nil }
     }
 
     private struct Inbox {
@@ -40,6 +58,8 @@ public final class WebServer: @unchecked Sendable {
         var response: HTTPResponse?
         /// lws also reports BODY_COMPLETION for a POST with `Content-Length: 0`, already dispatched.
         var dispatched = false
+        /// A valid token came with the headers: the body may be up to `maxBodyBytes`.
+        var authenticated = false
     }
 
     public let options: Options
@@ -66,6 +86,10 @@ public final class WebServer: @unchecked Sendable {
     private var fragments: [UInt64: [UInt8]] = [:]
     private var lastHeartbeat: Int64 = 0
     private var lastAgeCheck: Int64 = 0
+    private let originPolicy: OriginPolicy
+    private var limiter = RateLimiter()
+    /// Sockets past their handshake (or about to be), counted against `maxWebSockets`.
+    private var webSockets: Set<UInt64> = []
     private var scratch = [UInt8](repeating: 0, count: 16 << 10)
 
     // C structures lws keeps pointers to for the context's lifetime.
@@ -73,6 +97,9 @@ public final class WebServer: @unchecked Sendable {
     private let protocolName: UnsafeMutablePointer<CChar>
     private let iface: UnsafeMutablePointer<CChar>
     private let retry: UnsafeMutablePointer<lws_retry_bo_t>
+    private let certificatePath: UnsafeMutablePointer<CChar>?
+    private let privateKeyPath: UnsafeMutablePointer<CChar>?
+    private let alpn: UnsafeMutablePointer<CChar>
 
     public init(options: Options, tokens: TokenAuthority, handler: any HTTPHandler, directory: WardDirectory = WardDirectory(),
                 onClientRequest: @escaping @Sendable (ClientRequest) -> Void) {
@@ -92,6 +119,12 @@ public final class WebServer: @unchecked Sendable {
         retry.initialize(to: lws_retry_bo_t())
         retry.pointee.secs_since_valid_ping = options.pingSeconds
         retry.pointee.secs_since_valid_hangup = options.hangupSeconds
+        certificatePath = options.tlsCertificateFile.map { strdup($0) }
+        privateKeyPath = options.tlsPrivateKeyFile.map { strdup($0) }
+        // HTTP/1.1 only, over TLS too: the REST and WebSocket paths are the same as in plain HTTP
+        // (no WebSockets over HTTP/2 streams).
+        alpn = strdup("http/1.1")
+        originPolicy = options.origins ?? .own(host: options.host, port: options.port, tls: options.usesTLS)
     }
 
     deinit {
@@ -100,6 +133,9 @@ public final class WebServer: @unchecked Sendable {
         retry.deallocate()
         free(protocolName)
         free(iface)
+        free(certificatePath)
+        free(privateKeyPath)
+        free(alpn)
     }
 
     /// Listens and starts the service thread; throws when the port cannot be had.
@@ -112,8 +148,21 @@ public final class WebServer: @unchecked Sendable {
         info.retry_and_idle_policy = UnsafePointer(retry)
         info.options = UInt64(LWS_SERVER_OPTION_DISABLE_IPV6)
         info.user = Unmanaged.passUnretained(self).toOpaque()
+        if let certificatePath {
+            for file in [options.tlsCertificateFile, options.tlsPrivateKeyFile] {
+                guard let file, FileManager.default.isReadableFile(atPath: file) else {
+                    throw WebServerError(description: "TLS: cannot read \(file ?? "the private key (no file given)")")
+                }
+            }
+            info.options |= UInt64(LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT)
+            info.ssl_cert_filepath = UnsafePointer(certificatePath)
+            info.ssl_private_key_filepath = UnsafePointer(privateKeyPath)
+            info.alpn = UnsafePointer(alpn)
+        }
         guard let context = lws_create_context(&info) else {
-            throw WebServerError(description: "cannot listen on \(options.host):\(options.port) (is the port in use?)")
+            throw WebServerError(description: options.usesTLS
+                ? "cannot listen on \(options.host):\(options.port) with TLS (port in use, or a certificate and key that do not match?)"
+                : "cannot listen on \(options.host):\(options.port) (is the port in use?)")
         }
         contextPointer.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(context))), ordering: .releasing)
         let thread = Thread { [self] in
@@ -183,11 +232,18 @@ public final class WebServer: @unchecked Sendable {
         case LWS_CALLBACK_HTTP_BODY:
             guard let wsi, let input else { return 0 }
             let id = connectionID(wsi)
-            exchanges[id]?.request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: len))
-            if (exchanges[id]?.request.body.count ?? 0) > options.maxBodyBytes {
+            guard let exchange = exchanges[id] else { return 0 }  // refused already: not kept
+            let limit = exchange.authenticated ? options.maxBodyBytes : options.unauthenticatedBodyBytes
+            if exchange.request.body.count + len > limit {
                 exchanges[id] = nil
-                return writeImmediate(wsi, status: 413, "request body larger than \(options.maxBodyBytes) bytes")
+                if !exchange.authenticated {
+                    stats.unauthenticatedBodiesRefused.add(1, ordering: .relaxed)
+                    return refuse(wsi, exchange.request.headers, Self.bodyNeedsToken(limit))
+                }
+                return refuse(wsi, exchange.request.headers, EdgeRefusal(status: 413, code: "payload_too_large",
+                                                                          message: "request body larger than \(limit) bytes"))
             }
+            exchanges[id]?.request.body.append(contentsOf: UnsafeRawBufferPointer(start: input, count: len))
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
             guard let wsi else { return 0 }
             let id = connectionID(wsi)
@@ -201,6 +257,9 @@ public final class WebServer: @unchecked Sendable {
         case LWS_CALLBACK_HTTP_FILE_COMPLETION:
             guard let wsi else { return -1 }
             return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            guard let wsi else { return -1 }
+            return confirmUpgrade(wsi)
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             guard let wsi else { return -1 }
             let id = connectionID(wsi)
@@ -240,7 +299,13 @@ public final class WebServer: @unchecked Sendable {
             guard lws_is_final_fragment(wsi) != 0, lws_remaining_packet_payload(wsi) == 0 else { return 0 }
             let text = fragments.removeValue(forKey: id) ?? []
             stats.framesReceived.add(1, ordering: .relaxed)
-            if let request = hub.receive(id, text: text) { onClientRequest(request) }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let request = hub.receive(id, text: text) { who, event in
+                Self.clinicalEvents.contains(event)
+                    ? limiter.take("clinical:" + who.userID, options.clinicalRateLimit, nowMillis: now)
+                    : limiter.take("socket:" + who.userID, options.rateLimit, nowMillis: now)
+            }
+            if let request { onClientRequest(request) }
             flushReady()
         case LWS_CALLBACK_SERVER_WRITEABLE:
             guard let wsi else { return -1 }
@@ -280,6 +345,9 @@ public final class WebServer: @unchecked Sendable {
         return 0
     }
 
+    /// Client frames limited by `clinicalRateLimit`, not `rateLimit`.
+    private static let clinicalEvents: Set<String> = ["alert:acknowledge", "alert:received", "subscribe:patient", "unsubscribe:patient"]
+
     private func writeFrame(_ wsi: OpaquePointer, _ frame: [UInt8]) -> Int32 {
         let pre = Int(wl_lws_pre)
         if scratch.count < pre + frame.count { scratch = [UInt8](repeating: 0, count: pre + frame.count * 2) }
@@ -299,6 +367,7 @@ public final class WebServer: @unchecked Sendable {
         expiries[id] = nil
         confirmsAlarms.remove(id)
         closing[id] = nil
+        webSockets.remove(id)
     }
 
     private func connectionID(_ wsi: OpaquePointer) -> UInt64 {
@@ -329,6 +398,7 @@ public final class WebServer: @unchecked Sendable {
             lastAgeCheck = now
             hub.evictLateClients(maxWaitMillis: options.alarmMaxWaitMillis)
             closeExpired(nowSeconds: now / 1000)
+            limiter.forgetIdle(nowMillis: now)
         }
         if now - lastHeartbeat >= options.heartbeatMillis {
             lastHeartbeat = now
@@ -384,10 +454,65 @@ public final class WebServer: @unchecked Sendable {
         let request = HTTPRequest(method: method, path: path, query: query(wsi), headers: headers)
         stats.httpRequests.add(1, ordering: .relaxed)
         let length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH).flatMap { Int($0) } ?? 0
-        if length > options.maxBodyBytes { return writeImmediate(wsi, status: 413, "request body larger than \(options.maxBodyBytes) bytes") }
-        exchanges[id] = Exchange(request: request)
+        // The token is checked here as well as by the handler (one HMAC): it decides how much
+        // body may be read, and whose bucket the request comes out of.
+        let verified = bearerToken(wsi).flatMap { try? tokens.verifyToken($0) }
+        if verified == nil && length > options.unauthenticatedBodyBytes {
+            stats.unauthenticatedBodiesRefused.add(1, ordering: .relaxed)
+            return refuse(wsi, headers, Self.bodyNeedsToken(options.unauthenticatedBodyBytes))
+        }
+        if length > options.maxBodyBytes {
+            return refuse(wsi, headers, EdgeRefusal(status: 413, code: "payload_too_large",
+                                                    message: "request body larger than \(options.maxBodyBytes) bytes"))
+        }
+        if let who = verified?.principal {
+            let acknowledges = method == "POST" && path.hasSuffix("/acknowledge")
+            let wait = acknowledges
+                ? limiter.take("clinical:" + who.userID, options.clinicalRateLimit, nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
+                : limiter.take("rest:" + who.userID, options.rateLimit, nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
+            if let wait {
+                stats.rateLimitedRequests.add(1, ordering: .relaxed)
+                return refuse(wsi, headers, EdgeRefusal(status: 429, code: "rate_limited",
+                                                        message: "too many requests for \(who.userID); retry after \(wait) s", retryAfter: wait))
+            }
+        }
+        exchanges[id] = Exchange(request: request, authenticated: verified != nil)
         if length == 0 { dispatch(id, request) }  // otherwise BODY_COMPLETION dispatches
         return 0
+    }
+
+    private static func bodyNeedsToken(_ limit: Int) -> EdgeRefusal {
+        EdgeRefusal(status: 401, code: "unauthorized",
+                    message: "a request body over \(limit) bytes is read only after a valid token: send Authorization: Bearer <token>")
+    }
+
+    private func refuse(_ wsi: OpaquePointer, _ headers: [String: String], _ refusal: EdgeRefusal) -> Int32 {
+        writeHTTP(wsi, refusal.response(requestID: headers["x-request-id"], correlationID: headers["x-correlation-id"]))
+    }
+
+    // MARK: WebSocket handshake
+
+    /// Before the upgrade: refused (403) for an `Origin` not allowed, and (503) beyond the limit
+    /// of open sockets; the token is checked after, in FILTER_PROTOCOL_CONNECTION.
+    private func confirmUpgrade(_ wsi: OpaquePointer) -> Int32 {
+        let id = connectionID(wsi)
+        let origin = header(wsi, WSI_TOKEN_ORIGIN)
+        var refusal: EdgeRefusal?
+        if !originPolicy.allows(origin) {
+            stats.originsRefused.add(1, ordering: .relaxed)
+            refusal = EdgeRefusal(status: 403, code: "forbidden_origin",
+                                  message: "a page from \(String((origin ?? "").prefix(200))) may not open a WebSocket here (WARDLINE_WS_ORIGINS)")
+        } else if webSockets.count >= options.maxWebSockets {
+            stats.socketsRefused.add(1, ordering: .relaxed)
+            refusal = EdgeRefusal(status: 503, code: "too_many_connections",
+                                  message: "\(options.maxWebSockets) WebSockets are open (WARDLINE_WS_MAX_CONNECTIONS)", retryAfter: 5)
+        }
+        guard let refusal else {
+            webSockets.insert(id)
+            return 0
+        }
+        // lws completes the transaction itself when told (>0) that we answered.
+        return writeHTTP(wsi, refusal.response(requestID: nil, correlationID: nil), complete: false) < 0 ? -1 : 1
     }
 
     private func dispatch(_ id: UInt64, _ request: HTTPRequest) {
@@ -421,7 +546,7 @@ public final class WebServer: @unchecked Sendable {
         return writeHTTP(wsi, HTTPResponse(status: status, body: body))
     }
 
-    private func writeHTTP(_ wsi: OpaquePointer, _ response: HTTPResponse) -> Int32 {
+    private func writeHTTP(_ wsi: OpaquePointer, _ response: HTTPResponse, complete: Bool = true) -> Int32 {
         let headerRoom = 1024 + response.headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
         var buffer = [UInt8](repeating: 0, count: Int(wl_lws_pre) + headerRoom + response.body.count)
         let result: Int32 = buffer.withUnsafeMutableBufferPointer { b in
@@ -450,6 +575,7 @@ public final class WebServer: @unchecked Sendable {
             return lws_write(wsi, start, total, LWS_WRITE_HTTP_FINAL) < Int32(total) ? -1 : 0
         }
         if result < 0 { return -1 }
+        if !complete { return 0 }
         return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
     }
 

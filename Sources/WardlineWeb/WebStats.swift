@@ -18,6 +18,15 @@ public final class WebStats: Sendable {
     public let refusedSubscriptions = Atomic<Int>(0)
     public let badClientFrames = Atomic<Int>(0)
     public let unconfirmedAlarmDisconnects = Atomic<Int>(0)
+    /// WebSocket handshakes refused (403) for their `Origin`.
+    public let originsRefused = Atomic<Int>(0)
+    /// WebSocket handshakes refused (503) beyond the limit of open sockets.
+    public let socketsRefused = Atomic<Int>(0)
+    /// REST requests answered 429, and client frames dropped, by the per-token rate limits.
+    public let rateLimitedRequests = Atomic<Int>(0)
+    public let rateLimitedFrames = Atomic<Int>(0)
+    /// Request bodies refused (401) before they were read, for want of a valid token.
+    public let unauthenticatedBodiesRefused = Atomic<Int>(0)
 
     func publish(_ hub: Hub) {
         sessions.store(hub.sessionCount, ordering: .relaxed)
@@ -25,5 +34,6 @@ public final class WebStats: Sendable {
         unconfirmedAlarmDisconnects.store(hub.unconfirmedAlarmDisconnects, ordering: .relaxed)
         refusedSubscriptions.store(hub.refusedSubscriptions, ordering: .relaxed)
         badClientFrames.store(hub.badClientFrames, ordering: .relaxed)
+        rateLimitedFrames.store(hub.rateLimitedFrames, ordering: .relaxed)
     }
 }

@@ -117,3 +117,79 @@ def test_the_ward_page_shows_a_failure_of_the_alarm_system_itself(wardline_facto
         browser.save_screenshot(str(ARTIFACTS / "ward-page-silent.png"))
     finally:
         os.kill(w.proc.pid, signal.SIGCONT)
+
+
+@pytest.fixture(scope="session")
+def web_certificate(tmp_path_factory):
+    """deploy/tls.sh's CA and web server certificate, made in a folder of this run's own."""
+    import subprocess
+    var = tmp_path_factory.mktemp("tls-var")
+    subprocess.run([str(REPO / "deploy" / "tls.sh")], env=dict(os.environ, WARDLINE_VAR=str(var)), check=True,
+                   capture_output=True)
+    tls = var / "tls"
+    assert oct((tls / "web.key").stat().st_mode & 0o777) == "0o600" and oct((tls / "ca.key").stat().st_mode & 0o777) == "0o600"
+    spki = subprocess.run([str(REPO / "deploy" / "tls.sh"), "spki", str(tls / "web.crt")], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    return tls, spki
+
+
+def test_the_ward_page_over_https(wardline_factory, publisher, web_certificate):
+    """HTTPS and wss from libwebsockets with deploy/tls.sh's certificate: Python checks it against
+    the project's CA; Chromium, which has no system store here, is told to trust exactly that
+    certificate's key (--ignore-certificate-errors-spki-list) and loads the page and its socket."""
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+    import websocket
+    tls, spki = web_certificate
+    w = wardline_factory(WARDLINE_TLS_CERT_FILE=tls / "web.crt", WARDLINE_TLS_KEY_FILE=tls / "web.key").start()
+    base = f"https://127.0.0.1:{w.http_port}"
+    assert f"url={base}/" in w.log(), "serve says where the page is, with https"
+    trusted = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+
+    def api(method, path, token, body=None):
+        req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10, context=trusted) as r:
+            return r.status
+
+    with pytest.raises(Exception):  # nothing but TLS on the port
+        urllib.request.urlopen(f"http://127.0.0.1:{w.http_port}/health", timeout=5)
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):  # trusted through the project's CA only
+        urllib.request.urlopen(base + "/health", timeout=5, context=ssl.create_default_context())
+    p = unique_prefix()
+    ward = "4B-" + p
+    admin = w.token("a1", "admin", "*")
+    patient = f"PAT-{p}-1"
+    assert api("PUT", f"/api/v1/patients/{patient}", admin, {"ward": ward, "bed": "1"}) == 200
+    # wss: the page's own https origin may open a socket, the same host over http may not.
+    token = w.token("c-" + p, "charge_nurse", ward)
+    sslopt = {"ca_certs": str(tls / "ca.crt")}
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        websocket.create_connection(f"wss://127.0.0.1:{w.http_port}/ws?token={token}", timeout=5, sslopt=sslopt,
+                                    origin=f"http://127.0.0.1:{w.http_port}")
+    websocket.create_connection(f"wss://127.0.0.1:{w.http_port}/ws?token={token}", timeout=5, sslopt=sslopt,
+                                origin=base).close()
+    time.sleep(1.5)
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900",
+                f"--ignore-certificate-errors-spki-list={spki}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
+    try:
+        driver.get(f"{base}/#token={token}")
+        wait = WebDriverWait(driver, 15, poll_frequency=0.05)
+        wait.until(lambda d: css(d, "#connection-state[data-state='live']"))
+        assert driver.execute_script("return location.protocol + ' ' + window.isSecureContext") == "https: true"
+        wait.until(lambda d: len(css(d, "[data-patient-id]")) == 1)
+        publisher.publish(f"devices/{patient}-mon/vitals", {"v": 1, "seq": 1, "ts": now_ms(), "patient_id": patient,
+                                                           "hr": 73, "spo2": 97, "rr": 15, "temp": 36.8, "sbp": 121, "dbp": 79})
+        cell = f"[data-patient-id='{patient}'] [data-vital='hr']"
+        wait.until(lambda d: "73" in (css(d, cell) or [None])[0].text)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "ward-page-https.png"))
+    finally:
+        driver.quit()

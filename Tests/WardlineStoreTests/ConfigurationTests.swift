@@ -34,6 +34,9 @@ import WardlineHub
         (["WARDLINE_COMMAND_ROLES": "nurse,janitor"], "WARDLINE_COMMAND_ROLES: janitor: not a role"),
         (["WARDLINE_COMMAND_ROLES": "nurse:dance"], "dance is not a command"),
         (["WARDLINE_JWT_ALLOW_HS256": "maybe"], "WARDLINE_JWT_ALLOW_HS256=maybe is not true or false"),
+        (["WARDLINE_TLS_CERT_FILE": "/etc/ward.crt"], "WARDLINE_TLS_CERT_FILE and WARDLINE_TLS_KEY_FILE go together"),
+        (["WARDLINE_WS_ORIGINS": "ward.example.org"], "WARDLINE_WS_ORIGINS: ward.example.org is not an origin"),
+        (["WARDLINE_WS_MAX_CONNECTIONS": "0"], "WARDLINE_WS_MAX_CONNECTIONS=0 is outside"),
     ])
     func badValuesNameTheSetting(environment: [String: String], message: String) {
         #expect {
