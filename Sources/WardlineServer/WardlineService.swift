@@ -289,7 +289,8 @@ public final class WardlineService: @unchecked Sendable {
                 return MetricsText(counters: counters, web: web, ringOccupancy: ring, ringCapacity: ringCapacity,
                                    writerWaiting: writer, journal: journal, clocks: clocks).render()
             })
-        let api = WardAPI(context: context, workers: c.apiWorkers, logger: logger)
+        let api = WardAPI(context: context, workers: c.apiWorkers,
+                          idempotency: IdempotencyKeys(ttlSeconds: Int64(c.idempotencyTTLSeconds), capacity: c.idempotencyKeys), logger: logger)
         var options = WebServer.Options()
         options.host = c.httpHost
         options.port = c.httpPort
