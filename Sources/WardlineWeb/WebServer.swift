@@ -468,10 +468,15 @@ public final class WebServer: @unchecked Sendable {
                                     "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "png": "image/png",
                                     "json": "application/json", "yaml": "application/yaml", "ico": "image/x-icon"]
 
-    /// An answer that needs no handler (404 for a file, 413): written now, without the REST envelope's ids.
+    /// An answer that needs no handler (404 for a file, 413): written now, in the REST error envelope
+    /// (with a fresh request id), so an API client reads it like any other refusal.
     private func writeImmediate(_ wsi: OpaquePointer, status: Int, _ message: String) -> Int32 {
-        let body = WireFormat.serialise(["status": status, "success": false, "message": message] as [String: Any])
-        return writeHTTP(wsi, HTTPResponse(status: status, body: body))
+        let requestID = UUID().uuidString.lowercased()
+        let code = status == 413 ? "body_too_large" : "not_found"
+        let timestamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let body = WireFormat.serialise(["status": status, "success": false, "message": message, "request_id": requestID,
+                                         "timestamp": timestamp, "error": ["code": code, "details": [] as [Any]] as [String: Any]] as [String: Any])
+        return writeHTTP(wsi, HTTPResponse(status: status, headers: [("x-request-id", requestID)], body: body))
     }
 
     /// HEAD gets GET's headers, its content-length included, and no body.

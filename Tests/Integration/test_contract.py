@@ -183,6 +183,18 @@ def test_bad_bytes_in_a_query_or_path_are_400(wardline_factory):
     assert w.api("GET", "/health")[0] == 200
 
 
+def test_a_body_too_large_is_refused_in_the_error_envelope(wardline_factory):
+    import test_openapi
+    w = wardline_factory().start()
+    token = w.token("a1", "admin", "*").encode()
+    status, data = raw(w, b"POST /api/v1/care-assignments HTTP/1.1\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 2097152\r\nAuthorization: Bearer " + token)
+    assert status == 413, data[:300]
+    body = json.loads(data.split(b"\r\n\r\n", 1)[1].split(b"\n")[0])
+    test_openapi.conforms("/api/v1/care-assignments", "POST", 413, body)
+    assert body["error"]["code"] == "body_too_large"
+
+
 @pytest.mark.xfail(strict=True, reason="libwebsockets 4.1 refuses a decoded NUL in the request target inside its parser "
                                        "and shuts the socket before any callback (schemathesis.toml says more)")
 def test_a_nul_byte_in_a_query_is_400_not_a_dropped_connection(wardline_factory):
