@@ -7,7 +7,7 @@ import WardlineWeb
 /// command retried is published once.
 ///
 /// A key belongs to the token's subject (another user's identical key is another key) and stands
-/// for one request: method, path and body, compared by SHA-256. Only work that was done (a 2xx
+/// for one request: method, path with its query, and body, compared by SHA-256. Only work that was done (a 2xx
 /// answer) is remembered; a refusal did nothing, so a retry is judged afresh. Held in memory for one
 /// `serve` (a restart forgets every key), for `ttlSeconds` after the first answer, at most `capacity`
 /// keys; when full the oldest key is forgotten first (keys age in the order they were made, so this

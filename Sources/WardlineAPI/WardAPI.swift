@@ -113,7 +113,8 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         guard IdempotencyKeys.isWellFormed(key) else {
             return envelope.failure(.validation("Idempotency-Key", "must be 1–255 printable ASCII characters"))
         }
-        let fingerprint = IdempotencyKeys.fingerprint(method: request.method, path: request.path, body: request.body)
+        let target = request.path + "?" + request.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        let fingerprint = IdempotencyKeys.fingerprint(method: request.method, path: target, body: request.body)
         switch idempotency.claim(subject: subject, key: key, fingerprint: fingerprint, nowSeconds: Int64(Date().timeIntervalSince1970)) {
         case .replay(var first):
             first.headers.append(("idempotent-replayed", "true"))
