@@ -46,7 +46,8 @@ let package = Package(
         ]),
         // REST routes and handlers over the store; no C library of its own.
         .target(name: "WardlineAPI", dependencies: [
-            "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineStore", "WardlineWeb", .product(name: "Logging", package: "swift-log"),
+            "CLibcrypto", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineStore", "WardlineWeb",
+            .product(name: "Logging", package: "swift-log"),
         ], exclude: ["openapi.yaml"]),
         .target(name: "WardlineServer", dependencies: [
             "WardlineAPI", "WardlineHub", "WardlineWeb", "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineStore",

@@ -25,6 +25,8 @@ PACKAGES=(
     systemd
     # An AMQP client for the tests that try what RabbitMQ refuses Wardline's user.
     python3-amqp
+    # The venv for schemathesis (PyPI), the property-based test of the REST API.
+    python3-venv
 )
 APT_DIR=$VAR/apt
 BUILD_DIR=$VAR/build/timescaledb
@@ -165,6 +167,20 @@ PY
     say "tansu: installed at $bin"
 }
 
+# schemathesis (the REST API against openapi.yaml, Tests/Integration/test_contract.py) from PyPI
+# into its own venv, pinned; skipped when that version is there.
+SCHEMATHESIS_VERSION=4.32.5
+VENV_DIR=${WARDLINE_VENV:-$VAR/venv}
+install_schemathesis() {
+    if [[ -x $VENV_DIR/bin/st ]] && "$VENV_DIR/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+        say "schemathesis: $SCHEMATHESIS_VERSION already in $VENV_DIR, skipping"
+        return
+    fi
+    say "schemathesis: installing $SCHEMATHESIS_VERSION into $VENV_DIR"
+    run_logged venv /usr/bin/python3 -m venv "$VENV_DIR"
+    run_logged schemathesis "$VENV_DIR/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 main() {
     local start=$SECONDS
     mkdir -p "$VAR" "$LOG_DIR"
@@ -172,6 +188,7 @@ main() {
     install_timescaledb
     install_librdkafka
     install_tansu
+    install_schemathesis
     say "install: done in $((SECONDS - start))s"
 }
 

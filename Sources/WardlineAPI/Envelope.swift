@@ -20,8 +20,10 @@ struct Envelope {
     func failure(_ e: APIError, data: Any? = nil) -> HTTPResponse {
         var error: [String: Any] = ["code": e.code]
         error["details"] = e.details
+        error["retry_after"] = e.retryAfter
         var extra: [(String, String)] = []
         if e.status == 401 { extra.append(("www-authenticate", "Bearer")) }
+        if let seconds = e.retryAfter { extra.append(("retry-after", String(seconds))) }
         var body: [String: Any] = ["status": e.status, "success": false, "message": e.message, "error": error]
         body["data"] = data
         return respond(e.status, body, extra: extra)

@@ -4,6 +4,8 @@ struct Route: Sendable {
     let method: String
     let parts: [Substring]
     let name: String
+    /// How many parts are fixed words rather than `{names}`: the more, the more specific the route.
+    var literalCount: Int { parts.filter { !$0.hasPrefix("{") }.count }
 
     init(_ method: String, _ pattern: String, _ name: String) {
         self.method = method

@@ -5,7 +5,7 @@ import WardlineStore
 /// Who may do what, and reading request bodies and parameters.
 extension WardAPI {
     func need(_ db: PostgresConnection?) throws -> PostgresConnection {
-        guard let db else { throw APIError(503, "database_unavailable", "the database is unreachable; try again shortly") }
+        guard let db else { throw APIError.databaseUnavailable("the database is unreachable; try again shortly") }
         return db
     }
 
@@ -38,11 +38,55 @@ extension WardAPI {
         return s
     }
 
+    /// A JSON number, never `true`/`false` (Foundation hands both over as NSNumber, and a boolean
+    /// would otherwise pass as 1 or 0).
+    static func number(_ v: Any?) -> Double? {
+        guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        return n.doubleValue.isFinite ? n.doubleValue : nil
+    }
+
+    /// A JSON whole number (`2` or `2.0`), never a boolean.
+    static func integer(_ v: Any?) -> Int? {
+        guard let d = number(v), d == d.rounded(), abs(d) < 1e15 else { return nil }
+        return Int(d)
+    }
+
+    /// An id in a body (`ward`, `bed`, `patient_id`, `user_id`): as `checkID`.
+    func idField(_ body: [String: Any], _ key: String, required: Bool = true) throws -> String? {
+        guard let v = body[key] else {
+            if required { throw APIError.validation(key, "is required") }
+            return nil
+        }
+        guard let s = v as? String else { throw APIError.validation(key, "must be a string") }
+        try checkID(s, key)
+        return s
+    }
+
+    /// The path's named parts and the id filters in the query, checked before any handler runs.
+    func checkIDs(_ c: Call) throws {
+        for (name, value) in c.params.sorted(by: { $0.key < $1.key }) {
+            if name == "alarm_id" {
+                let parts = value.split(separator: "/", omittingEmptySubsequences: false)
+                let ok = value.utf8.count <= 200 && (1...4).contains(parts.count) && parts.allSatisfy { part in
+                    !part.isEmpty && part.utf8.allSatisfy { c in c == 0x40 || Self.isIDByte(c) }
+                }
+                guard ok else {
+                    throw APIError.validation(name, "must be up to four parts of letters, digits, '-', '_', '.', ':' or '@' joined by '/', at most 200 bytes")
+                }
+            } else {
+                try checkID(value, name)
+            }
+        }
+        for name in ["patient_id", "user_id"] { if let v = c.request.query[name] { try checkID(v, name) } }
+    }
+
+    static func isIDByte(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F || c == 0x2E || c == 0x3A
+    }
+
     /// Ids in paths: what devices and hospitals use, nothing that could surprise a log or a topic.
     func checkID(_ value: String, _ name: String) throws {
-        let ok = !value.isEmpty && value.utf8.count <= 64 && value.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F || c == 0x2E || c == 0x3A
-        }
+        let ok = !value.isEmpty && value.utf8.count <= 64 && value.utf8.allSatisfy(Self.isIDByte)
         if !ok { throw APIError.validation(name, "must be 1–64 letters, digits, '-', '_', '.' or ':'") }
     }
 }

@@ -37,7 +37,7 @@ extension WardAPI {
         let device = c.param("device_id")
         try checkID(device, "device_id")
         let b = try body(c)
-        let patient = try string(b, "patient_id")!
+        let patient = try idField(b, "patient_id")!
         let conn = try need(db)
         guard let place = try WardStore(db: conn).patient(patient) else {
             throw APIError(409, "patient_not_admitted", "patient \(patient) must be admitted to a ward before a device is assigned")
@@ -78,7 +78,7 @@ extension WardAPI {
         let payload: [String: Any] = ["command": command.name.rawValue, "args": command.arguments, "by": p.userID,
                                       "request_id": requestID, "ts": Int64(Date().timeIntervalSince1970 * 1000)]
         do { try context.publishCommand(device, WireFormat.serialise(payload)) } catch {
-            throw APIError(503, "broker_unavailable", "the command could not be published: \(error)")
+            throw APIError(503, "broker_unavailable", "the command could not be published: \(error)", retryAfter: 5)
         }
         return .data(["device_id": device, "command": command.name.rawValue, "topic": "devices/\(device)/commands"], status: 202,
                      message: "command published")

@@ -23,7 +23,7 @@ extension WardAPI {
             return .data(data, message: degraded ? "ready, degraded: " + down : "ready")
         }
         let failing = parts.filter { !$0.ok && $0.required }.map { "\($0.component): \($0.detail)" }.joined(separator: "; ")
-        throw APIErrorWithData(error: APIError(503, "not_ready", "not ready: " + failing), data: data)
+        throw APIErrorWithData(error: APIError(503, "not_ready", "not ready: " + failing, retryAfter: 5), data: data)
     }
 }
 

@@ -18,8 +18,8 @@ extension WardAPI {
         let id = c.param("patient_id")
         try checkID(id, "patient_id")
         let b = try body(c)
-        let ward = try string(b, "ward")!
-        let bed = try string(b, "bed", required: false)
+        let ward = try idField(b, "ward")!
+        let bed = try idField(b, "bed", required: false)
         let store = WardStore(db: try need(db))
         try authorise(c, .admit(to: PatientPlace(patientID: id, ward: ward, bed: bed), from: try store.patient(id)))
         try store.admit(PatientPlace(patientID: id, ward: ward, bed: bed), by: who(c).userID)
@@ -98,8 +98,8 @@ extension WardAPI {
 
     func assignCare(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let b = try body(c)
-        let user = try string(b, "user_id")!
-        let patient = try string(b, "patient_id")!
+        let user = try idField(b, "user_id")!
+        let patient = try idField(b, "patient_id")!
         let store = WardStore(db: try need(db))
         guard let place = try store.patient(patient) else {
             throw APIError(409, "patient_not_admitted", "patient \(patient) must be admitted to a ward before care can be assigned")

@@ -21,17 +21,23 @@ extension WardAPI {
         try authorise(c, .setAlarmLimits(patientID: id))
         try checkID(ruleID, "rule_id")
         let b = try body(c)
+        if let named = b["rule_id"], named as? String != ruleID {
+            throw APIError.validation("rule_id", "must be the path's rule_id (\(ruleID)) or left out")
+        }
         let vital = try string(b, "vital")!
         guard Vital(rawValue: vital) != nil else {
             throw APIError.validation("vital", "must be one of \(Vital.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let direction = try string(b, "direction")!
         guard direction == "above" || direction == "below" else { throw APIError.validation("direction", "must be above or below") }
-        guard let clearAt = b["clear_at"] as? Double, clearAt.isFinite else { throw APIError.validation("clear_at", "must be a number") }
+        guard let clearAt = Self.number(b["clear_at"]) else { throw APIError.validation("clear_at", "must be a number") }
         guard let bands = b["bands"] as? [[String: Any]] else { throw APIError.validation("bands", "must be a list of {limit, priority, persistence_ms}") }
         for (i, band) in bands.enumerated() {
-            guard band["limit"] is Double, let p = band["priority"] as? String, AlarmPriority(rawValue: p) != nil else {
+            guard Self.number(band["limit"]) != nil, let p = band["priority"] as? String, AlarmPriority(rawValue: p) != nil else {
                 throw APIError.validation("bands[\(i)]", "needs a numeric limit and a priority of high, medium or low")
+            }
+            if let ms = band["persistence_ms"], Self.integer(ms) == nil {
+                throw APIError.validation("bands[\(i)].persistence_ms", "must be a whole number of milliseconds")
             }
         }
         let bandsJSON = String(decoding: WireFormat.serialise(bands), as: UTF8.self)
@@ -66,7 +72,7 @@ extension WardAPI {
     func setScale(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let id = c.param("patient_id")
         try authorise(c, .setAlarmLimits(patientID: id))
-        guard let n = try body(c)["scale"] as? Int, let scale = SpO2Scale(rawValue: n) else {
+        guard let n = Self.integer(try body(c)["scale"]), let scale = SpO2Scale(rawValue: n) else {
             throw APIError.validation("scale", "must be 1 or 2")
         }
         try SettingsStore(db: try need(db)).saveScale(patientID: id, scale: scale, by: who(c).userID)

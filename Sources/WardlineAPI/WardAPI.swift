@@ -14,6 +14,8 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
 
     let context: APIContext
     let logger: Logger
+    /// First answers to POSTs sent with an `Idempotency-Key`, replayed to a retry.
+    let idempotency: IdempotencyKeys
     private let jobs = Mutex<[@Sendable (PostgresConnection?) -> Void]>([])
     private let available = DispatchSemaphore(value: 0)
     private let workers: Int
@@ -48,9 +50,10 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
     /// Every route: the list above and those kept beside their handlers (`credentialRoutes`).
     static let allRoutes: [(Route, Bool, Handler)] = routes + credentialRoutes
 
-    public init(context: APIContext, workers: Int = 4, logger: Logger) {
+    public init(context: APIContext, workers: Int = 4, idempotency: IdempotencyKeys = IdempotencyKeys(), logger: Logger) {
         self.context = context
         self.logger = logger
+        self.idempotency = idempotency
         self.workers = workers
     }
 
@@ -82,39 +85,69 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
     /// Routes, authenticates and runs one request; every failure becomes an enveloped error.
     func answer(_ request: HTTPRequest, _ db: PostgresConnection?) -> HTTPResponse {
         let envelope = Envelope(request)
+        if let why = request.unreadable { return envelope.failure(APIError(400, "bad_request", why)) }
         let path = request.path.split(separator: "/")
-        var pathKnown = false
-        for (route, needsToken, handler) in Self.allRoutes {
-            guard let params = route.match(path) else { continue }
-            pathKnown = true
-            guard route.method == request.method else { continue }
-            var principal: Principal?
-            if needsToken {
-                do throws(TokenRefusal) {
-                    principal = try context.tokens.verify(Self.bearer(request))
-                } catch {
-                    return envelope.failure(APIError(401, "unauthorized", error.description))
-                }
-            }
-            let call = Call(request: request, principal: principal, params: params)
-            do {
-                switch try handler(self, call, db) {
-                case .data(let data, let status, let message): return envelope.success(data, status: status, message: message)
-                case .text(let text):
-                    return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
-                case .raw(let response): return response
-                }
-            } catch let e as APIError {
-                return envelope.failure(e)
-            } catch let e as APIErrorWithData {
-                return envelope.failure(e.error, data: e.data)
+        // HEAD is GET without the body (the web server leaves it out).
+        let method = request.method == "HEAD" ? "GET" : request.method
+        // A path such as /alarms/{id}/acknowledge also fits /alarms/{alarm_id*}; the route with the
+        // most fixed parts owns it, so its methods alone decide 405 and `Allow`.
+        let fits = Self.allRoutes.compactMap { entry in entry.0.match(path).map { (entry, $0) } }
+        let specific = fits.map(\.0.0.literalCount).max()
+        let owners = fits.filter { $0.0.0.literalCount == specific }
+        guard !owners.isEmpty else { return envelope.failure(.notFound("no route \(request.method) \(request.path)")) }
+        guard let ((route, needsToken, handler), params) = owners.first(where: { $0.0.0.method == method }) else {
+            let allow = owners.map(\.0.0.method).joined(separator: ", ")
+            var refusal = envelope.failure(APIError(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path); allowed: \(allow)"))
+            refusal.headers.append(("allow", allow))
+            return refusal
+        }
+        var principal: Principal?
+        if needsToken {
+            do throws(TokenRefusal) {
+                principal = try context.tokens.verify(Self.bearer(request))
             } catch {
-                logger.error("request failed", metadata: ["route": "\(route.name)", "error": "\(error)"])
-                return envelope.failure(APIError(503, "database_unavailable", "the database did not answer: \(error)"))
+                return envelope.failure(APIError(401, "unauthorized", error.description))
             }
         }
-        if pathKnown { return envelope.failure(APIError(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")) }
-        return envelope.failure(.notFound("no route \(request.method) \(request.path)"))
+        let call = Call(request: request, principal: principal, params: params)
+        guard route.method == "POST", let key = request.headers["idempotency-key"], let subject = principal?.userID else {
+            return run(route, handler, call, db, envelope)
+        }
+        guard IdempotencyKeys.isWellFormed(key) else {
+            return envelope.failure(.validation("Idempotency-Key", "must be 1–255 printable ASCII characters"))
+        }
+        let target = request.path + "?" + request.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        let fingerprint = IdempotencyKeys.fingerprint(method: request.method, path: target, body: request.body)
+        switch idempotency.claim(subject: subject, key: key, fingerprint: fingerprint, nowSeconds: Int64(Date().timeIntervalSince1970)) {
+        case .replay(var first):
+            first.headers.append(("idempotent-replayed", "true"))
+            return first
+        case .refused(let e):
+            return envelope.failure(e)
+        case .proceed:
+            let response = run(route, handler, call, db, envelope)
+            idempotency.finish(subject: subject, key: key, answer: response)
+            return response
+        }
+    }
+
+    private func run(_ route: Route, _ handler: Handler, _ call: Call, _ db: PostgresConnection?, _ envelope: Envelope) -> HTTPResponse {
+        do {
+            try checkIDs(call)
+            switch try handler(self, call, db) {
+            case .data(let data, let status, let message): return envelope.success(data, status: status, message: message)
+            case .text(let text):
+                return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
+            case .raw(let response): return response
+            }
+        } catch let e as APIError {
+            return envelope.failure(e)
+        } catch let e as APIErrorWithData {
+            return envelope.failure(e.error, data: e.data)
+        } catch {
+            logger.error("request failed", metadata: ["route": "\(route.name)", "error": "\(error)"])
+            return envelope.failure(.databaseUnavailable("the database did not answer: \(error)"))
+        }
     }
 
     private static func bearer(_ r: HTTPRequest) -> String? {

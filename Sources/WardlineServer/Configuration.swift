@@ -81,6 +81,8 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_PAYLOAD_PATIENT_ID", defaultValue: "refuse", help: "Whether a reading's own `patient_id` may decide whose reading it is. refuse: a reading reaches a patient only through a device assignment (`PUT /api/v1/devices/{id}/assignment`); an unassigned device's readings are rejected as unknown_device. unassigned: a device with no assignment may name its patient (demos, load tests with the simulator). Either way a `patient_id` that differs from the device's assignment is rejected as patient_mismatch."),
         .init(name: "WARDLINE_DASHBOARD_DIR", defaultValue: "dashboards", help: "Folder of the nurses' station page served at `/`."),
         .init(name: "WARDLINE_API_WORKERS", defaultValue: "4", help: "Threads (each with its own database connection) answering REST calls."),
+        .init(name: "WARDLINE_IDEMPOTENCY_TTL_S", defaultValue: "86400", help: "How long a POST's answer is kept for a retry with the same `Idempotency-Key` (replayed, the work not done again). In memory: a restart forgets the keys."),
+        .init(name: "WARDLINE_IDEMPOTENCY_KEYS", defaultValue: "10000", help: "At most this many `Idempotency-Key` answers are kept; beyond it the oldest is forgotten first."),
         .init(name: "WARDLINE_WS_ALARM_QUEUE", defaultValue: "1024", help: "Alarm frames that may wait for one WebSocket client; beyond it the client is disconnected (alarms are never dropped)."),
         .init(name: "WARDLINE_WS_ALARM_MAX_WAIT_S", defaultValue: "10", help: "A WebSocket client whose oldest alarm (or heartbeat) has waited this long is disconnected, so a frozen screen never looks connected."),
         .init(name: "WARDLINE_WS_PING_S", defaultValue: "5", help: "Idle seconds before a WebSocket is pinged; one silent for 2.5 times as long is closed."),
@@ -184,6 +186,9 @@ public struct WardlineConfiguration: Sendable {
     public var payloadPatientID: PayloadPatientID
     public var dashboardDirectory: String
     public var apiWorkers: Int
+    /// Seconds a POST's answer is replayed to a retry with the same Idempotency-Key, and how many are kept.
+    public var idempotencyTTLSeconds: Int
+    public var idempotencyKeys: Int
     public var wsAlarmQueue: Int
     public var wsPingSeconds: Int
     public var wsAlarmMaxWaitSeconds: Int
@@ -321,7 +326,9 @@ public struct WardlineConfiguration: Sendable {
             jwtAudience: r.optional("WARDLINE_JWT_AUDIENCE"), commandGrants: r.commandGrants("WARDLINE_COMMAND_ROLES"),
             payloadPatientID: r.payloadPatientID("WARDLINE_PAYLOAD_PATIENT_ID"),
             dashboardDirectory: r.string("WARDLINE_DASHBOARD_DIR"),
-            apiWorkers: r.int("WARDLINE_API_WORKERS", 1...64), wsAlarmQueue: r.int("WARDLINE_WS_ALARM_QUEUE", 16...1_000_000),
+            apiWorkers: r.int("WARDLINE_API_WORKERS", 1...64),
+            idempotencyTTLSeconds: r.int("WARDLINE_IDEMPOTENCY_TTL_S", 1...(7 * 86400)),
+            idempotencyKeys: r.int("WARDLINE_IDEMPOTENCY_KEYS", 1...10_000_000), wsAlarmQueue: r.int("WARDLINE_WS_ALARM_QUEUE", 16...1_000_000),
             wsPingSeconds: r.int("WARDLINE_WS_PING_S", 1...3600),
             wsAlarmMaxWaitSeconds: r.int("WARDLINE_WS_ALARM_MAX_WAIT_S", 1...3600),
             wsOrigins: r.list("WARDLINE_WS_ORIGINS").nonEmpty,

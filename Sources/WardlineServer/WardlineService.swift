@@ -287,7 +287,8 @@ public final class WardlineService: @unchecked Sendable {
             })
         var withCredentials = context
         withCredentials.deviceCredentials = BrokerAccounts(configuration: c).map(DeviceCredentials.init)
-        let api = WardAPI(context: withCredentials, workers: c.apiWorkers, logger: logger)
+        let api = WardAPI(context: withCredentials, workers: c.apiWorkers,
+                          idempotency: IdempotencyKeys(ttlSeconds: Int64(c.idempotencyTTLSeconds), capacity: c.idempotencyKeys), logger: logger)
         var options = WebServer.Options()
         options.host = c.httpHost
         options.port = c.httpPort

@@ -6,6 +6,9 @@ public struct HTTPRequest: Sendable {
     /// Lower-case names: `authorization`, `x-request-id`, `x-correlation-id`, `content-type`.
     public var headers: [String: String]
     public var body: [UInt8]
+    /// Why the path or query could not be read as text (invalid UTF-8, a control character); the
+    /// API answers such a request 400 without routing it.
+    public var unreadable: String?
 
     public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: [UInt8] = []) {
         self.method = method

@@ -95,6 +95,7 @@ public final class WebServer: @unchecked Sendable {
     // C structures lws keeps pointers to for the context's lifetime.
     private let protocols: UnsafeMutablePointer<lws_protocols>
     private let protocolName: UnsafeMutablePointer<CChar>
+    private let rawRole: UnsafeMutablePointer<CChar>
     private let iface: UnsafeMutablePointer<CChar>
     private let retry: UnsafeMutablePointer<lws_retry_bo_t>
     private let certificatePath: UnsafeMutablePointer<CChar>?
@@ -109,6 +110,7 @@ public final class WebServer: @unchecked Sendable {
         self.onClientRequest = onClientRequest
         hub = Hub(directory: directory, limits: options.hubLimits)
         protocolName = strdup("wardline")
+        rawRole = strdup("raw-skt")
         iface = strdup(options.host)
         protocols = .allocate(capacity: 2)
         protocols.initialize(repeating: lws_protocols(), count: 2)
@@ -132,6 +134,7 @@ public final class WebServer: @unchecked Sendable {
         protocols.deallocate()
         retry.deallocate()
         free(protocolName)
+        free(rawRole)
         free(iface)
         free(certificatePath)
         free(privateKeyPath)
@@ -146,7 +149,11 @@ public final class WebServer: @unchecked Sendable {
         info.iface = UnsafePointer(iface)
         info.protocols = UnsafePointer(protocols)
         info.retry_and_idle_policy = UnsafePointer(retry)
-        info.options = UInt64(LWS_SERVER_OPTION_DISABLE_IPV6)
+        // A request whose method lws does not know (TRACE, PROPFIND…) is handed over raw instead of
+        // refused with lws's own 403 page, so the API can answer it 405 with `Allow` (see rawRequest).
+        info.options = UInt64(LWS_SERVER_OPTION_DISABLE_IPV6) | UInt64(LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG)
+        info.listen_accept_role = UnsafePointer(rawRole)
+        info.listen_accept_protocol = UnsafePointer(protocolName)
         info.user = Unmanaged.passUnretained(self).toOpaque()
         if let certificatePath {
             for file in [options.tlsCertificateFile, options.tlsPrivateKeyFile] {
@@ -251,9 +258,23 @@ public final class WebServer: @unchecked Sendable {
         case LWS_CALLBACK_HTTP_WRITEABLE:
             guard let wsi else { return 0 }
             let id = connectionID(wsi)
-            guard let response = exchanges[id]?.response else { return 0 }
+            guard let exchange = exchanges[id], let response = exchange.response else { return 0 }
             exchanges[id] = nil
-            return writeHTTP(wsi, response)
+            return writeHTTP(wsi, response, withBody: exchange.request.method != "HEAD")
+        case LWS_CALLBACK_RAW_RX:
+            guard let wsi, let input else { return -1 }
+            return rawRequest(wsi, UnsafeRawBufferPointer(start: input, count: len))
+        case LWS_CALLBACK_RAW_WRITEABLE:
+            guard let wsi else { return -1 }
+            let id = connectionID(wsi)
+            guard let response = exchanges.removeValue(forKey: id)?.response else { return 0 }
+            let bytes = Self.rawHTTP(response)
+            var buffer = [UInt8](repeating: 0, count: Int(wl_lws_pre)) + bytes
+            _ = buffer.withUnsafeMutableBufferPointer { b in lws_write(wsi, b.baseAddress! + Int(wl_lws_pre), bytes.count, LWS_WRITE_HTTP) }  // LWS_WRITE_RAW, a macro Swift cannot see
+            return -1  // answered; the connection is closed (the answer says so)
+        case LWS_CALLBACK_RAW_CLOSE:
+            guard let wsi else { return 0 }
+            forget(connectionID(wsi))
         case LWS_CALLBACK_HTTP_FILE_COMPLETION:
             guard let wsi else { return -1 }
             return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
@@ -450,8 +471,9 @@ public final class WebServer: @unchecked Sendable {
         var headers: [String: String] = [:]
         if let auth = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) { headers["authorization"] = auth }
         if let type = header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE) { headers["content-type"] = type }
-        for name in ["x-request-id", "x-correlation-id"] { if let v = customHeader(wsi, name) { headers[name] = v } }
-        let request = HTTPRequest(method: method, path: path, query: query(wsi), headers: headers)
+        for name in ["x-request-id", "x-correlation-id", "idempotency-key"] { if let v = customHeader(wsi, name) { headers[name] = v } }
+        var request = HTTPRequest(method: method, path: path, query: query(wsi), headers: headers)
+        request.unreadable = Self.unreadable(path: path, query: request.query)
         stats.httpRequests.add(1, ordering: .relaxed)
         let length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH).flatMap { Int($0) } ?? 0
         // The token is checked here as well as by the handler (one HMAC): it decides how much
@@ -515,6 +537,40 @@ public final class WebServer: @unchecked Sendable {
         return writeHTTP(wsi, refusal.response(requestID: nil, correlationID: nil), complete: false) < 0 ? -1 : 1
     }
 
+    /// A request lws would not parse (its method is not one lws knows), as raw bytes: the request
+    /// line is read and handed to the API like any other (which answers 405 with `Allow`, or 404);
+    /// anything that is not a request line is a 400. One answer, then the connection closes.
+    private func rawRequest(_ wsi: OpaquePointer, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let id = connectionID(wsi)
+        guard exchanges[id] == nil else { return 0 }  // one request per raw connection; the rest is ignored
+        connections[id] = wsi
+        let line = bytes.prefix(8192).split(separator: 0x0A, maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+        let words = line.split(separator: 0x20)
+        let token: (UInt8) -> Bool = { c in (c >= 0x41 && c <= 0x5A) || c == 0x2D || c == 0x5F }
+        var request: HTTPRequest
+        if words.count == 3, words[0].count <= 32, words[0].allSatisfy(token), words[1].first == 0x2F {
+            let target = String(decoding: words[1], as: UTF8.self)
+            let path = String(target.prefix { $0 != "?" })
+            request = HTTPRequest(method: String(decoding: words[0], as: UTF8.self), path: path.removingPercentEncoding ?? path)
+            request.unreadable = path.removingPercentEncoding == nil ? "the path is not valid percent-encoded UTF-8" : Self.unreadable(path: request.path, query: [:])
+        } else {
+            request = HTTPRequest(method: "GET", path: "/")
+            request.unreadable = "not an HTTP request line"
+        }
+        stats.httpRequests.add(1, ordering: .relaxed)
+        exchanges[id] = Exchange(request: request)
+        dispatch(id, request)
+        return 0
+    }
+
+    private static func rawHTTP(_ response: HTTPResponse) -> [UInt8] {
+        let reasons = [400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"]
+        var head = "HTTP/1.1 \(response.status) \(reasons[response.status] ?? "Error")\r\n"
+        for (name, value) in response.headers { head += "\(name.lowercased()): \(value)\r\n" }
+        head += "content-type: \(response.contentType)\r\ncontent-length: \(response.body.count)\r\nconnection: close\r\n\r\n"
+        return Array(head.utf8) + response.body
+    }
+
     private func dispatch(_ id: UInt64, _ request: HTTPRequest) {
         exchanges[id]?.dispatched = true
         handler.handle(request) { [self] response in respond(id, response) }
@@ -540,13 +596,19 @@ public final class WebServer: @unchecked Sendable {
                                     "css": "text/css; charset=utf-8", "svg": "image/svg+xml", "png": "image/png",
                                     "json": "application/json", "yaml": "application/yaml", "ico": "image/x-icon"]
 
-    /// An answer that needs no handler (404 for a file, 413): written now, without the REST envelope's ids.
+    /// An answer that needs no handler (404 for a file, 413): written now, in the REST error envelope
+    /// (with a fresh request id), so an API client reads it like any other refusal.
     private func writeImmediate(_ wsi: OpaquePointer, status: Int, _ message: String) -> Int32 {
-        let body = WireFormat.serialise(["status": status, "success": false, "message": message] as [String: Any])
-        return writeHTTP(wsi, HTTPResponse(status: status, body: body))
+        let requestID = UUID().uuidString.lowercased()
+        let code = status == 413 ? "body_too_large" : "not_found"
+        let timestamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let body = WireFormat.serialise(["status": status, "success": false, "message": message, "request_id": requestID,
+                                         "timestamp": timestamp, "error": ["code": code, "details": [] as [Any]] as [String: Any]] as [String: Any])
+        return writeHTTP(wsi, HTTPResponse(status: status, headers: [("x-request-id", requestID)], body: body))
     }
 
-    private func writeHTTP(_ wsi: OpaquePointer, _ response: HTTPResponse, complete: Bool = true) -> Int32 {
+    /// HEAD gets GET's headers, its content-length included, and no body.
+    private func writeHTTP(_ wsi: OpaquePointer, _ response: HTTPResponse, complete: Bool = true, withBody: Bool = true) -> Int32 {
         let headerRoom = 1024 + response.headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
         var buffer = [UInt8](repeating: 0, count: Int(wl_lws_pre) + headerRoom + response.body.count)
         let result: Int32 = buffer.withUnsafeMutableBufferPointer { b in
@@ -568,10 +630,11 @@ public final class WebServer: @unchecked Sendable {
                 guard rc == 0 else { return -1 }
             }
             guard lws_finalize_http_header(wsi, &p, end) == 0, let q = p else { return -1 }
+            let bodyBytes = withBody ? response.body.count : 0
             response.body.withUnsafeBufferPointer { body in
-                if let base = body.baseAddress { q.update(from: base, count: body.count) }
+                if withBody, let base = body.baseAddress { q.update(from: base, count: body.count) }
             }
-            let total = q - start + response.body.count
+            let total = q - start + bodyBytes
             return lws_write(wsi, start, total, LWS_WRITE_HTTP_FINAL) < Int32(total) ? -1 : 0
         }
         if result < 0 { return -1 }
@@ -582,7 +645,7 @@ public final class WebServer: @unchecked Sendable {
     private static func method(_ wsi: OpaquePointer) -> String {
         let candidates: [(lws_token_indexes, String)] = [(WSI_TOKEN_GET_URI, "GET"), (WSI_TOKEN_POST_URI, "POST"),
             (WSI_TOKEN_PUT_URI, "PUT"), (WSI_TOKEN_PATCH_URI, "PATCH"), (WSI_TOKEN_DELETE_URI, "DELETE"),
-            (WSI_TOKEN_OPTIONS_URI, "OPTIONS")]
+            (WSI_TOKEN_OPTIONS_URI, "OPTIONS"), (WSI_TOKEN_HEAD_URI, "HEAD")]
         for (token, name) in candidates where lws_hdr_total_length(wsi, token) > 0 { return name }
         return "GET"
     }
@@ -595,10 +658,12 @@ public final class WebServer: @unchecked Sendable {
         return Self.string(buf)
     }
 
+    /// A header lws has no token for; "" when sent empty (an empty Idempotency-Key is refused, not ignored).
     private func customHeader(_ wsi: OpaquePointer, _ name: String) -> String? {
         let key = name + ":"
         let n = Int(lws_hdr_custom_length(wsi, key, Int32(key.utf8.count)))
-        guard n > 0 else { return nil }
+        guard n >= 0 else { return nil }
+        if n == 0 { return "" }
         var buf = [CChar](repeating: 0, count: n + 1)
         guard lws_hdr_custom_copy(wsi, &buf, Int32(n + 1), key, Int32(key.utf8.count)) >= 0 else { return nil }
         return Self.string(buf)
@@ -618,6 +683,19 @@ public final class WebServer: @unchecked Sendable {
             index += 1
         }
         return result
+    }
+
+    /// lws has percent-decoded the target; what it let through may still be bytes no id, date or
+    /// filter is made of (invalid UTF-8, control characters). Said here, refused with a 400 by the API.
+    static func unreadable(path: String, query: [String: String]) -> String? {
+        func bad(_ s: String) -> Bool {
+            s.unicodeScalars.contains { $0 == "\u{FFFD}" || $0.value < 0x20 || $0.value == 0x7F }
+        }
+        if bad(path) { return "the path holds invalid UTF-8 or a control character" }
+        if let (name, _) = query.first(where: { bad($0.key) || bad($0.value) }) {
+            return "the query parameter \(name.unicodeScalars.count <= 64 && !bad(name) ? name : "name") holds invalid UTF-8 or a control character"
+        }
+        return nil
     }
 
     private static func string(_ buf: [CChar]) -> String {
