@@ -600,7 +600,7 @@ public final class WebServer: @unchecked Sendable {
     /// (with a fresh request id), so an API client reads it like any other refusal.
     private func writeImmediate(_ wsi: OpaquePointer, status: Int, _ message: String) -> Int32 {
         let requestID = UUID().uuidString.lowercased()
-        let code = status == 413 ? "body_too_large" : "not_found"
+        let code = status == 413 ? "payload_too_large" : "not_found"
         let timestamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
         let body = WireFormat.serialise(["status": status, "success": false, "message": message, "request_id": requestID,
                                          "timestamp": timestamp, "error": ["code": code, "details": [] as [Any]] as [String: Any]] as [String: Any])
