@@ -41,24 +41,33 @@ enum HMACSHA256 {
     }
 }
 
+/// Reads one RSA key from PEM through OpenSSL's `read` (the public or the private reader); the
+/// caller owns the `EVP_PKEY` it returns.
+private func readRSAKey(_ pem: String, notPEM: String, notRSA: String,
+                        _ read: (OpaquePointer) -> OpaquePointer?) throws(KeyError) -> OpaquePointer {
+    let bytes = Array(pem.utf8)
+    let parsed: OpaquePointer? = bytes.withUnsafeBytes { b in
+        guard let bio = BIO_new_mem_buf(b.baseAddress, Int32(b.count)) else { return nil }
+        defer { BIO_free(bio) }
+        return read(bio)
+    }
+    guard let parsed else { throw KeyError(notPEM) }
+    guard EVP_PKEY_get_base_id(parsed) == NID_rsaEncryption else {
+        EVP_PKEY_free(parsed)
+        throw KeyError(notRSA)
+    }
+    return parsed
+}
+
 /// An RSA public key read from PEM (the identity provider's): the one owner of its `EVP_PKEY`.
 /// Verifying only reads the key, which OpenSSL allows from several threads at once.
 final class RSAPublicKey: @unchecked Sendable {
     private let key: OpaquePointer
 
     init(pem: String) throws(KeyError) {
-        let bytes = Array(pem.utf8)
-        let read: OpaquePointer? = bytes.withUnsafeBytes { b in
-            guard let bio = BIO_new_mem_buf(b.baseAddress, Int32(b.count)) else { return nil }
-            defer { BIO_free(bio) }
-            return PEM_read_bio_PUBKEY(bio, nil, nil, nil)
+        key = try readRSAKey(pem, notPEM: "not a PEM public key", notRSA: "the public key is not an RSA key (RS256 needs one)") {
+            PEM_read_bio_PUBKEY($0, nil, nil, nil)
         }
-        guard let read else { throw KeyError("not a PEM public key") }
-        guard EVP_PKEY_get_base_id(read) == NID_rsaEncryption else {
-            EVP_PKEY_free(read)
-            throw KeyError("the public key is not an RSA key (RS256 needs one)")
-        }
-        key = read
     }
 
     deinit { EVP_PKEY_free(key) }
@@ -82,18 +91,9 @@ final class RSAPrivateKey {
     private let key: OpaquePointer
 
     init(pem: String) throws(KeyError) {
-        let bytes = Array(pem.utf8)
-        let read: OpaquePointer? = bytes.withUnsafeBytes { b in
-            guard let bio = BIO_new_mem_buf(b.baseAddress, Int32(b.count)) else { return nil }
-            defer { BIO_free(bio) }
-            return PEM_read_bio_PrivateKey(bio, nil, nil, nil)
+        key = try readRSAKey(pem, notPEM: "not a PEM private key", notRSA: "the private key is not an RSA key") {
+            PEM_read_bio_PrivateKey($0, nil, nil, nil)
         }
-        guard let read else { throw KeyError("not a PEM private key") }
-        guard EVP_PKEY_get_base_id(read) == NID_rsaEncryption else {
-            EVP_PKEY_free(read)
-            throw KeyError("the private key is not an RSA key")
-        }
-        key = read
     }
 
     deinit { EVP_PKEY_free(key) }
