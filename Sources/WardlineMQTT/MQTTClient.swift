@@ -156,9 +156,11 @@ public final class MQTTClient: @unchecked Sendable {
     public func start() throws {
         try lifecycle.withLock { state in
             guard state == .idle else { return }
+            disconnectedSince.store(Int64(Date().timeIntervalSince1970 * 1000), ordering: .releasing)
             try connect(mosquitto_connect_async(handle, options.host, options.port, options.keepAliveSeconds))
             state = .running
         }
+        superviseNetworkThread()
     }
 
     private func connect(_ rc: Int32) throws {
@@ -203,8 +205,10 @@ public final class MQTTClient: @unchecked Sendable {
         try lifecycle.withLock { state in
             switch state {
             case .idle:
+                disconnectedSince.store(Int64(Date().timeIntervalSince1970 * 1000), ordering: .releasing)
                 try connect(mosquitto_connect_async(handle, options.host, options.port, options.keepAliveSeconds))
                 state = .running
+                superviseNetworkThread()
                 return true
             case .running where pauseRequested.load(ordering: .acquiring):
                 mosquitto_loop_stop(handle, false)
@@ -263,11 +267,46 @@ public final class MQTTClient: @unchecked Sendable {
         if !options.subscriptions.isEmpty {
             try? subscribe(options.subscriptions, qos: options.subscriptionQoS)
         }
+        connected.store(true, ordering: .releasing)
         onConnection(.connected(sessionPresent: sessionPresent))
     }
 
     fileprivate func handleDisconnect(_ rc: Int32) {
         onConnection(.disconnected(code: rc, reason: rc == 0 ? "requested" : String(cString: mosquitto_strerror(rc))))
+        connected.store(false, ordering: .releasing)
+        disconnectedSince.store(Int64(Date().timeIntervalSince1970 * 1000), ordering: .releasing)
+    }
+
+    private let connected = Atomic<Bool>(false)
+    private let disconnectedSince = Atomic<Int64>(0)
+    private let supervising = Atomic<Bool>(false)
+
+    /// libmosquitto's network thread gives up for good on some errors (its loop_forever returns on
+    /// a protocol or TLS error, as when a broker goes down mid-handshake), and then nothing
+    /// reconnects: intake would end until a restart. While the client should be connected, this
+    /// watches, and after `stuckMillis` without a connection it joins (or cancels) the network
+    /// thread and connects again with a new one.
+    private func superviseNetworkThread(stuckMillis: Int64 = 10_000) {
+        guard !supervising.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let thread = Thread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: 1)
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                let stop: Bool = lifecycle.withLock { state in
+                    if state == .stopped { return true }
+                    guard state == .running, !pauseRequested.load(ordering: .acquiring),
+                          !connected.load(ordering: .acquiring),
+                          now - disconnectedSince.load(ordering: .acquiring) >= stuckMillis else { return false }
+                    mosquitto_loop_stop(handle, true)
+                    disconnectedSince.store(now, ordering: .releasing)
+                    try? connect(mosquitto_reconnect_async(handle))
+                    return false
+                }
+                if stop { return }
+            }
+        }
+        thread.name = "mqtt-supervisor"
+        thread.start()
     }
 
     fileprivate func handleMessage(_ m: UnsafePointer<mosquitto_message>) {
