@@ -1,3 +1,4 @@
+import WardlineTasks
 /// The alarm system's own state, as the ward is told it (`system:status` frames, the red banner)
 /// and `/ready` reports it: which of its parts are stalled, and whether pages go out. Pure; the
 /// watch (`AlarmSystemWatch`) feeds it what it measured.
@@ -71,17 +72,5 @@ public struct SystemStatus: Sendable, Equatable {
     }
 
     /// A worker's heartbeat row, as `assess` needs it.
-    public struct WorkerBeat: Sendable, Equatable {
-        public var instance: String
-        public var ageMillis: Int64
-        public var stopped: Bool
-        public var problems: String
-
-        public init(instance: String, ageMillis: Int64, stopped: Bool = false, problems: String = "") {
-            self.instance = instance
-            self.ageMillis = ageMillis
-            self.stopped = stopped
-            self.problems = problems
-        }
-    }
+    public typealias WorkerBeat = HeartbeatRow
 }

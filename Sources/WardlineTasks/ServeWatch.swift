@@ -8,22 +8,7 @@
 /// (every channel failing) is tried again on the next check, never forgotten, never repeated after.
 public struct ServeWatch: Sendable, Equatable {
     /// One serve instance's row as the database has it.
-    public struct Row: Sendable, Equatable {
-        public var instance: String
-        /// Now minus its last beat, both on the database's clock (host clocks do not matter).
-        public var ageMillis: Int64
-        /// It said goodbye (SIGTERM): stopped on purpose, not an outage.
-        public var stopped: Bool
-        /// What it reports stalled inside itself ("" when nothing).
-        public var problems: String
-
-        public init(instance: String, ageMillis: Int64, stopped: Bool = false, problems: String = "") {
-            self.instance = instance
-            self.ageMillis = ageMillis
-            self.stopped = stopped
-            self.problems = problems
-        }
-    }
+    public typealias Row = HeartbeatRow
 
     public enum Notice: Sendable, Equatable {
         /// `subject` (a serve instance, or "database") began failing at `since`, for `reason`.
@@ -92,5 +77,24 @@ public struct ServeWatch: Sendable, Equatable {
     private mutating func end(_ subject: String, how: String, now: Int64) {
         guard let began = failing.removeValue(forKey: subject) else { return }
         owed.append(.recovered(subject: subject, how: how, outageMillis: now - began))
+    }
+}
+
+/// One process's row in `system_heartbeats` (a serve's, read by the worker; a worker's, read by
+/// serve), as the database has it.
+public struct HeartbeatRow: Sendable, Equatable {
+    public var instance: String
+    /// Now minus its last beat, both on the database's clock (host clocks do not matter).
+    public var ageMillis: Int64
+    /// It said goodbye (SIGTERM): stopped on purpose, not an outage.
+    public var stopped: Bool
+    /// What it reports stalled inside itself ("" when nothing).
+    public var problems: String
+
+    public init(instance: String, ageMillis: Int64, stopped: Bool = false, problems: String = "") {
+        self.instance = instance
+        self.ageMillis = ageMillis
+        self.stopped = stopped
+        self.problems = problems
     }
 }
