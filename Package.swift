@@ -27,40 +27,72 @@ let package = Package(
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // The pure core: models, decoder, ring buffer; then the engine. No C library in either.
         .target(name: "WardlineCore"),
         .target(name: "WardlineEngine", dependencies: ["WardlineCore"]),
+        // The hospital's own words that every stage shares: wards, patients' places, staff and
+        // what each may do (one authorisation function for REST and the socket alike). Pure.
+        .target(name: "WardlineWard"),
+        // What every long-lived part runs on: counters, the rate-limited log, the doorbell, the
+        // health board, heartbeats and thread helpers. No C library, no pipeline stage.
+        .target(name: "WardlineRuntime", dependencies: ["WardlineCore", .product(name: "Logging", package: "swift-log")]),
+        // One C library each, behind one owner type.
         .target(name: "WardlineJournal"),
         .target(name: "WardlineMQTT", dependencies: ["CMosquitto"]),
         .target(name: "WardlineKafka", dependencies: ["CRdkafka"]),
-        // The hub's rooms, access rules and per-socket queues: pure Swift, tested without a socket.
-        .target(name: "WardlineHub", dependencies: ["WardlineCore", "WardlineEngine"]),
-        // The libwebsockets server and the token signer: the only files that see lws or libcrypto.
-        .target(name: "WardlineWeb", dependencies: ["CLibwebsockets", "CLibcrypto", "WardlineHub"]),
         // The task queue: job types, tiers, backoff and topology as pure Swift; rabbitmq-c and
         // libcurl each behind one owner type.
         .target(name: "WardlineTasks", dependencies: ["WardlineEngine"]),
         .target(name: "WardlineTaskQueue", dependencies: ["CRabbitMQ", "WardlineTasks"]),
         .target(name: "WardlineNotify", dependencies: ["CCurl", "WardlineTasks", .product(name: "Logging", package: "swift-log")]),
         .target(name: "WardlineStore", dependencies: [
-            "CLibpq", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineTasks", .product(name: "Logging", package: "swift-log"),
+            "CLibpq", "WardlineCore", "WardlineEngine", "WardlineWard", "WardlineTasks", .product(name: "Logging", package: "swift-log"),
         ]),
+        // The hub's rooms and per-socket queues: pure Swift, tested without a socket.
+        .target(name: "WardlineHub", dependencies: ["WardlineCore", "WardlineEngine", "WardlineWard"]),
+        // The libwebsockets server and the token signer: the only files that see lws or libcrypto.
+        .target(name: "WardlineWeb", dependencies: ["CLibwebsockets", "CLibcrypto", "WardlineHub", "WardlineWard"]),
         // REST routes and handlers over the store; no C library of its own.
         .target(name: "WardlineAPI", dependencies: [
-            "CLibcrypto", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineStore", "WardlineWeb",
+            "CLibcrypto", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineStore", "WardlineWard", "WardlineWeb",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["openapi.yaml"]),
+        // The one typed configuration (environment variables, defaults for loopback, the README table).
+        .target(name: "WardlineConfig", dependencies: ["WardlineCore", "WardlineHub", "WardlineMQTT", "WardlineWard", "WardlineWeb"]),
+
+        // The pipeline's stages, in the order data flows through them:
+        // MQTT → journal → ring → engine, and readings to the database.
+        .target(name: "WardlineIngest", dependencies: [
+            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineRuntime", "WardlineStore", "WardlineWard",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Engine events onwards: alarm transitions to the database and their outboxes, to Kafka,
+        // RabbitMQ and the hub.
+        .target(name: "WardlineRelay", dependencies: [
+            "WardlineAPI", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineIngest", "WardlineJournal", "WardlineKafka",
+            "WardlineRuntime", "WardlineStore", "WardlineTaskQueue", "WardlineTasks", "WardlineWeb",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // `wardline worker`: escalation and delivery jobs from RabbitMQ.
+        .target(name: "WardlineWorker", dependencies: [
+            "WardlineConfig", "WardlineNotify", "WardlineRuntime", "WardlineStore", "WardlineTaskQueue", "WardlineTasks",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The assembly: `wardline serve` wires the stages together and watches them.
         .target(name: "WardlineServer", dependencies: [
-            "WardlineAPI", "WardlineHub", "WardlineWeb", "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineStore",
-            "WardlineTasks", "WardlineTaskQueue", "WardlineNotify",
+            "WardlineAPI", "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineIngest", "WardlineJournal",
+            "WardlineMQTT", "WardlineRelay", "WardlineRuntime", "WardlineStore", "WardlineTasks", "WardlineWard", "WardlineWeb",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
-            "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWeb", "WardlineHub", "WardlineTasks", "WardlineTaskQueue",
+            "WardlineConfig", "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWard", "WardlineWeb", "WardlineHub",
+            "WardlineTasks", "WardlineTaskQueue", "WardlineWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline-bench", dependencies: [
-            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineStore", "WardlineServer", "WardlineHub",
+            "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineIngest", "WardlineJournal", "WardlineMQTT", "WardlineRuntime",
+            "WardlineStore", "WardlineServer", "WardlineHub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -68,9 +100,11 @@ let package = Package(
             "WardlineCore", "WardlineJournal", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
-        .testTarget(name: "WardlineStoreTests", dependencies: ["WardlineStore", "WardlineServer"]),
+        .testTarget(name: "WardlineStoreTests", dependencies: [
+            "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard",
+        ]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
-        .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWeb", "WardlineAPI", "WardlineEngine", "WardlineCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWard", "WardlineWeb", "WardlineAPI", "WardlineEngine", "WardlineCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WardlineTasksTests", dependencies: ["WardlineTasks", "WardlineEngine"]),
     ],
     swiftLanguageModes: [.v6]

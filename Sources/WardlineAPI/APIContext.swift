@@ -1,6 +1,7 @@
 import Synchronization
 import WardlineEngine
 import WardlineHub
+import WardlineWard
 import WardlineWeb
 
 /// The directory of wards, readable from any thread (the REST workers check access with it).

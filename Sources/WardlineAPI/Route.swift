@@ -50,5 +50,6 @@ struct Call {
 
 import WardlineHub
 import WardlineWeb
+import WardlineWard
 
 typealias HTTPRequestView = HTTPRequest

@@ -1,6 +1,7 @@
 import Foundation
 import WardlineHub
 import WardlineStore
+import WardlineWard
 
 /// Who may do what, and reading request bodies and parameters.
 extension WardAPI {

@@ -1,6 +1,7 @@
 import Foundation
 import WardlineHub
 import WardlineStore
+import WardlineWard
 
 /// Devices: their status, admission to a patient, and commands sent to them over MQTT.
 extension WardAPI {

@@ -1,6 +1,7 @@
 import Foundation
 import WardlineHub
 import WardlineStore
+import WardlineWard
 
 /// Patients: who the caller may see, admission to a ward and bed, history, NEWS2, care assignments.
 extension WardAPI {

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import WardlineHub
 import WardlineStore
+import WardlineWard
 import WardlineWeb
 
 /// The REST API under `/api/v1`, plus `/health`, `/ready` and `/metrics`.

@@ -1,6 +1,7 @@
 import Foundation
 import WardlineCore
 import WardlineEngine
+import WardlineWard
 
 /// What the hub fans out.
 public enum HubEvent: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import WardlineCore
 import WardlineEngine
+import WardlineWard
 
 /// Small JSON pieces built as dictionaries: control frames (rare), a device's status, the REST
 /// envelope. The per-event shapes (alarms, scored readings) are `FrameEncoder`'s.

@@ -3,6 +3,9 @@ import Synchronization
 import WardlineAPI
 import WardlineEngine
 import WardlineHub
+import WardlineIngest
+import WardlineRuntime
+import WardlineWard
 
 /// Acknowledgements from the REST API and the WebSocket: the engine's own thread applies them
 /// (as a command between readings) and the caller waits for the answer, briefly.

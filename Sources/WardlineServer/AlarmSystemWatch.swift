@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import WardlineHub
+import WardlineRuntime
 import WardlineStore
 import WardlineWeb
 

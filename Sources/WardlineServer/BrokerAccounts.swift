@@ -1,6 +1,8 @@
 import Foundation
 import WardlineAPI
+import WardlineConfig
 import WardlineMQTT
+import WardlineWard
 
 /// What an account on the broker may do.
 public enum BrokerAccountKind: String, CaseIterable, Sendable {

@@ -1,4 +1,6 @@
 import WardlineCore
+import WardlineIngest
+import WardlineRuntime
 import WardlineWeb
 
 /// `/metrics` in the Prometheus text format: the pipeline's counters, the ring, the writer, the

@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 import WardlineCore
+import WardlineIngest
+import WardlineRuntime
 
 /// Logs one line of pipeline statistics every few seconds (rates, queue depths, rejects).
 final class StatsReporter: @unchecked Sendable {

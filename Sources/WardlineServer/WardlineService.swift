@@ -2,13 +2,18 @@ import Foundation
 import Logging
 import Synchronization
 import WardlineAPI
+import WardlineConfig
 import WardlineCore
 import WardlineEngine
 import WardlineHub
+import WardlineIngest
 import WardlineJournal
 import WardlineMQTT
+import WardlineRelay
+import WardlineRuntime
 import WardlineStore
 import WardlineTasks
+import WardlineWard
 import WardlineWeb
 
 /// The whole ingest pipeline in one process: MQTT → journal → ring → consumer → writer.

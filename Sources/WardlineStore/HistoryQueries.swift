@@ -1,5 +1,5 @@
 import WardlineEngine
-import WardlineHub
+import WardlineWard
 
 /// min / avg / max of one vital over one time bucket.
 public struct VitalSpread: Sendable, Equatable {

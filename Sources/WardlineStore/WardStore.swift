@@ -1,4 +1,4 @@
-import WardlineHub
+import WardlineWard
 
 /// Patients' wards and beds, and nurses' care assignments (migration 5).
 public final class WardStore {

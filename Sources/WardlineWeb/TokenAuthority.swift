@@ -1,5 +1,6 @@
 import Foundation
 import WardlineHub
+import WardlineWard
 
 /// Why a token was refused; the sentence goes back to the client (401, or the 4401 close reason).
 public enum TokenRefusal: Error, Sendable, Equatable, CustomStringConvertible {

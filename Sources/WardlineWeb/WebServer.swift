@@ -2,6 +2,7 @@ import CLibwebsockets
 import Foundation
 import Synchronization
 import WardlineHub
+import WardlineWard
 
 /// The one libwebsockets server: the WebSocket hub, the REST API and the ward page on one port.
 ///

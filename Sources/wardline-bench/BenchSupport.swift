@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
+import WardlineConfig
 import WardlineMQTT
+import WardlineRuntime
 import WardlineServer
 import WardlineStore
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import WardlineMQTT
+import WardlineRuntime
 import WardlineServer
 import WardlineStore
 

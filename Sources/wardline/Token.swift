@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import WardlineConfig
 import WardlineHub
 import WardlineServer
+import WardlineWard
 import WardlineWeb
 
 struct Token: ParsableCommand {

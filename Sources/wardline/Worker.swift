@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WardlineServer
+import WardlineWorker
 
 /// `wardline worker`: does the task queue's jobs until SIGTERM/SIGINT, then finishes the job in
 /// hand and exits 0.

@@ -1,5 +1,6 @@
 import Testing
 import WardlineHub
+import WardlineWard
 
 /// Every action by role and ward, against one small hospital: ward 4B (bed 1: PAT-4B-1, in nurse
 /// n4's care; bed 2: PAT-4B-2) and ward 9Z (PAT-9Z-1, in nurse n9's care).

@@ -4,6 +4,7 @@ import Testing
 @testable import WardlineAPI
 import WardlineHub
 import WardlineWeb
+import WardlineWard
 
 @Suite struct IdempotencyKeysTests {
     let answer = HTTPResponse(status: 202, body: Array("first".utf8))

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import WardlineHub
 @testable import WardlineWeb
+import WardlineWard
 
 @Suite struct TokenBucketTests {
     @Test func aBurstThenTheRate() {

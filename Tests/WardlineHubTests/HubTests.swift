@@ -3,6 +3,7 @@ import Testing
 import WardlineCore
 @testable import WardlineEngine
 @testable import WardlineHub
+import WardlineWard
 
 private func decode(_ frame: [UInt8]) -> (String, [String: Any]) {
     let o = try! JSONSerialization.jsonObject(with: Data(frame)) as! [String: Any]

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
 import Logging
+import Testing
 @testable import WardlineAPI
 import WardlineHub
 @testable import WardlineWeb
+import WardlineWard
 
 @Suite struct TokenAuthorityTests {
     let authority = TokenAuthority(secret: "a-test-secret-of-some-length")

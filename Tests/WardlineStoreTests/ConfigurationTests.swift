@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import WardlineHub
 @testable import WardlineServer
+import WardlineConfig
+import WardlineWard
 
 @Suite struct ConfigurationTests {
     @Test func defaultsWorkOnLoopback() throws {

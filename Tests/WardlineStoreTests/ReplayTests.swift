@@ -3,6 +3,7 @@ import WardlineCore
 @testable import WardlineEngine
 import WardlineJournal
 @testable import WardlineServer
+import WardlineIngest
 
 @Suite struct ReplayHorizonTests {
     func position(_ n: Int) -> JournalPosition { JournalPosition(segment: 1, offset: UInt32(n * 64)) }

@@ -1,4 +1,5 @@
 import Testing
+import WardlineRuntime
 import WardlineServer
 
 @Suite struct SystemStatusTests {

@@ -2,6 +2,7 @@ import Testing
 import WardlineCore
 import WardlineJournal
 @testable import WardlineServer
+import WardlineIngest
 
 @Suite struct WriterQueueTests {
     func item(_ n: UInt32) -> IngestItem {

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
 import Synchronization
+import WardlineConfig
 import WardlineNotify
+import WardlineRuntime
 import WardlineStore
 import WardlineTaskQueue
 import WardlineTasks

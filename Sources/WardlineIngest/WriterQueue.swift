@@ -7,21 +7,21 @@ import WardlineJournal
 /// journal, so the queue only remembers the journal range `[spillFrom, spillThrough]` and the
 /// writer replays that range from disk once the memory queue is written. Order is kept: while a
 /// spill is pending, every new item joins the spill, never the memory queue.
-struct WriterQueue {
-    let memoryBound: Int
+package struct WriterQueue {
+    package let memoryBound: Int
     private(set) var items: [IngestItem] = []
     private var head = 0
     private(set) var spill: (from: JournalPosition, through: JournalPosition)?
     /// Wall-clock ms when the oldest waiting item arrived.
     private(set) var oldestArrival: Int64?
 
-    init(memoryBound: Int) { self.memoryBound = memoryBound }
+    package init(memoryBound: Int) { self.memoryBound = memoryBound }
 
-    var waiting: Int { items.count - head }
+    package var waiting: Int { items.count - head }
 
-    enum Admission: Equatable { case queued, spilled }
+    package enum Admission: Equatable { case queued, spilled }
 
-    mutating func admit(_ item: IngestItem, now: Int64) -> Admission {
+    package mutating func admit(_ item: IngestItem, now: Int64) -> Admission {
         let journalled = item.position != .start
         if journalled && (spill != nil || waiting >= memoryBound) {
             spill = (spill?.from ?? item.position, item.position)
@@ -34,7 +34,7 @@ struct WriterQueue {
     }
 
     /// Takes up to `max` items when a batch is due (full, old enough, or `force`).
-    mutating func takeBatch(max: Int, maxAgeMillis: Int64, now: Int64, force: Bool) -> [IngestItem] {
+    package mutating func takeBatch(max: Int, maxAgeMillis: Int64, now: Int64, force: Bool) -> [IngestItem] {
         guard waiting > 0 else { return [] }
         let due = force || waiting >= max || now - (oldestArrival ?? now) >= maxAgeMillis
         guard due else { return [] }
@@ -53,13 +53,13 @@ struct WriterQueue {
     }
 
     /// The spilled range to replay, once the memory queue is empty.
-    var pendingSpill: (from: JournalPosition, through: JournalPosition)? {
+    package var pendingSpill: (from: JournalPosition, through: JournalPosition)? {
         waiting == 0 ? spill : nil
     }
 
     /// After replaying through `through`: done if nothing was spilled meanwhile, otherwise the
     /// next range starts at `through` (its record is read again; the database keeps it once).
-    mutating func replayed(through: JournalPosition) {
+    package mutating func replayed(through: JournalPosition) {
         guard let s = spill else { return }
         spill = s.through == through ? nil : (through, s.through)
     }

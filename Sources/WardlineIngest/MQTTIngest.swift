@@ -2,6 +2,7 @@ import Foundation
 import WardlineCore
 import WardlineJournal
 import WardlineMQTT
+import WardlineRuntime
 
 /// The MQTT side of the hot path, run on libmosquitto's network thread: journal the message,
 /// validate it, push its events into the ring.
@@ -11,16 +12,16 @@ import WardlineMQTT
 /// refused it; the broker delivers it again). When the journal has no room left (`IntakeGate`),
 /// intake pauses and the broker holds the rest. The ring push waits when the ring is full
 /// (backpressure: the broker keeps the rest).
-final class MQTTIngest: @unchecked Sendable {
+package final class MQTTIngest: @unchecked Sendable {
     private let journal: JournalWriter
     private let decoder: MessageDecoder
     private let ring: RingBuffer<IngestItem>
     private let counters: PipelineCounters
     private let gate: IntakeGate
     /// Marks each message in hand, so a message stuck here (the journal, a full ring) shows as a stall.
-    let heartbeat = Heartbeat("intake", kind: .onDemand)
+    package let heartbeat = Heartbeat("intake", kind: .onDemand)
 
-    init(journal: JournalWriter, decoder: MessageDecoder, ring: RingBuffer<IngestItem>, counters: PipelineCounters,
+    package init(journal: JournalWriter, decoder: MessageDecoder, ring: RingBuffer<IngestItem>, counters: PipelineCounters,
          gate: IntakeGate) {
         self.journal = journal
         self.decoder = decoder
@@ -30,7 +31,7 @@ final class MQTTIngest: @unchecked Sendable {
     }
 
     /// Called for every message, on the MQTT thread.
-    func handle(_ message: MQTTMessage) -> MQTTClient.MessageDisposition {
+    package func handle(_ message: MQTTMessage) -> MQTTClient.MessageDisposition {
         counters.messagesReceived.add()
         let now = wallClockMillis()
         heartbeat.begin(now: now)
@@ -57,7 +58,7 @@ final class MQTTIngest: @unchecked Sendable {
     }
 
     /// Pushes into the ring, waiting while it is full. Startup replay uses this too, before MQTT starts.
-    func push(_ item: IngestItem) {
+    package func push(_ item: IngestItem) {
         if ring.tryPush(item) { return }
         counters.ringFullWaits.add()
         var pause = 20
@@ -67,5 +68,5 @@ final class MQTTIngest: @unchecked Sendable {
         }
     }
 
-    func sync() { journal.sync() }
+    package func sync() { journal.sync() }
 }

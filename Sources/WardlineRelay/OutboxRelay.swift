@@ -2,15 +2,16 @@ import Foundation
 import Logging
 import Synchronization
 import WardlineKafka
+import WardlineRuntime
 import WardlineStore
 
 /// Publishes the outbox to Kafka, on its own thread with its own database connection: sends what
 /// is pending, marks each event delivered when its delivery report says so, and sends failed ones
 /// again after a pause. A crash or a broker outage loses nothing: the rows wait in the outbox, and
 /// a redelivery carries the same event_id.
-final class OutboxRelay: @unchecked Sendable {
+package final class OutboxRelay: @unchecked Sendable {
     /// Rung by the alarm writer when it has stored alarms (and so, maybe, rows for this relay).
-    let doorbell = Doorbell()
+    package let doorbell = Doorbell()
     private let url: String
     private let brokers: String
     private var producer: KafkaProducer?   // relay thread only, after init
@@ -22,7 +23,7 @@ final class OutboxRelay: @unchecked Sendable {
     private let stopDeadline = Atomic<Int64>(.max)
     private let health: HealthBoard
 
-    init(url: String, brokers: String, counters: PipelineCounters, health: HealthBoard, logger: Logger) throws {
+    package init(url: String, brokers: String, counters: PipelineCounters, health: HealthBoard, logger: Logger) throws {
         self.health = health
         self.url = url
         self.brokers = brokers
@@ -50,14 +51,14 @@ final class OutboxRelay: @unchecked Sendable {
         }
     }
 
-    func start() { startDedicatedThread(named: "wardline-outbox") { [self] in run() } }
+    package func start() { startDedicatedThread(named: "wardline-outbox") { [self] in run() } }
 
-    func stopAfterFlushing(graceMillis: Int64) {
+    package func stopAfterFlushing(graceMillis: Int64) {
         stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
         stopRequested.store(true, ordering: .releasing)
     }
 
-    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
     private func run() {
         var store: OutboxStore?
@@ -111,6 +112,6 @@ final class OutboxRelay: @unchecked Sendable {
 }
 
 /// Delivery reports from librdkafka's poll thread, picked up by the relay's thread.
-final class ReportBox: Sendable {
-    let reports = Mutex<[KafkaDelivery]>([])
+package final class ReportBox: Sendable {
+    package let reports = Mutex<[KafkaDelivery]>([])
 }

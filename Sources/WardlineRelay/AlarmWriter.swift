@@ -2,22 +2,11 @@ import Foundation
 import Logging
 import Synchronization
 import WardlineEngine
+import WardlineIngest
 import WardlineJournal
+import WardlineRuntime
 import WardlineStore
 import WardlineTasks
-
-/// Something downstream of the engine (the alarm store, later the WebSocket hub, Kafka, the task
-/// queue). `accept` is called on the consumer thread and must not block.
-public protocol EngineSink: AnyObject, Sendable {
-    func accept(_ event: EngineEvent)
-    /// As `accept(_:)`, with the journal position a replay must start from to regenerate the event
-    /// (nil when no journalled message caused it: timers, commands). Durable sinks use it.
-    func accept(_ event: EngineEvent, replayFrom: JournalPosition?)
-}
-
-extension EngineSink {
-    public func accept(_ event: EngineEvent, replayFrom: JournalPosition?) { accept(event) }
-}
 
 /// Stores every alarm transition in TimescaleDB, on its own thread with its own connection, so a
 /// slow database never holds up the engine. Alarm events are never dropped: while the database is
@@ -29,7 +18,7 @@ extension EngineSink {
 ///
 /// One transition the database refuses for its data (SQLSTATE 22, 23, 54) is put aside in
 /// `put_aside` with its error and logged at critical (ids only); the rest of its batch is stored.
-final class AlarmWriter: EngineSink, @unchecked Sendable {
+package final class AlarmWriter: EngineSink, @unchecked Sendable {
     private struct Entry {
         var alarm: Alarm
         var transition: AlarmTransition
@@ -59,9 +48,9 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     private var store: AlarmStore?
     /// Beaten every turn (at least every 20 ms idle, 5 s while the database is down): a write that
     /// does not return shows as a stall.
-    let heartbeat = Heartbeat("alarm_writer", kind: .loop)
+    package let heartbeat = Heartbeat("alarm_writer", kind: .loop)
 
-    init(url: String, outboxTopic: String?, tasks: AlarmTasks?, counters: PipelineCounters, logger: Logger,
+    package init(url: String, outboxTopic: String?, tasks: AlarmTasks?, counters: PipelineCounters, logger: Logger,
          keeper: CheckpointKeeper? = nil, processed: @escaping @Sendable () -> JournalPosition = { .start }) {
         self.url = url
         self.outboxTopic = outboxTopic
@@ -74,19 +63,19 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
     }
 
     /// Rung when an alarm arrives; the writer rings `downstream` (the relays) once it is stored.
-    let doorbell = Doorbell()
-    var downstream: [Doorbell] = []
+    package let doorbell = Doorbell()
+    package var downstream: [Doorbell] = []
 
-    func accept(_ event: EngineEvent) { accept(event, replayFrom: nil) }
+    package func accept(_ event: EngineEvent) { accept(event, replayFrom: nil) }
 
-    func accept(_ event: EngineEvent, replayFrom: JournalPosition?) {
+    package func accept(_ event: EngineEvent, replayFrom: JournalPosition?) {
         guard let alarm = event.alarm, let transition = event.transition else { return }
         queue.withLock { $0.pending.append(Entry(alarm: alarm, transition: transition, replayFrom: replayFrom)) }
         doorbell.ring()
     }
 
     /// A replay from here regenerates every transition not yet committed.
-    var doneThrough: JournalPosition {
+    package var doneThrough: JournalPosition {
         // Read the consumer first: every event it handed over before reaching this floor is then
         // visible in the queue below, waiting, in flight or already committed.
         let floor = processed()
@@ -98,17 +87,17 @@ final class AlarmWriter: EngineSink, @unchecked Sendable {
         }
     }
 
-    func start() {
+    package func start() {
         startDedicatedThread(named: "wardline-alarms") { [self] in run() }
     }
 
-    func stopAfterFlushing(graceMillis: Int64) {
+    package func stopAfterFlushing(graceMillis: Int64) {
         stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
         stopRequested.store(true, ordering: .releasing)
     }
 
-    var isStopped: Bool { stopped.load(ordering: .acquiring) }
-    var waiting: Int { queue.withLock { $0.pending.count } }
+    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    package var waiting: Int { queue.withLock { $0.pending.count } }
 
     private func run() {
         var pause = 100

@@ -3,13 +3,14 @@ import Logging
 import Synchronization
 import WardlineCore
 import WardlineEngine
-import WardlineHub
+import WardlineRuntime
 import WardlineStore
+import WardlineWard
 
 /// Re-reads device assignments and per-patient alarm settings from the database every few seconds,
 /// on its own thread, so admissions and clinicians' threshold changes made elsewhere reach the
 /// decoder and the engine, and wards and care assignments reach the hub and the API. Keeps the last good copy while the database is down.
-final class SettingsRefresher: @unchecked Sendable {
+package final class SettingsRefresher: @unchecked Sendable {
     private let url: String
     private let registry: DeviceRegistry
     private let commands: EngineCommandQueue
@@ -21,12 +22,12 @@ final class SettingsRefresher: @unchecked Sendable {
     private let requested = Atomic<Int>(0)
     private let completed = Atomic<Int>(0)
     /// Called with who lies where and who looks after whom, after each read that changed them.
-    var onDirectory: (@Sendable (WardDirectory) -> Void)?
+    package var onDirectory: (@Sendable (WardDirectory) -> Void)?
     private var directory: WardDirectory?
     private var assignments: [String: String] = [:]
     private var settings: [String: SettingsStore.PatientAlarmSettings] = [:]
 
-    init(url: String, registry: DeviceRegistry, commands: EngineCommandQueue, intervalSeconds: Int, logger: Logger) {
+    package init(url: String, registry: DeviceRegistry, commands: EngineCommandQueue, intervalSeconds: Int, logger: Logger) {
         self.url = url
         self.registry = registry
         self.commands = commands
@@ -35,18 +36,18 @@ final class SettingsRefresher: @unchecked Sendable {
     }
 
     /// Reads everything once, before the pipeline starts; the engine gets it as its first commands.
-    func loadNow(_ db: PostgresConnection) throws {
+    package func loadNow(_ db: PostgresConnection) throws {
         try refresh(db)
         logger.info("device assignments and alarm settings loaded",
                     metadata: ["devices": "\(assignments.count)", "patients_with_settings": "\(settings.count)"])
     }
 
-    func start() { startDedicatedThread(named: "wardline-settings") { [self] in run() } }
+    package func start() { startDedicatedThread(named: "wardline-settings") { [self] in run() } }
 
-    func stop() { stopRequested.store(true, ordering: .relaxed) }
+    package func stop() { stopRequested.store(true, ordering: .relaxed) }
 
     /// Re-reads at once (a change was just made through the API).
-    func refreshSoon() {
+    package func refreshSoon() {
         requested.add(1, ordering: .relaxed)
         wanted.store(true, ordering: .releasing)
     }
@@ -54,7 +55,7 @@ final class SettingsRefresher: @unchecked Sendable {
     /// Re-reads at once and waits (up to `timeoutMillis`) until the read is done, so an admission or
     /// assignment made through REST is in force — for the decoder, the engine's commands and the
     /// access checks — when its answer goes back. Called on REST worker threads, never the pool.
-    func refreshAndWait(timeoutMillis: Int64 = 3000) {
+    package func refreshAndWait(timeoutMillis: Int64 = 3000) {
         let ticket = requested.add(1, ordering: .relaxed).newValue
         wanted.store(true, ordering: .releasing)
         let deadline = wallClockMillis() + timeoutMillis

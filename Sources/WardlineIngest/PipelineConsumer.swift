@@ -4,6 +4,7 @@ import Synchronization
 import WardlineCore
 import WardlineEngine
 import WardlineJournal
+import WardlineRuntime
 
 /// The consumer end of the ring, on its own thread: counts and logs each event, hands it to every
 /// ingest sink (the database writer), runs it through the alert engine, and hands the engine's
@@ -15,7 +16,7 @@ import WardlineJournal
 /// gets to it, so replaying the journal after a crash gives the same alarms, ids and transitions
 /// (`ReplayEchoes` keeps those already stored from going out again). Each alarm event is handed
 /// on with the journal position a replay would have to start from to regenerate it (`ReplayHorizon`).
-final class PipelineConsumer: @unchecked Sendable {
+package final class PipelineConsumer: @unchecked Sendable {
     private let ring: RingBuffer<IngestItem>
     private let sinks: [any PipelineSink]
     private let engine: AlertEngine
@@ -27,7 +28,7 @@ final class PipelineConsumer: @unchecked Sendable {
     private let producerFinished = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     /// True while start-up pushes the journal's unreplayed messages (the ring may run dry meanwhile).
-    let replaying = Atomic<Bool>(false)
+    package let replaying = Atomic<Bool>(false)
     private var engineEvents: [EngineEvent] = []
     private var lastTick: Int64 = 0
     private let clocks: DeviceClocks?
@@ -38,11 +39,11 @@ final class PipelineConsumer: @unchecked Sendable {
     private var horizon: ReplayHorizon
     private let floorRaw: Atomic<UInt64>
     /// Set before `start`: the transitions the last run stored past the replay point.
-    var echoes = ReplayEchoes()
+    package var echoes = ReplayEchoes()
     /// Beaten every turn of the loop (which turns at least every millisecond, work or not).
-    let heartbeat = Heartbeat("engine", kind: .loop)
+    package let heartbeat = Heartbeat("engine", kind: .loop)
 
-    init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], engine: AlertEngine, engineSinks: [any EngineSink],
+    package init(ring: RingBuffer<IngestItem>, sinks: [any PipelineSink], engine: AlertEngine, engineSinks: [any EngineSink],
          commands: EngineCommandQueue, counters: PipelineCounters, log: RateLimitedLog, tickMillis: Int64 = 500,
          clocks: DeviceClocks? = nil, horizon: ReplayHorizon) {
         self.clocks = clocks
@@ -58,18 +59,18 @@ final class PipelineConsumer: @unchecked Sendable {
         self.tickMillis = tickMillis
     }
 
-    func start() {
+    package func start() {
         startDedicatedThread(named: "wardline-consumer") { [self] in run() }
     }
 
     /// Tells the consumer that nothing more will be pushed; it drains the ring and stops.
-    func finishAfterDraining() { producerFinished.store(true, ordering: .releasing) }
+    package func finishAfterDraining() { producerFinished.store(true, ordering: .releasing) }
 
-    var isFinished: Bool { finished.load(ordering: .acquiring) }
+    package var isFinished: Bool { finished.load(ordering: .acquiring) }
 
     /// Replaying the journal from here regenerates everything processed so far, evidence included.
     /// Stored only after the events of the messages before it were handed to the sinks.
-    var replayFloor: JournalPosition { JournalPosition(rawValue: floorRaw.load(ordering: .acquiring)) }
+    package var replayFloor: JournalPosition { JournalPosition(rawValue: floorRaw.load(ordering: .acquiring)) }
 
     private func run() {
         var idle = 0

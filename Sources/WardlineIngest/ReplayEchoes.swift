@@ -11,21 +11,21 @@ import WardlineEngine
 ///
 /// Owned by the consumer thread; small (keys with transitions since the replay point) and it empties
 /// as the replay catches up.
-struct ReplayEchoes {
+package struct ReplayEchoes {
     private var latestStored: [String: Int64] = [:]
 
-    init(_ stored: [(patientID: String?, ruleID: String, deviceID: String?, at: Int64)] = []) {
+    package init(_ stored: [(patientID: String?, ruleID: String, deviceID: String?, at: Int64)] = []) {
         for s in stored {
             let key = Self.key(patientID: s.patientID, ruleID: s.ruleID, deviceID: s.deviceID)
             latestStored[key] = max(latestStored[key] ?? .min, s.at)
         }
     }
 
-    var isEmpty: Bool { latestStored.isEmpty }
-    var count: Int { latestStored.count }
+    package var isEmpty: Bool { latestStored.isEmpty }
+    package var count: Int { latestStored.count }
 
     /// Whether `t` (of `alarm`) is already stored; false from the first transition past the stored ones.
-    mutating func isEcho(_ alarm: Alarm, _ t: AlarmTransition) -> Bool {
+    package mutating func isEcho(_ alarm: Alarm, _ t: AlarmTransition) -> Bool {
         let key = Self.key(patientID: alarm.patientID, ruleID: alarm.ruleID, deviceID: alarm.deviceID)
         guard let stored = latestStored[key] else { return false }
         if t.at <= stored { return true }
@@ -36,7 +36,7 @@ struct ReplayEchoes {
     /// One open alarm per patient and rule, and per device for device rules ("device.…"): the
     /// engine's own de-duplication key, so a regenerated alarm matches its stored episode even if
     /// it was raised at another moment.
-    static func key(patientID: String?, ruleID: String, deviceID: String?) -> String {
+    package static func key(patientID: String?, ruleID: String, deviceID: String?) -> String {
         let device = ruleID.hasPrefix("device.") ? "|" + (deviceID ?? "") : ""
         return (patientID ?? "-") + "|" + ruleID + device
     }

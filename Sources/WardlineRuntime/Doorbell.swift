@@ -5,15 +5,17 @@ import Synchronization
 /// next poll: alarms go from the engine to the store, and from the store to Kafka and RabbitMQ,
 /// without waiting out an idle sleep at each step. Rings coalesce; a wait also ends on its timeout,
 /// so a lost ring costs one poll period, never a stall.
-final class Doorbell: Sendable {
+package final class Doorbell: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private let rung = Atomic<Bool>(false)
 
-    func ring() {
+    package init() {}
+
+    package func ring() {
         if !rung.exchange(true, ordering: .acquiringAndReleasing) { semaphore.signal() }
     }
 
-    func wait(micros: Int) {
+    package func wait(micros: Int) {
         _ = semaphore.wait(timeout: .now() + .microseconds(micros))
         rung.store(false, ordering: .releasing)
     }

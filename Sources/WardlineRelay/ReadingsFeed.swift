@@ -1,7 +1,9 @@
 import Logging
 import WardlineEngine
 import WardlineHub
+import WardlineIngest
 import WardlineKafka
+import WardlineRuntime
 
 /// Optional: every scored reading to its own Kafka topic, keyed by device — the feed a second
 /// Wardline node or an analytics consumer reads (`WARDLINE_KAFKA_READINGS_TOPIC`).
@@ -10,7 +12,7 @@ import WardlineKafka
 /// outbox: librdkafka's queue holds readings while the broker is away (idempotent producer, so no
 /// duplicates on retry); if that queue is full, the reading is counted in `readingsNotFed`,
 /// logged, and the engine goes on — it never waits on Kafka.
-final class ReadingsFeed: EngineSink, @unchecked Sendable {
+package final class ReadingsFeed: EngineSink, @unchecked Sendable {
     private let producer: KafkaProducer
     private let topic: String
     private let counters: PipelineCounters
@@ -18,7 +20,7 @@ final class ReadingsFeed: EngineSink, @unchecked Sendable {
     /// Used on the consumer thread only (the engine sink's thread).
     private let encoder = FrameEncoder()
 
-    init(brokers: String, topic: String, counters: PipelineCounters, log: RateLimitedLog) throws {
+    package init(brokers: String, topic: String, counters: PipelineCounters, log: RateLimitedLog) throws {
         self.topic = topic
         self.counters = counters
         self.log = log
@@ -27,7 +29,7 @@ final class ReadingsFeed: EngineSink, @unchecked Sendable {
         }
     }
 
-    func accept(_ event: EngineEvent) {
+    package func accept(_ event: EngineEvent) {
         guard case .scored(let reading, let score) = event else { return }
         do {
             try producer.send(topic: topic, key: reading.deviceID, value: encoder.scoredReadingBody(reading, score),
@@ -39,5 +41,5 @@ final class ReadingsFeed: EngineSink, @unchecked Sendable {
         }
     }
 
-    func flush() { producer.flush(timeoutMillis: 5000) }
+    package func flush() { producer.flush(timeoutMillis: 5000) }
 }

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import WardlineCore
 import WardlineJournal
+import WardlineRuntime
 import WardlineStore
 
 /// Writes readings, rejections and device status to TimescaleDB in batches, on its own thread.
@@ -12,12 +13,19 @@ import WardlineStore
 /// database is down it keeps retrying with backoff; its queue holds `memoryBound` items and the
 /// rest wait in the journal (see `WriterQueue`). An item the database refuses for its data is put
 /// aside in `put_aside` with its error and the rest of its batch is written (`DataErrorSplit`).
-final class BatchWriter: PipelineSink, @unchecked Sendable {
-    struct Settings {
-        var databaseURL: String
-        var batchSize: Int
-        var batchAgeMillis: Int64
-        var shutdownGraceMillis: Int64
+package final class BatchWriter: PipelineSink, @unchecked Sendable {
+    package struct Settings {
+        package var databaseURL: String
+        package var batchSize: Int
+        package var batchAgeMillis: Int64
+        package var shutdownGraceMillis: Int64
+
+        package init(databaseURL: String, batchSize: Int, batchAgeMillis: Int64, shutdownGraceMillis: Int64) {
+            self.databaseURL = databaseURL
+            self.batchSize = batchSize
+            self.batchAgeMillis = batchAgeMillis
+            self.shutdownGraceMillis = shutdownGraceMillis
+        }
     }
 
     private let settings: Settings
@@ -39,7 +47,7 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     private var store: VitalsStore?
     private var abandoned = false
 
-    init(settings: Settings, memoryBound: Int, counters: PipelineCounters, logger: Logger,
+    package init(settings: Settings, memoryBound: Int, counters: PipelineCounters, logger: Logger,
          reader: JournalReader, keeper: CheckpointKeeper, decoder: MessageDecoder, journalID: String) {
         self.journalID = journalID
         self.settings = settings
@@ -54,23 +62,23 @@ final class BatchWriter: PipelineSink, @unchecked Sendable {
     }
 
     /// Everything up to this journal position is in the database (or put aside).
-    var committedThrough: JournalPosition { JournalPosition(rawValue: checkpointRaw.load(ordering: .acquiring)) }
-    var isDatabaseUp: Bool { databaseState.load(ordering: .relaxed) == 1 }
-    var isStopped: Bool { stopped.load(ordering: .acquiring) }
-    var waiting: Int { queue.withLock { $0.waiting } }
+    package var committedThrough: JournalPosition { JournalPosition(rawValue: checkpointRaw.load(ordering: .acquiring)) }
+    package var isDatabaseUp: Bool { databaseState.load(ordering: .relaxed) == 1 }
+    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    package var waiting: Int { queue.withLock { $0.waiting } }
 
-    func accept(_ item: IngestItem) {
+    package func accept(_ item: IngestItem) {
         if case .deviceAlert = item.event { return }  // not stored by the writer; the engine owns alerts
         let admission = queue.withLock { $0.admit(item, now: wallClockMillis()) }
         if admission == .spilled { counters.spilledToJournal.add() }
     }
 
-    func start() {
+    package func start() {
         startDedicatedThread(named: "wardline-writer") { [self] in run() }
     }
 
     /// Call once nothing more will be accepted: flushes everything, then the thread ends.
-    func stopAfterFlushing() {
+    package func stopAfterFlushing() {
         stopDeadline.store(wallClockMillis() + settings.shutdownGraceMillis, ordering: .relaxed)
         stopRequested.store(true, ordering: .releasing)
     }

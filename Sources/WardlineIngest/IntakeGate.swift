@@ -2,6 +2,7 @@ import Logging
 import Synchronization
 import WardlineJournal
 import WardlineMQTT
+import WardlineRuntime
 
 /// Pauses MQTT intake while the journal has no room (free space below the watermark, the segment
 /// bound reached, or a segment the disk refused) and resumes it when room is back.
@@ -11,8 +12,8 @@ import WardlineMQTT
 /// broker keeps it for Wardline's persistent session. This gate's own thread measures the free
 /// space every 250 ms (the MQTT thread also measures after each new segment), resumes intake,
 /// reports the journal on the health board (`/ready`) and in `/metrics`, and logs each change once.
-final class IntakeGate: @unchecked Sendable {
-    let room: JournalRoom
+package final class IntakeGate: @unchecked Sendable {
+    package let room: JournalRoom
     private let directory: String
     private let oldestNeeded: @Sendable () -> JournalPosition
     private let health: HealthBoard
@@ -28,9 +29,9 @@ final class IntakeGate: @unchecked Sendable {
     /// Set once in `start`, before the gate's thread or the MQTT thread exist.
     private var intake: MQTTClient?
     /// A refused segment is tried again after this long (a full disk that looks fine, an I/O error).
-    static let refusedRetryMillis: Int64 = 5000
+    package static let refusedRetryMillis: Int64 = 5000
 
-    init(room: JournalRoom, directory: String, segment: UInt32, oldestNeeded: @escaping @Sendable () -> JournalPosition,
+    package init(room: JournalRoom, directory: String, segment: UInt32, oldestNeeded: @escaping @Sendable () -> JournalPosition,
          health: HealthBoard, counters: PipelineCounters, logger: Logger) {
         self.room = room
         self.directory = directory
@@ -41,17 +42,17 @@ final class IntakeGate: @unchecked Sendable {
         self.log = RateLimitedLog(logger: logger, perInterval: 1, intervalMillis: 60_000)
     }
 
-    var freeBytesNow: Int { freeBytes.load(ordering: .relaxed) }
-    var isPaused: Bool { pausedFor.withLock { $0 != nil } }
+    package var freeBytesNow: Int { freeBytes.load(ordering: .relaxed) }
+    package var isPaused: Bool { pausedFor.withLock { $0 != nil } }
 
     /// MQTT thread, after each append: what should pause intake now, if anything.
-    func shortage(segment current: UInt32) -> JournalRoom.Shortage? {
+    package func shortage(segment current: UInt32) -> JournalRoom.Shortage? {
         if segment.exchange(current, ordering: .relaxed) != current { measure() }
         return room.shortage(freeBytes: freeBytes.load(ordering: .relaxed), segmentsHeld: segmentsHeld, pausedFor: nil)
     }
 
     /// MQTT thread: intake pauses for `shortage` once this message is handled.
-    func pausing(for shortage: JournalRoom.Shortage, now: Int64) {
+    package func pausing(for shortage: JournalRoom.Shortage, now: Int64) {
         pausedFor.withLock { $0 = (shortage, now) }
         counters.journalPauses.add()
         log.warning(key: "intake-paused", now: now, "journal has no room; intake paused, the broker keeps readings for this session",
@@ -60,7 +61,7 @@ final class IntakeGate: @unchecked Sendable {
     }
 
     /// Starts intake, or waits paused if the journal has no room even now; then watches.
-    func start(intake: MQTTClient) throws {
+    package func start(intake: MQTTClient) throws {
         self.intake = intake
         measure()
         if let shortage = room.shortage(freeBytes: freeBytesNow, segmentsHeld: segmentsHeld, pausedFor: nil) {
@@ -74,7 +75,7 @@ final class IntakeGate: @unchecked Sendable {
     }
 
     /// Stops watching (so intake is not resumed behind a shutdown); returns once the thread ended.
-    func stop() {
+    package func stop() {
         stopRequested.store(true, ordering: .relaxed)
         while watching.load(ordering: .relaxed) && !stopped.load(ordering: .acquiring) { sleepMicros(1000) }
     }

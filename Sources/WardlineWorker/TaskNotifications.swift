@@ -5,8 +5,8 @@ import WardlineTasks
 
 /// What the delivery channels send: the page a gateway turns into pager messages, and the ward
 /// summary. JSON with snake_case keys; `job_id` lets the gateway drop a repeated delivery.
-enum TaskNotifications {
-    static func page(_ job: TaskJob, roster: OnCallRoster, now: Int64) -> ClinicalNotice {
+package enum TaskNotifications {
+    package static func page(_ job: TaskJob, roster: OnCallRoster, now: Int64) -> ClinicalNotice {
         let tier = job.tier ?? .onCall
         let a = job.alarm
         let who = a?.patientID.map { "patient \($0)" } ?? a?.deviceID.map { "device \($0)" } ?? "unknown patient"
@@ -25,7 +25,7 @@ enum TaskNotifications {
 
     /// A page to the technical on-call about the alarm system itself (serve silent or stalled, its
     /// heartbeats unreadable), and the message when it works again. No patient data.
-    static func system(_ notice: ServeWatch.Notice, recipients: [String], now: Int64) -> ClinicalNotice {
+    package static func system(_ notice: ServeWatch.Notice, recipients: [String], now: Int64) -> ClinicalNotice {
         var body: [String: Any] = ["kind": "system_alarm", "role": "technical_on_call", "recipients": recipients,
                                    "subject": notice.subject, "sent_at": now]
         let text: String
@@ -51,7 +51,7 @@ enum TaskNotifications {
         return ClinicalNotice(jobID: jobID, kind: "system_alarm", text: text, logLine: text, json: json(body))
     }
 
-    static func summary(_ job: TaskJob, lines: [TaskQueries.WardLine], end: Int64) -> ClinicalNotice {
+    package static func summary(_ job: TaskJob, lines: [TaskQueries.WardLine], end: Int64) -> ClinicalNotice {
         let raised = lines.reduce(0) { $0 + $1.raised }
         let acknowledged = lines.reduce(0) { $0 + $1.acknowledged }
         let text = "Ward summary, 24 h to \(Date(timeIntervalSince1970: Double(end) / 1000)): \(raised) alarms, \(acknowledged) acknowledged"

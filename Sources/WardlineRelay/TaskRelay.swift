@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import WardlineRuntime
 import WardlineStore
 import WardlineTaskQueue
 import WardlineTasks
@@ -12,9 +13,9 @@ import WardlineTasks
 /// While the broker is unreachable or refuses the login, Wardline keeps running: the relay says
 /// why once, reports it on the health board (`rabbitmq`, not required: alarms are still raised,
 /// stored and shown; only paging waits) and tries again with backoff up to 30 s.
-final class TaskRelay: @unchecked Sendable {
+package final class TaskRelay: @unchecked Sendable {
     /// Rung by the alarm writer when it has stored alarms (and so, maybe, rows for this relay).
-    let doorbell = Doorbell()
+    package let doorbell = Doorbell()
     private let url: String
     private let endpoint: AMQPEndpoint
     private let topology: TaskTopology
@@ -25,7 +26,7 @@ final class TaskRelay: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let stopDeadline = Atomic<Int64>(.max)
 
-    init(url: String, endpoint: AMQPEndpoint, topology: TaskTopology, health: HealthBoard, counters: PipelineCounters,
+    package init(url: String, endpoint: AMQPEndpoint, topology: TaskTopology, health: HealthBoard, counters: PipelineCounters,
          logger: Logger) {
         self.url = url
         self.endpoint = endpoint
@@ -36,14 +37,14 @@ final class TaskRelay: @unchecked Sendable {
         health.report("rabbitmq", ok: false, detail: "connecting to \(endpoint)", required: false)
     }
 
-    func start() { startDedicatedThread(named: "wardline-tasks") { [self] in run() } }
+    package func start() { startDedicatedThread(named: "wardline-tasks") { [self] in run() } }
 
-    func stopAfterFlushing(graceMillis: Int64) {
+    package func stopAfterFlushing(graceMillis: Int64) {
         stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
         stopRequested.store(true, ordering: .releasing)
     }
 
-    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
     private func run() {
         var store: TaskOutboxStore?

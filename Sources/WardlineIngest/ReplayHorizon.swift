@@ -12,15 +12,15 @@ import WardlineJournal
 ///
 /// Samples are kept once per `granuleMillis` of received time, so memory is bounded by
 /// horizon / granule whatever the message rate.
-struct ReplayHorizon {
-    let horizonMillis: Int64
-    let granuleMillis: Int64
+package struct ReplayHorizon {
+    package let horizonMillis: Int64
+    package let granuleMillis: Int64
     private var samples: [(receivedAt: Int64, position: JournalPosition)] = []
     private var head = 0
     /// Replaying from here misses no evidence of any message noted so far. Only grows.
-    private(set) var floor: JournalPosition
+    package private(set) var floor: JournalPosition
 
-    init(horizonMillis: Int64, start: JournalPosition, granuleMillis: Int64 = 250) {
+    package init(horizonMillis: Int64, start: JournalPosition, granuleMillis: Int64 = 250) {
         self.horizonMillis = max(0, horizonMillis)
         self.granuleMillis = max(1, granuleMillis)
         floor = start
@@ -28,7 +28,7 @@ struct ReplayHorizon {
 
     /// Notes a processed journalled message; returns the new floor.
     @discardableResult
-    mutating func note(_ position: JournalPosition, receivedAt: Int64) -> JournalPosition {
+    package mutating func note(_ position: JournalPosition, receivedAt: Int64) -> JournalPosition {
         if head == samples.count || receivedAt >= samples[samples.count - 1].receivedAt + granuleMillis {
             samples.append((receivedAt, position))
         }

@@ -9,13 +9,13 @@ import WardlineTasks
 /// fast, and the page goes to the fallback at once); after the cool-down one delivery probes it.
 ///
 /// Owned by the worker's one thread; not thread-safe.
-final class PageDelivery {
+package final class PageDelivery {
     private struct Guarded {
         let channel: DeliveryChannel
         var breaker: CircuitBreaker
     }
 
-    enum Attempt: Equatable {
+    package enum Attempt: Equatable {
         case delivered
         case failed(String)
         /// Not tried: the channel's circuit is open.
@@ -23,28 +23,28 @@ final class PageDelivery {
     }
 
     /// What the primary channels did with one notice.
-    struct Outcome {
-        var accepted: [String] = []
-        var failures: [String] = []
+    package struct Outcome {
+        package var accepted: [String] = []
+        package var failures: [String] = []
         /// A channel was skipped because its circuit is open.
-        var failedFast = false
-        var complete: Bool { failures.isEmpty }
+        package var failedFast = false
+        package var complete: Bool { failures.isEmpty }
     }
 
     private var primary: [Guarded]
     private var fallbackChannel: Guarded?
     private let logger: Logger
 
-    init(primary: [DeliveryChannel], fallback: DeliveryChannel?, breaker: CircuitBreaker.Settings, logger: Logger) {
+    package init(primary: [DeliveryChannel], fallback: DeliveryChannel?, breaker: CircuitBreaker.Settings, logger: Logger) {
         self.primary = primary.map { Guarded(channel: $0, breaker: CircuitBreaker(settings: breaker)) }
         fallbackChannel = fallback.map { Guarded(channel: $0, breaker: CircuitBreaker(settings: breaker)) }
         self.logger = logger
     }
 
-    var fallbackName: String? { fallbackChannel?.channel.name }
+    package var fallbackName: String? { fallbackChannel?.channel.name }
 
     /// Each primary channel not in `done` (those that took this notice on an earlier attempt).
-    func deliverPrimary(_ n: ClinicalNotice, skipping done: Set<String> = [], now: Int64) -> Outcome {
+    package func deliverPrimary(_ n: ClinicalNotice, skipping done: Set<String> = [], now: Int64) -> Outcome {
         var outcome = Outcome()
         for i in primary.indices where !done.contains(primary[i].channel.name) {
             switch attempt(&primary[i], n, now: now) {
@@ -59,7 +59,7 @@ final class PageDelivery {
     }
 
     /// Through the fallback channel; `.failed` when there is none.
-    func deliverFallback(_ n: ClinicalNotice, now: Int64) -> Attempt {
+    package func deliverFallback(_ n: ClinicalNotice, now: Int64) -> Attempt {
         guard fallbackChannel != nil else { return .failed("no fallback channel configured") }
         return attempt(&fallbackChannel!, n, now: now)
     }
@@ -67,7 +67,7 @@ final class PageDelivery {
     /// What is wrong with the channels now, for the worker's heartbeat row ("" when nothing):
     /// serve shows it to the ward and on `/ready`. Only open circuits count: a single failed
     /// attempt is a blip.
-    var problems: String {
+    package var problems: String {
         var parts: [String] = []
         for g in primary + (fallbackChannel.map { [$0] } ?? []) {
             guard let since = g.breaker.failingSince else { continue }

@@ -2,20 +2,20 @@ import Synchronization
 
 /// The engine's measured device clock offsets, published for REST and `/metrics`. The consumer
 /// thread replaces the snapshot every couple of seconds; readers take a copy under the lock.
-final class DeviceClocks: Sendable {
+package final class DeviceClocks: Sendable {
     private let offsets = Mutex<[String: Int64]>([:])
     /// The bound beyond which a clock is a technical alarm (ms; 0: no alarm).
-    let alarmAbove: Int64
+    package let alarmAbove: Int64
 
-    init(alarmAbove: Int64) { self.alarmAbove = alarmAbove }
+    package init(alarmAbove: Int64) { self.alarmAbove = alarmAbove }
 
-    func replace(_ new: [String: Int64]) { offsets.withLock { $0 = new } }
+    package func replace(_ new: [String: Int64]) { offsets.withLock { $0 = new } }
 
     /// Milliseconds the device's clock is ahead of Wardline's (negative: behind), nil if unmeasured.
-    func offset(of device: String) -> Int64? { offsets.withLock { $0[device] } }
+    package func offset(of device: String) -> Int64? { offsets.withLock { $0[device] } }
 
     /// The largest offset either way, and how many devices are beyond the alarm bound.
-    var summary: (largest: Int64, beyondBound: Int) {
+    package var summary: (largest: Int64, beyondBound: Int) {
         offsets.withLock { o in
             var largest: Int64 = 0, beyond = 0
             for v in o.values {

@@ -1,8 +1,9 @@
 import Foundation
 import WardlineCore
 import WardlineHub
-import WardlineWeb
 import WardlineMQTT
+import WardlineWard
+import WardlineWeb
 
 /// Every setting Wardline reads, with its environment name, default and meaning.
 /// The README's configuration table is `wardline config --markdown`.
@@ -117,6 +118,7 @@ private extension Array {
 
 public struct ConfigurationError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Wardline's one typed configuration, read from the environment and an optional file.

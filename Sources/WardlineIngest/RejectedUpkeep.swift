@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import WardlineCore
+import WardlineRuntime
 import WardlineStore
 
 /// Bounds what bad input can grow (issue 12). Sits in front of the database writer as a sink:
@@ -12,13 +13,21 @@ import WardlineStore
 /// second and deletes rejected messages older than the retention at start and every
 /// `retentionEveryMillis`. Counts not yet written are lost on kill -9 (at most about a second's
 /// worth; the metrics are in memory too), and held, merged, while the database is down.
-final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
-    struct Settings {
-        var databaseURL: String
-        var samplesPerDeviceReason: Int
-        var retentionDays: Int
-        var retentionEveryMillis: Int64 = 5 * 60 * 1000
-        var flushEveryMillis: Int64 = 1000
+package final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
+    package struct Settings {
+        package var databaseURL: String
+        package var samplesPerDeviceReason: Int
+        package var retentionDays: Int
+        package var retentionEveryMillis: Int64 = 5 * 60 * 1000
+        package var flushEveryMillis: Int64 = 1000
+
+        package init(databaseURL: String, samplesPerDeviceReason: Int, retentionDays: Int, retentionEveryMillis: Int64 = 5 * 60 * 1000, flushEveryMillis: Int64 = 1000) {
+            self.databaseURL = databaseURL
+            self.samplesPerDeviceReason = samplesPerDeviceReason
+            self.retentionDays = retentionDays
+            self.retentionEveryMillis = retentionEveryMillis
+            self.flushEveryMillis = flushEveryMillis
+        }
     }
 
     private let next: any PipelineSink
@@ -33,7 +42,7 @@ final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
     private var unwritten: [RejectionSampler.Tally] = []
 
     /// Hands everything but the unsampled rejections on to `next` (the database writer).
-    init(next: any PipelineSink, settings: Settings, counters: PipelineCounters, logger: Logger) {
+    package init(next: any PipelineSink, settings: Settings, counters: PipelineCounters, logger: Logger) {
         self.next = next
         self.settings = settings
         self.counters = counters
@@ -41,7 +50,7 @@ final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
         self.sampler = Mutex(RejectionSampler(perWindow: settings.samplesPerDeviceReason))
     }
 
-    func accept(_ item: IngestItem) {
+    package func accept(_ item: IngestItem) {
         if case .rejected(let m) = item.event,
            !sampler.withLock({ $0.admit(deviceID: m.deviceID, reason: m.reason, receivedAt: m.receivedAt) }) {
             counters.rejectedUnsampled(m.reason).add()
@@ -50,10 +59,10 @@ final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
         next.accept(item)
     }
 
-    func start() { startDedicatedThread(named: "wardline-rejected") { [self] in run() } }
+    package func start() { startDedicatedThread(named: "wardline-rejected") { [self] in run() } }
 
     /// Writes the counts gathered so far (one attempt, waited for at most two seconds); the thread ends.
-    func stop() {
+    package func stop() {
         stopRequested.store(true, ordering: .releasing)
         bell.ring()
         let deadline = wallClockMillis() + 2000
@@ -104,7 +113,7 @@ final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
         unwritten.removeAll()
     }
 
-    static func merge(_ tallies: [RejectionSampler.Tally]) -> [RejectionSampler.Tally] {
+    package static func merge(_ tallies: [RejectionSampler.Tally]) -> [RejectionSampler.Tally] {
         var byKey: [String: RejectionSampler.Tally] = [:]
         var order: [String] = []
         for t in tallies {
