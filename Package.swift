@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Ordered graceful shutdown of serve's parts (SIGTERM: intake first, writers last).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // Tests only: the differential property test of FastVitalsParser against JSONDecoder.
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
@@ -83,6 +85,7 @@ let package = Package(
             "WardlineAPI", "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineIngest", "WardlineJournal",
             "WardlineMQTT", "WardlineRelay", "WardlineRuntime", "WardlineStore", "WardlineTasks", "WardlineWard", "WardlineWeb",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
             "WardlineConfig", "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWard", "WardlineWeb", "WardlineHub",

@@ -18,13 +18,11 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
         package var databaseURL: String
         package var batchSize: Int
         package var batchAgeMillis: Int64
-        package var shutdownGraceMillis: Int64
 
-        package init(databaseURL: String, batchSize: Int, batchAgeMillis: Int64, shutdownGraceMillis: Int64) {
+        package init(databaseURL: String, batchSize: Int, batchAgeMillis: Int64) {
             self.databaseURL = databaseURL
             self.batchSize = batchSize
             self.batchAgeMillis = batchAgeMillis
-            self.shutdownGraceMillis = shutdownGraceMillis
         }
     }
 
@@ -37,11 +35,9 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
     private let decoder: MessageDecoder
     private let journalID: String
     private let checkpointRaw: Atomic<UInt64>
-    private let stopRequested = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
+    package let thread = PartThread(name: "wardline-writer")
     /// 0: not yet connected, 1: up, 2: down.
     private let databaseState = Atomic<Int>(0)
-    private let stopDeadline = Atomic<Int64>(.max)
     private let log: RateLimitedLog
     // Writer-thread state.
     private var store: VitalsStore?
@@ -64,7 +60,6 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
     /// Everything up to this journal position is in the database (or put aside).
     package var committedThrough: JournalPosition { JournalPosition(rawValue: checkpointRaw.load(ordering: .acquiring)) }
     package var isDatabaseUp: Bool { databaseState.load(ordering: .relaxed) == 1 }
-    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
     package var waiting: Int { queue.withLock { $0.waiting } }
 
     package func accept(_ item: IngestItem) {
@@ -73,33 +68,28 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
         if admission == .spilled { counters.spilledToJournal.add() }
     }
 
-    package func start() {
-        startDedicatedThread(named: "wardline-writer") { [self] in run() }
-    }
+    package func start() { thread.start { [self] in run() } }
 
-    /// Call once nothing more will be accepted: flushes everything, then the thread ends.
-    package func stopAfterFlushing() {
-        stopDeadline.store(wallClockMillis() + settings.shutdownGraceMillis, ordering: .relaxed)
-        stopRequested.store(true, ordering: .releasing)
-    }
+    /// Call once nothing more will be accepted: flushes everything, then the thread ends. Past
+    /// `deadline` with the database down, the rest stays in the journal for the next start.
+    package func stopAfterFlushing(deadline: Int64) { thread.requestStop(deadline: deadline) }
 
     private func run() {
         while !abandoned {
-            let stopping = stopRequested.load(ordering: .acquiring)
+            let stopping = thread.isStopping
             let batch = queue.withLock {
                 $0.takeBatch(max: settings.batchSize, maxAgeMillis: settings.batchAgeMillis, now: wallClockMillis(), force: stopping)
             }
             if !batch.isEmpty { write(batch); continue }
             if let spill = queue.withLock({ $0.pendingSpill }) { replay(spill); continue }
             if stopping { break }
-            sleepMicros(2000)
+            thread.pause(millis: 2)
         }
         if abandoned {
             logger.error("database unreachable at shutdown; unwritten readings stay in the journal for the next start",
                          metadata: ["waiting": "\(waiting)"])
         }
         store = nil
-        stopped.store(true, ordering: .releasing)
     }
 
     // MARK: writing
@@ -130,7 +120,7 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
             } catch {
                 databaseWentDown(error)
             }
-            if stopRequested.load(ordering: .acquiring) && wallClockMillis() > stopDeadline.load(ordering: .relaxed) { abandoned = true; return }
+            if thread.isPastDeadline { abandoned = true; return }
             sleepMicros(Int(pause) * 1000)
             pause = min(pause * 2, 5000)
         }

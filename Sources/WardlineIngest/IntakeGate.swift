@@ -23,9 +23,7 @@ package final class IntakeGate: @unchecked Sendable {
     private let freeBytes = Atomic<Int>(Int.max)
     private let segment: Atomic<UInt32>
     private let pausedFor = Mutex<(shortage: JournalRoom.Shortage, since: Int64)?>(nil)
-    private let stopRequested = Atomic<Bool>(false)
-    private let watching = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
+    package let thread = PartThread(name: "wardline-intake-gate")
     /// Set once in `start`, before the gate's thread or the MQTT thread exist.
     private var intake: MQTTClient?
     /// A refused segment is tried again after this long (a full disk that looks fine, an I/O error).
@@ -70,15 +68,11 @@ package final class IntakeGate: @unchecked Sendable {
             report(nil, paused: false)
             try intake.start()
         }
-        watching.store(true, ordering: .relaxed)
-        startDedicatedThread(named: "wardline-intake-gate") { [self] in run() }
+        thread.start { [self] in run() }
     }
 
-    /// Stops watching (so intake is not resumed behind a shutdown); returns once the thread ended.
-    package func stop() {
-        stopRequested.store(true, ordering: .relaxed)
-        while watching.load(ordering: .relaxed) && !stopped.load(ordering: .acquiring) { sleepMicros(1000) }
-    }
+    /// Stops watching, so intake is not resumed behind a shutdown; await `thread.finished()` after.
+    package func stop() { thread.requestStop() }
 
     private var segmentsHeld: Int { Int(segment.load(ordering: .relaxed) &- oldestNeeded().segment) }
 
@@ -89,8 +83,9 @@ package final class IntakeGate: @unchecked Sendable {
     }
 
     private func run() {
-        while !stopRequested.load(ordering: .relaxed) {
-            sleepMicros(250_000)
+        while !thread.isStopping {
+            thread.pause(millis: 250)
+            if thread.isStopping { break }
             measure()
             let now = wallClockMillis()
             let paused = pausedFor.withLock { $0 }
@@ -112,7 +107,6 @@ package final class IntakeGate: @unchecked Sendable {
             }
             report(shortage ?? paused?.shortage, paused: paused != nil)
         }
-        stopped.store(true, ordering: .releasing)
     }
 
     private func retryDelay(_ shortage: JournalRoom.Shortage) -> Int64 {

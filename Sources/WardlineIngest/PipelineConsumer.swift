@@ -25,8 +25,7 @@ package final class PipelineConsumer: @unchecked Sendable {
     private let counters: PipelineCounters
     private let log: RateLimitedLog
     private let tickMillis: Int64
-    private let producerFinished = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(false)
+    package let thread = PartThread(name: "wardline-consumer")
     /// True while start-up pushes the journal's unreplayed messages (the ring may run dry meanwhile).
     package let replaying = Atomic<Bool>(false)
     private var engineEvents: [EngineEvent] = []
@@ -59,14 +58,10 @@ package final class PipelineConsumer: @unchecked Sendable {
         self.tickMillis = tickMillis
     }
 
-    package func start() {
-        startDedicatedThread(named: "wardline-consumer") { [self] in run() }
-    }
+    package func start() { thread.start { [self] in run() } }
 
     /// Tells the consumer that nothing more will be pushed; it drains the ring and stops.
-    package func finishAfterDraining() { producerFinished.store(true, ordering: .releasing) }
-
-    package var isFinished: Bool { finished.load(ordering: .acquiring) }
+    package func finishAfterDraining() { thread.requestStop() }
 
     /// Replaying the journal from here regenerates everything processed so far, evidence included.
     /// Stored only after the events of the messages before it were handed to the sinks.
@@ -75,7 +70,7 @@ package final class PipelineConsumer: @unchecked Sendable {
     private func run() {
         var idle = 0
         while true {
-            let done = producerFinished.load(ordering: .acquiring)
+            let done = thread.isStopping
             let n = ring.popBatch(max: 1024) { item in handle(item) }
             let now = wallClockMillis()
             heartbeat.beat(now: now)
@@ -99,7 +94,6 @@ package final class PipelineConsumer: @unchecked Sendable {
             idle += 1
             if idle > 64 { sleepMicros(idle > 66 ? 1000 : 200) }
         }
-        finished.store(true, ordering: .releasing)
     }
 
     private func handle(_ item: IngestItem) {

@@ -35,9 +35,7 @@ package final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
     private let counters: PipelineCounters
     private let logger: Logger
     private let sampler: Mutex<RejectionSampler>
-    private let stopRequested = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
-    private let bell = Doorbell()
+    package let thread = PartThread(name: "wardline-rejected")
     // Upkeep-thread state.
     private var unwritten: [RejectionSampler.Tally] = []
 
@@ -59,22 +57,17 @@ package final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
         next.accept(item)
     }
 
-    package func start() { startDedicatedThread(named: "wardline-rejected") { [self] in run() } }
+    package func start() { thread.start { [self] in run() } }
 
-    /// Writes the counts gathered so far (one attempt, waited for at most two seconds); the thread ends.
-    package func stop() {
-        stopRequested.store(true, ordering: .releasing)
-        bell.ring()
-        let deadline = wallClockMillis() + 2000
-        while !stopped.load(ordering: .acquiring) && wallClockMillis() < deadline { sleepMicros(1000) }
-    }
+    /// Writes the counts gathered so far (one attempt); the thread ends.
+    package func stop() { thread.requestStop() }
 
     private func run() {
         var store: RejectedStore?
         var failing = false
         var nextRetention: Int64 = 0
         while true {
-            let stopping = stopRequested.load(ordering: .acquiring)
+            let stopping = thread.isStopping
             do {
                 let s = try store ?? RejectedStore(db: PostgresConnection(url: settings.databaseURL))
                 store = s
@@ -99,9 +92,8 @@ package final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
                 failing = true
             }
             if stopping { break }
-            bell.wait(micros: Int(settings.flushEveryMillis) * 1000)
+            thread.pause(millis: Int(settings.flushEveryMillis))
         }
-        stopped.store(true, ordering: .releasing)
     }
 
     private func flush(_ store: RejectedStore) throws {

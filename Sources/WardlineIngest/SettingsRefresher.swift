@@ -16,7 +16,7 @@ package final class SettingsRefresher: @unchecked Sendable {
     private let commands: EngineCommandQueue
     private let intervalMillis: Int64
     private let logger: Logger
-    private let stopRequested = Atomic<Bool>(false)
+    package let thread = PartThread(name: "wardline-settings")
     private let wanted = Atomic<Bool>(false)
     /// Refreshes asked for, and the newest of them a completed read has covered.
     private let requested = Atomic<Int>(0)
@@ -42,14 +42,15 @@ package final class SettingsRefresher: @unchecked Sendable {
                     metadata: ["devices": "\(assignments.count)", "patients_with_settings": "\(settings.count)"])
     }
 
-    package func start() { startDedicatedThread(named: "wardline-settings") { [self] in run() } }
+    package func start() { thread.start { [self] in run() } }
 
-    package func stop() { stopRequested.store(true, ordering: .relaxed) }
+    package func stop() { thread.requestStop() }
 
     /// Re-reads at once (a change was just made through the API).
     package func refreshSoon() {
         requested.add(1, ordering: .relaxed)
         wanted.store(true, ordering: .releasing)
+        thread.doorbell.ring()
     }
 
     /// Re-reads at once and waits (up to `timeoutMillis`) until the read is done, so an admission or
@@ -58,6 +59,7 @@ package final class SettingsRefresher: @unchecked Sendable {
     package func refreshAndWait(timeoutMillis: Int64 = 3000) {
         let ticket = requested.add(1, ordering: .relaxed).newValue
         wanted.store(true, ordering: .releasing)
+        thread.doorbell.ring()
         let deadline = wallClockMillis() + timeoutMillis
         while completed.load(ordering: .acquiring) < ticket && wallClockMillis() < deadline { sleepMicros(2000) }
     }
@@ -65,12 +67,9 @@ package final class SettingsRefresher: @unchecked Sendable {
     private func run() {
         var db: PostgresConnection?
         var failing = false
-        while !stopRequested.load(ordering: .relaxed) {
-            var slept: Int64 = 0
-            while slept < intervalMillis && !stopRequested.load(ordering: .relaxed) && !wanted.load(ordering: .acquiring) {
-                sleepMicros(10_000)
-                slept += 10
-            }
+        while !thread.isStopping {
+            if !wanted.load(ordering: .acquiring) { thread.pause(millis: Int(intervalMillis)) }
+            if thread.isStopping { break }
             wanted.store(false, ordering: .releasing)
             let covering = requested.load(ordering: .acquiring)
             do {

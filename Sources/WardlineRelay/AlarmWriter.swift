@@ -39,9 +39,7 @@ package final class AlarmWriter: EngineSink, @unchecked Sendable {
     private let log: RateLimitedLog
     private let counters: PipelineCounters
     private let queue = Mutex(Queue())
-    private let stopRequested = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
-    private let stopDeadline = Atomic<Int64>(.max)
+    package let thread = PartThread(name: "wardline-alarms")
     /// The consumer's replay floor: done through there once nothing waits here.
     private let processed: @Sendable () -> JournalPosition
     private let keeper: CheckpointKeeper?
@@ -63,7 +61,8 @@ package final class AlarmWriter: EngineSink, @unchecked Sendable {
     }
 
     /// Rung when an alarm arrives; the writer rings `downstream` (the relays) once it is stored.
-    package let doorbell = Doorbell()
+    /// Rung when there is work: the loop's pause ends at once.
+    package var doorbell: Doorbell { thread.doorbell }
     package var downstream: [Doorbell] = []
 
     package func accept(_ event: EngineEvent) { accept(event, replayFrom: nil) }
@@ -87,23 +86,19 @@ package final class AlarmWriter: EngineSink, @unchecked Sendable {
         }
     }
 
-    package func start() {
-        startDedicatedThread(named: "wardline-alarms") { [self] in run() }
-    }
+    package func start() { thread.start { [self] in run() } }
 
-    package func stopAfterFlushing(graceMillis: Int64) {
-        stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
-        stopRequested.store(true, ordering: .releasing)
-    }
+    /// Sends (or stores) what is in hand, then the thread ends; past `deadline` the rest waits
+    /// in the database for the next start.
+    package func stopAfterFlushing(deadline: Int64) { thread.requestStop(deadline: deadline) }
 
-    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
     package var waiting: Int { queue.withLock { $0.pending.count } }
 
     private func run() {
         var pause = 100
         var down = false
         while true {
-            let stopping = stopRequested.load(ordering: .acquiring)
+            let stopping = thread.isStopping
             heartbeat.beat(now: wallClockMillis())
             let batch = queue.withLock { q -> [Entry] in
                 defer { q.pending.removeAll() }
@@ -141,7 +136,7 @@ package final class AlarmWriter: EngineSink, @unchecked Sendable {
                                  metadata: ["error": "\(error)", "waiting": "\(batch.count)"])
                 }
                 down = true
-                if stopping && wallClockMillis() > stopDeadline.load(ordering: .relaxed) {
+                if thread.isPastDeadline {
                     leftAtShutdown()
                     break
                 }
@@ -149,7 +144,6 @@ package final class AlarmWriter: EngineSink, @unchecked Sendable {
                 pause = min(pause * 2, 5000)
             }
         }
-        stopped.store(true, ordering: .releasing)
     }
 
     /// The database refused this transition (with its outbox and task rows) for its data. The alarm

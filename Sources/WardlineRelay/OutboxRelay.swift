@@ -11,16 +11,15 @@ import WardlineStore
 /// a redelivery carries the same event_id.
 package final class OutboxRelay: @unchecked Sendable {
     /// Rung by the alarm writer when it has stored alarms (and so, maybe, rows for this relay).
-    package let doorbell = Doorbell()
+    /// Rung when there is work: the loop's pause ends at once.
+    package var doorbell: Doorbell { thread.doorbell }
     private let url: String
     private let brokers: String
     private var producer: KafkaProducer?   // relay thread only, after init
     private let box: ReportBox
     private let logger: Logger
     private let counters: PipelineCounters
-    private let stopRequested = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
-    private let stopDeadline = Atomic<Int64>(.max)
+    package let thread = PartThread(name: "wardline-outbox")
     private let health: HealthBoard
 
     package init(url: String, brokers: String, counters: PipelineCounters, health: HealthBoard, logger: Logger) throws {
@@ -51,14 +50,11 @@ package final class OutboxRelay: @unchecked Sendable {
         }
     }
 
-    package func start() { startDedicatedThread(named: "wardline-outbox") { [self] in run() } }
+    package func start() { thread.start { [self] in run() } }
 
-    package func stopAfterFlushing(graceMillis: Int64) {
-        stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
-        stopRequested.store(true, ordering: .releasing)
-    }
-
-    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    /// Sends (or stores) what is in hand, then the thread ends; past `deadline` the rest waits
+    /// in the database for the next start.
+    package func stopAfterFlushing(deadline: Int64) { thread.requestStop(deadline: deadline) }
 
     private func run() {
         var store: OutboxStore?
@@ -67,7 +63,7 @@ package final class OutboxRelay: @unchecked Sendable {
         var failing = false
         while true {
             let now = wallClockMillis()
-            let stopping = stopRequested.load(ordering: .acquiring)
+            let stopping = thread.isStopping
             do {
                 let s = try store ?? OutboxStore(db: PostgresConnection(url: url))
                 store = s
@@ -97,17 +93,16 @@ package final class OutboxRelay: @unchecked Sendable {
                         inFlight.insert(e.id)
                     }
                 }
-                if stopping && (inFlight.isEmpty || now > stopDeadline.load(ordering: .relaxed)) { break }
+                if stopping && (inFlight.isEmpty || thread.isPastDeadline) { break }
             } catch {
                 store = nil
                 logger.warning("outbox relay: database or producer error; retrying", metadata: ["error": "\(error)"])
-                if stopping && now > stopDeadline.load(ordering: .relaxed) { break }
+                if thread.isPastDeadline { break }
                 sleepMicros(500_000)
             }
             doorbell.wait(micros: 20_000)
         }
         producer?.flush(timeoutMillis: 2000)
-        stopped.store(true, ordering: .releasing)
     }
 }
 

@@ -15,16 +15,15 @@ import WardlineTasks
 /// stored and shown; only paging waits) and tries again with backoff up to 30 s.
 package final class TaskRelay: @unchecked Sendable {
     /// Rung by the alarm writer when it has stored alarms (and so, maybe, rows for this relay).
-    package let doorbell = Doorbell()
+    /// Rung when there is work: the loop's pause ends at once.
+    package var doorbell: Doorbell { thread.doorbell }
     private let url: String
     private let endpoint: AMQPEndpoint
     private let topology: TaskTopology
     private let health: HealthBoard
     private let counters: PipelineCounters
     private let logger: Logger
-    private let stopRequested = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
-    private let stopDeadline = Atomic<Int64>(.max)
+    package let thread = PartThread(name: "wardline-tasks")
 
     package init(url: String, endpoint: AMQPEndpoint, topology: TaskTopology, health: HealthBoard, counters: PipelineCounters,
          logger: Logger) {
@@ -37,14 +36,11 @@ package final class TaskRelay: @unchecked Sendable {
         health.report("rabbitmq", ok: false, detail: "connecting to \(endpoint)", required: false)
     }
 
-    package func start() { startDedicatedThread(named: "wardline-tasks") { [self] in run() } }
+    package func start() { thread.start { [self] in run() } }
 
-    package func stopAfterFlushing(graceMillis: Int64) {
-        stopDeadline.store(wallClockMillis() + graceMillis, ordering: .relaxed)
-        stopRequested.store(true, ordering: .releasing)
-    }
-
-    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    /// Sends (or stores) what is in hand, then the thread ends; past `deadline` the rest waits
+    /// in the database for the next start.
+    package func stopAfterFlushing(deadline: Int64) { thread.requestStop(deadline: deadline) }
 
     private func run() {
         var store: TaskOutboxStore?
@@ -54,9 +50,9 @@ package final class TaskRelay: @unchecked Sendable {
         var nextAttempt: Int64 = 0
         var declaredDelays = Set<Int>()
         while true {
-            let stopping = stopRequested.load(ordering: .acquiring)
+            let stopping = thread.isStopping
             let now = wallClockMillis()
-            if stopping && now > stopDeadline.load(ordering: .relaxed) { break }
+            if thread.isPastDeadline { break }
             // Connect at start and after a failure, jobs or not: a bad setting shows at once.
             if broker == nil && now >= nextAttempt {
                 do {
@@ -119,7 +115,6 @@ package final class TaskRelay: @unchecked Sendable {
                 sleepMicros(500_000)
             }
         }
-        stopped.store(true, ordering: .releasing)
     }
 
     private func connect() throws -> AMQPConnection {

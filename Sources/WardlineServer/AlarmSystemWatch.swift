@@ -34,8 +34,8 @@ final class AlarmSystemWatch: @unchecked Sendable {
     private let health: HealthBoard
     private let logger: Logger
     private let post: @Sendable ([UInt8], Bool) -> Void
-    private let stopRequested = Atomic<Bool>(false)
-    private let beatStopped = Atomic<Bool>(false)
+    let checking = PartThread(name: "wardline-watch")
+    let beating = PartThread(name: "wardline-heartbeat")
     /// The workers' rows as last read, and when (their ages grow while the database cannot be read).
     private let workers = Mutex<(rows: [SystemStatus.WorkerBeat], readAt: Int64)?>(nil)
     private let ownProblems = Mutex<String>("")
@@ -52,15 +52,20 @@ final class AlarmSystemWatch: @unchecked Sendable {
     }
 
     func start() {
-        startDedicatedThread(named: "wardline-watch") { [self] in check() }
-        startDedicatedThread(named: "wardline-heartbeat") { [self] in beat() }
+        checking.start { [self] in check() }
+        beating.start { [self] in beat() }
     }
 
-    /// Stops both threads and marks the row stopped (a stop on purpose is not an outage).
+    /// Stops both threads; the beat marks the row stopped (a stop on purpose is not an outage).
     func stop() {
-        stopRequested.store(true, ordering: .releasing)
-        var waited = 0
-        while !beatStopped.load(ordering: .acquiring) && waited < 2000 { sleepMicros(10_000); waited += 10 }
+        checking.requestStop()
+        beating.requestStop()
+    }
+
+    /// Returns once the row says stopped (or its one attempt failed).
+    func finished() async {
+        await checking.finished()
+        await beating.finished()
     }
 
     // MARK: the check
@@ -69,13 +74,13 @@ final class AlarmSystemWatch: @unchecked Sendable {
         let started = wallClockMillis()
         var last: SystemStatus?
         var previous = started
-        while !stopRequested.load(ordering: .acquiring) {
+        while !checking.isStopping {
             let now = wallClockMillis()
             defer { previous = now }
             // This thread was not running either (the process was frozen, SIGSTOP, or starved): the
             // others' stamps are as old as its own, and they get one round to beat before judging.
             if now - previous > 500 + settings.stallAfterMillis / 2 {
-                sleepMicros(100_000)
+                checking.pause(millis: 100)
                 continue
             }
             let stuck = (parts + [database]).map { (name: $0.name, millis: $0.stuckFor(now: now)) }
@@ -99,7 +104,7 @@ final class AlarmSystemWatch: @unchecked Sendable {
                 announce(status, now: now)
                 last = status
             }
-            sleepMicros(500_000)
+            checking.pause(millis: 500)
         }
     }
 
@@ -123,7 +128,7 @@ final class AlarmSystemWatch: @unchecked Sendable {
         var store: HeartbeatStore?
         var lastProblem: String?
         var first = true
-        while !stopRequested.load(ordering: .acquiring) {
+        while !beating.isStopping {
             database.begin(now: wallClockMillis())
             do {
                 let s = try store ?? HeartbeatStore(db: PostgresConnection(url: settings.databaseURL))
@@ -149,10 +154,8 @@ final class AlarmSystemWatch: @unchecked Sendable {
                 lastProblem = detail
             }
             database.end()
-            var slept: Int64 = 0
-            while slept < settings.heartbeatMillis && !stopRequested.load(ordering: .acquiring) { sleepMicros(20_000); slept += 20 }
+            beating.pause(millis: Int(settings.heartbeatMillis))
         }
         try? store?.stopped(instance: settings.instance)
-        beatStopped.store(true, ordering: .releasing)
     }
 }

@@ -13,7 +13,7 @@ final class StatsReporter: @unchecked Sendable {
     private let mqttConnected: @Sendable () -> Bool
     private let logger: Logger
     private let intervalMillis: Int64
-    private let stopRequested = Atomic<Bool>(false)
+    let thread = PartThread(name: "wardline-stats")
 
     init(counters: PipelineCounters, ring: RingBuffer<IngestItem>, writer: BatchWriter,
          mqttConnected: @escaping @Sendable () -> Bool, logger: Logger, intervalSeconds: Int) {
@@ -25,18 +25,16 @@ final class StatsReporter: @unchecked Sendable {
         self.intervalMillis = Int64(intervalSeconds) * 1000
     }
 
-    func start() {
-        startDedicatedThread(named: "wardline-stats") { [self] in run() }
-    }
+    func start() { thread.start { [self] in run() } }
 
-    func stop() { stopRequested.store(true, ordering: .relaxed) }
+    func stop() { thread.requestStop() }
 
     private func run() {
         var lastReceived = 0, lastInserted = 0, last = wallClockMillis()
-        while !stopRequested.load(ordering: .relaxed) {
-            sleepMicros(200_000)
+        while !thread.isStopping {
+            thread.pause(millis: Int(intervalMillis - (wallClockMillis() - last)))
             let now = wallClockMillis()
-            guard now - last >= intervalMillis else { continue }
+            guard !thread.isStopping, now - last >= intervalMillis else { continue }
             let received = counters.messagesReceived.count, inserted = counters.rowsInserted.count
             let seconds = Double(now - last) / 1000
             var rejects = Logger.Metadata()

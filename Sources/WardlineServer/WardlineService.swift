@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import WardlineAPI
 import WardlineConfig
@@ -28,21 +29,9 @@ public final class WardlineService: @unchecked Sendable {
     public let health = HealthBoard()
     private let logger: Logger
     private let registry = DeviceRegistry()
-    private var mqtt: MQTTClient?
-    private var ingest: MQTTIngest?
-    private var gate: IntakeGate?
-    private var consumer: PipelineConsumer?
-    private var writer: BatchWriter?
-    private var alarmWriter: AlarmWriter?
-    private var keeper: CheckpointKeeper?
-    private var outboxRelay: OutboxRelay?
-    private var taskRelay: TaskRelay?
-    private var refresher: SettingsRefresher?
-    private var rejectedUpkeep: RejectedUpkeep?
-    private var stats: StatsReporter?
-    private var web: WebServer?
-    private var readingsFeed: ReadingsFeed?
-    private var watch: AlarmSystemWatch?
+    /// Every part started so far, in start order; shutdown runs them in reverse.
+    private var parts: [PartService] = []
+    private let shutdownClock: ShutdownClock
     private let mqttForCommands = Mutex<MQTTClient?>(nil)
 
     /// The engine's device clock offsets, for REST and `/metrics`.
@@ -52,6 +41,12 @@ public final class WardlineService: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         deviceClocks = DeviceClocks(alarmAbove: Int64(configuration.deviceClockAlarmSeconds) * 1000)
+        shutdownClock = ShutdownClock(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
+    }
+
+    /// Notes a started part and what stops it, in start order.
+    private func started(_ name: String, stop: @escaping @Sendable () async -> Void) {
+        parts.append(PartService(description: name, stop: stop))
     }
 
     /// Starts every part; throws with a clear message when something cannot be fixed by waiting.
@@ -68,6 +63,7 @@ public final class WardlineService: @unchecked Sendable {
                                           intervalSeconds: c.assignmentRefreshSeconds, logger: logger)
         let directory = DirectoryBox()
         let web = try startWebServer(commands: commands, directory: directory, refresher: refresher)
+        started("web server") { web.server.stop() }
         refresher.onDirectory = { [web] d in
             directory.replace(d)
             web.server.post(directory: d)
@@ -85,8 +81,7 @@ public final class WardlineService: @unchecked Sendable {
         let replayFrom = checkpoint.position
         let reader = JournalReader(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes)
         let writer = BatchWriter(
-            settings: .init(databaseURL: c.databaseURL, batchSize: c.batchSize, batchAgeMillis: Int64(c.batchAgeMillis),
-                            shutdownGraceMillis: Int64(c.shutdownGraceSeconds) * 1000),
+            settings: .init(databaseURL: c.databaseURL, batchSize: c.batchSize, batchAgeMillis: Int64(c.batchAgeMillis)),
             memoryBound: c.writerMemoryReadings, counters: counters, logger: logger, reader: reader,
             keeper: keeper, decoder: MessageDecoder(registry: registry, limits: limits),
             journalID: try JournalIdentity.load(directory: c.journalDirectory))
@@ -111,46 +106,55 @@ public final class WardlineService: @unchecked Sendable {
                                       processed: { consumerBox.withLock { $0 }?.replayFloor ?? replayFrom })
         keeper.track { [writer] in writer.committedThrough }
         keeper.track { [alarmWriter] in alarmWriter.doneThrough }
-        self.keeper = keeper
-        if let brokers = c.kafkaBrokers {
-            let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, health: health, logger: logger)
-            relay.start()
-            alarmWriter.downstream.append(relay.doorbell)
-            outboxRelay = relay
-        }
+        // The relays drain the outboxes for up to 5 s after the alarm writer stored its last rows.
         if let endpoint {
             let relay = TaskRelay(url: c.databaseURL, endpoint: endpoint, topology: c.taskTopology, health: health,
                                   counters: counters, logger: logger)
             relay.start()
-            taskRelay = relay
+            started("task relay") { relay.stopAfterFlushing(deadline: wallClockMillis() + 5000); await relay.thread.finished() }
             alarmWriter.downstream.append(relay.doorbell)
         }
-        self.alarmWriter = alarmWriter
+        if let brokers = c.kafkaBrokers {
+            let relay = try OutboxRelay(url: c.databaseURL, brokers: brokers, counters: counters, health: health, logger: logger)
+            relay.start()
+            started("outbox relay") { relay.stopAfterFlushing(deadline: wallClockMillis() + 5000); await relay.thread.finished() }
+            alarmWriter.downstream.append(relay.doorbell)
+        }
         ringGauge.withLock { $0 = { [ring] in ring.count } }
         writerGauge.withLock { $0 = { [writer] in writer.waiting } }
         var engineSinks: [any EngineSink] = [alarmWriter, web.sink]
         if let brokers = c.kafkaBrokers, let topic = c.kafkaReadingsTopic {
             let feed = try ReadingsFeed(brokers: brokers, topic: topic, counters: counters, log: badInputLog)
             engineSinks.append(feed)
-            readingsFeed = feed
+            started("readings feed") { feed.flush() }
             logger.notice("scored readings also go to Kafka", metadata: ["topic": "\(topic)"])
         }
         let rejectedUpkeep = RejectedUpkeep(
             next: writer, settings: .init(databaseURL: c.databaseURL, samplesPerDeviceReason: c.rejectedSamplesPerDeviceReason,
                                           retentionDays: c.rejectedRetentionDays),
             counters: counters, logger: logger)
-        self.rejectedUpkeep = rejectedUpkeep
         let consumer = PipelineConsumer(ring: ring, sinks: [rejectedUpkeep, web.sink], engine: engine, engineSinks: engineSinks,
                                         commands: commands, counters: counters, log: badInputLog, clocks: deviceClocks,
                                         horizon: horizon)
         consumer.echoes = echoes
         consumerBox.withLock { $0 = consumer }
+        // Stopped after both writers: as far as they committed; the rest is replayed at the next start.
+        started("journal checkpoint") { keeper.advance() }
         rejectedUpkeep.start()
+        started("rejected-message upkeep") { rejectedUpkeep.stop(); await rejectedUpkeep.thread.finished() }
         alarmWriter.start()
+        started("alarm writer") { [shutdownClock] in
+            alarmWriter.stopAfterFlushing(deadline: shutdownClock.deadline)
+            await alarmWriter.thread.finished()
+        }
         writer.start()
+        started("batch writer") { [shutdownClock, logger] in
+            logger.notice("ring drained; flushing batches", metadata: ["waiting": "\(writer.waiting)"])
+            writer.stopAfterFlushing(deadline: shutdownClock.deadline)
+            await writer.thread.finished()
+        }
         consumer.start()
-        self.writer = writer
-        self.consumer = consumer
+        started("engine") { consumer.finishAfterDraining(); await consumer.thread.finished() }
 
         // The journal must be replayed before the new segment opens and MQTT starts pushing.
         let journal = try JournalWriter(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes,
@@ -162,8 +166,6 @@ public final class WardlineService: @unchecked Sendable {
         journalGauge.withLock { $0 = { [gate] in (gate.freeBytesNow, gate.room.watermarkBytes, gate.isPaused) } }
         let ingest = MQTTIngest(journal: journal, decoder: MessageDecoder(registry: registry, limits: limits), ring: ring,
                                 counters: counters, gate: gate)
-        self.ingest = ingest
-        self.gate = gate
         consumer.replaying.store(true, ordering: .relaxed)
         try replayJournal(from: replayFrom, before: journal.currentSegment, reader: reader, keeper: keeper,
                           decoder: MessageDecoder(registry: registry, limits: limits), into: ingest)
@@ -194,57 +196,50 @@ public final class WardlineService: @unchecked Sendable {
             health.report("mqtt", ok: event.isConnected, detail: event.isConnected ? "" : "\(event)")
         })
         try gate.start(intake: mqtt)
-        self.mqtt = mqtt
         mqttForCommands.withLock { $0 = mqtt }
+        started("intake") { [self] in
+            logger.notice("shutting down: stopping intake")
+            mqttForCommands.withLock { $0 = nil }
+            gate.stop()
+            await gate.thread.finished()
+            mqtt.stop()
+            ingest.sync()
+        }
         logger.notice("wardline serving", metadata: ["mqtt": "\(c.mqttHost):\(c.mqttPort)", "client_id": "\(c.mqttClientID)",
                                                      "payload_patient_id": "\(c.payloadPatientID.rawValue)",
                                                      "tls": "\(c.mqttTLS)"])
 
         refresher.start()
-        self.refresher = refresher
+        started("settings refresher") { refresher.stop(); await refresher.thread.finished() }
         let watch = AlarmSystemWatch(
             settings: .init(databaseURL: c.databaseURL, instance: c.mqttClientID, stallAfterMillis: c.stallAfterMillis,
                             heartbeatMillis: c.heartbeatMillis, expectsWorkers: endpoint != nil),
             parts: [ingest.heartbeat, consumer.heartbeat, alarmWriter.heartbeat], health: health, logger: logger,
             post: { [web] frame, ok in web.server.post(.systemStatus(frame: frame, ok: ok)) })
         watch.start()
-        self.watch = watch
+        // A stop on purpose is no outage: the row says so before the parts go quiet one by one.
+        started("alarm system watch") { [shutdownClock] in shutdownClock.begin(); watch.stop(); await watch.finished() }
         if c.statsIntervalSeconds > 0 {
             let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [health] in health.isUp("mqtt") }, logger: logger,
                                       intervalSeconds: c.statsIntervalSeconds)
             stats.start()
-            self.stats = stats
+            started("stats") { stats.stop(); await stats.thread.finished() }
         }
     }
 
-    /// Stops intake, drains the ring, flushes the writer. Returns once everything is written, or
-    /// once the database has been unreachable for the shutdown grace (the journal keeps the rest).
-    public func stop() {
-        logger.notice("shutting down: stopping intake")
-        // A stop on purpose is no outage: the row says so before the parts go quiet one by one.
-        watch?.stop()
-        mqttForCommands.withLock { $0 = nil }
-        gate?.stop()
-        mqtt?.stop()
-        mqtt = nil
-        ingest?.sync()
-        refresher?.stop()
-        stats?.stop()
-        guard let consumer, let writer else { return }
-        consumer.finishAfterDraining()
-        while !consumer.isFinished { sleepMicros(1000) }
-        logger.notice("ring drained; flushing batches", metadata: ["waiting": "\(writer.waiting)"])
-        writer.stopAfterFlushing()
-        alarmWriter?.stopAfterFlushing(graceMillis: Int64(configuration.shutdownGraceSeconds) * 1000)
-        while !writer.isStopped || !(alarmWriter?.isStopped ?? true) { sleepMicros(1000) }
-        rejectedUpkeep?.stop()
-        keeper?.advance()  // as far as both writers committed; the rest is replayed at the next start
-        readingsFeed?.flush()
-        outboxRelay?.stopAfterFlushing(graceMillis: 5000)
-        taskRelay?.stopAfterFlushing(graceMillis: 5000)
-        while !(outboxRelay?.isStopped ?? true) || !(taskRelay?.isStopped ?? true) { sleepMicros(1000) }
-        web?.stop()
+    /// Serves until SIGTERM or SIGINT, then stops the parts in the reverse of their start order:
+    /// intake, the engine once the ring is drained, the writers once they flushed (or the database
+    /// was unreachable for the shutdown grace: the journal keeps the rest), the relays, the web server.
+    public func run() async throws {
+        let group = ServiceGroup(configuration: .init(services: parts, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
+    }
+
+    /// After a failed `start`: stops what did start, in reverse order, as a shutdown would.
+    public func stopStarted() async {
+        shutdownClock.begin()
+        for part in parts.reversed() { await part.stop() }
     }
 
     private let ringGauge = Mutex<@Sendable () -> Int>({ 0 })
@@ -330,7 +325,6 @@ public final class WardlineService: @unchecked Sendable {
         api.start()
         let sink = HubSink(server: server, registry: registry)
         sinkBox.withLock { $0 = sink }
-        web = server
         log.notice("ward page, REST API and WebSocket hub listening", metadata: ["url": "\(c.webURL)"])
         return (server, sink)
     }

@@ -6,7 +6,7 @@ import WardlineServer
 import WardlineStore
 
 @main
-struct Wardline: ParsableCommand {
+struct Wardline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardline",
         abstract: "Bedside-vitals ingestion and real-time alerting.",
@@ -28,12 +28,10 @@ func loadConfiguration() throws -> (WardlineConfiguration, Logger) {
     return (config, Logger(label: "wardline"))
 }
 
-struct Serve: ParsableCommand {
+struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the pipeline until SIGTERM or SIGINT.")
 
-    func run() throws {
-        let signals = StopSignals()
-
+    func run() async throws {
         let (config, logger) = try loadConfiguration()
         if let problem = config.servingProblem() {
             FileHandle.standardError.write(Data("wardline: configuration error: \(problem)\n".utf8))
@@ -42,11 +40,10 @@ struct Serve: ParsableCommand {
         let service = WardlineService(configuration: config, logger: logger)
         do { try service.start() } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
-            service.stop()
+            await service.stopStarted()
             throw ExitCode.failure
         }
-        logger.notice("signal received", metadata: ["signal": "\(signals.wait())"])
-        service.stop()
+        try await service.run()
     }
 }
 
