@@ -36,8 +36,11 @@ let package = Package(
         // what each may do (one authorisation function for REST and the socket alike). Pure.
         .target(name: "WardlineWard"),
         // What every long-lived part runs on: counters, the rate-limited log, the doorbell, the
-        // health board, heartbeats and thread helpers. No C library, no pipeline stage.
-        .target(name: "WardlineRuntime", dependencies: ["WardlineCore", .product(name: "Logging", package: "swift-log")]),
+        // health board, heartbeats, threads and their Service adapter. No C library, no pipeline stage.
+        .target(name: "WardlineRuntime", dependencies: [
+            "WardlineCore", .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // One C library each, behind one owner type.
         .target(name: "WardlineJournal"),
         .target(name: "WardlineMQTT", dependencies: ["CMosquitto"]),
@@ -89,9 +92,10 @@ let package = Package(
         ]),
         .executableTarget(name: "wardline", dependencies: [
             "WardlineConfig", "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWard", "WardlineWeb", "WardlineHub",
-            "WardlineTasks", "WardlineTaskQueue", "WardlineWorker",
+            "WardlineRuntime", "WardlineTasks", "WardlineTaskQueue", "WardlineWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "wardline-bench", dependencies: [
             "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineIngest", "WardlineJournal", "WardlineMQTT", "WardlineRuntime",

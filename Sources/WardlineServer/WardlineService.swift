@@ -46,7 +46,7 @@ public final class WardlineService: @unchecked Sendable {
 
     /// Notes a started part and what stops it, in start order.
     private func started(_ name: String, stop: @escaping @Sendable () async -> Void) {
-        parts.append(PartService(description: name, stop: stop))
+        parts.append(PartService(name, stop: stop))
     }
 
     /// Starts every part; throws with a clear message when something cannot be fixed by waiting.
