@@ -40,6 +40,7 @@ class DbPair:
         self.primary_port, self.standby_port = PRIMARY_PORT, STANDBY_PORT
         self.env = dict(os.environ, WARDLINE_VAR=str(self.var), WARDLINE_PG_PORT=str(self.primary_port),
                         WARDLINE_PG_STANDBY_PORT=str(self.standby_port))
+        self.orphan_shmid = None
 
     def services(self, *args):
         out = subprocess.run([str(SERVICES), *args], env=self.env, capture_output=True, text=True)
@@ -73,6 +74,10 @@ class DbPair:
     def kill_primary(self):
         """kill -9 of the primary's postmaster and every one of its processes at once: a crash."""
         parent = self.postmaster("data")
+        # Its System V segment outlives it (the next start in that folder would remove it; the
+        # folder goes instead, so stop() does). postmaster.pid's 7th line: key, id.
+        lines = (self.var / "pg" / "data" / "postmaster.pid").read_text().splitlines()
+        self.orphan_shmid = (lines[6].split()[1], parent) if len(lines) > 6 and len(lines[6].split()) == 2 else None
         children = []
         for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
             try:
@@ -91,6 +96,11 @@ class DbPair:
         subprocess.run([str(SERVICES), "stop-standby"], env=self.env, capture_output=True)
         subprocess.run([str(SERVICES), "stop-db"], env=self.env, capture_output=True)
         shutil.rmtree(self.var, ignore_errors=True)
+        if self.orphan_shmid:
+            shmid, creator = self.orphan_shmid
+            info = subprocess.run(["ipcs", "-m", "-i", shmid], capture_output=True, text=True).stdout.split()
+            if f"cpid={creator}" in info and "nattch=0" in info:
+                subprocess.run(["ipcrm", "-m", shmid], capture_output=True)
 
 
 @pytest.fixture
