@@ -8,6 +8,9 @@ export WARDLINE_MQTT_HOST WARDLINE_MQTT_PORT WARDLINE_MQTT_MTLS_PORT WARDLINE_MQ
 # The owner migrates (`WARDLINE_DATABASE_URL=$WARDLINE_OWNER_DATABASE_URL wardline migrate`); the
 # superuser's URL is for the tests (fresh databases) and the benchmark, never for Wardline itself.
 export WARDLINE_OWNER_DATABASE_URL WARDLINE_ADMIN_DATABASE_URL
+# Primary and standby in one URL (target_session_attrs=read-write), for `services.sh start-standby`:
+# `WARDLINE_DATABASE_URL=$WARDLINE_FAILOVER_DATABASE_URL wardline serve` follows a promotion.
+export WARDLINE_PG_STANDBY_PORT WARDLINE_FAILOVER_DATABASE_URL WARDLINE_FAILOVER_OWNER_DATABASE_URL
 # Wardline's broker account, and the dynsec admin that provisioning (CLI and REST) uses.
 export WARDLINE_MQTT_USERNAME=wardline WARDLINE_MQTT_ADMIN_USERNAME=admin
 if [[ -r $MQTT_CREDENTIALS/wardline.password ]]; then export WARDLINE_MQTT_PASSWORD=$(<"$MQTT_CREDENTIALS/wardline.password"); fi

@@ -15,6 +15,12 @@ WARDLINE_MQTT_HOST=127.0.0.1
 WARDLINE_MQTT_PORT=${WARDLINE_MQTT_PORT:-18830}
 WARDLINE_MQTT_MTLS_PORT=${WARDLINE_MQTT_MTLS_PORT:-18831}
 WARDLINE_PG_PORT=${WARDLINE_PG_PORT:-15432}
+# The streaming standby (`services.sh start-standby`): its own port and data folder.
+WARDLINE_PG_STANDBY_PORT=${WARDLINE_PG_STANDBY_PORT:-15433}
+# on: the primary commits only once the standby has the commit on disk, so a kill -9 of the
+# primary followed by a promotion loses nothing Wardline was told is stored (and the primary's
+# writes wait while the standby is away); off: asynchronous, the last commits may be lost.
+WARDLINE_PG_STANDBY_SYNC=${WARDLINE_PG_STANDBY_SYNC:-on}
 WARDLINE_KAFKA_PORT=${WARDLINE_KAFKA_PORT:-19092}
 WARDLINE_KAFKA_BROKERS=127.0.0.1:$WARDLINE_KAFKA_PORT
 WARDLINE_KAFKA_ALERTS_TOPIC=${WARDLINE_KAFKA_ALERTS_TOPIC:-wardline.alerts}
@@ -33,6 +39,10 @@ WARDLINE_PG_DB=${WARDLINE_PG_DB:-wardline}
 WARDLINE_PG_ADMIN=postgres
 WARDLINE_PG_OWNER=wardline_owner
 WARDLINE_PG_USER=wardline
+# Streams the WAL to the standby (REPLICATION LOGIN, nothing else); made by `start-standby`.
+WARDLINE_PG_REPLICATION=wardline_replication
+# The standby's application_name and its replication slot on the primary.
+WARDLINE_PG_STANDBY_NAME=wardline_standby
 
 # Passwords, made at random by the first `services.sh up` and reused after (mode 0600):
 # postgres-ROLE.password (and ROLE's libpq passfile postgres-ROLE.pgpass), rabbitmq-wardline.password.
@@ -43,9 +53,16 @@ secret_file() { echo "$SECRETS_DIR/$1.password"; }
 pg_url() {
     echo "postgresql://$1@127.0.0.1:$WARDLINE_PG_PORT/${2:-$WARDLINE_PG_DB}?passfile=$SECRETS_DIR/postgres-$1.pgpass"
 }
+# pg_failover_url ROLE [DATABASE]: the same, with the primary and the standby (libpq tries them in
+# order and keeps the one that accepts writes), so Wardline follows a promoted standby.
+pg_failover_url() {
+    echo "postgresql://$1@127.0.0.1:$WARDLINE_PG_PORT,127.0.0.1:$WARDLINE_PG_STANDBY_PORT/${2:-$WARDLINE_PG_DB}?target_session_attrs=read-write&connect_timeout=5&passfile=$SECRETS_DIR/postgres-$1.pgpass"
+}
 WARDLINE_DATABASE_URL=$(pg_url "$WARDLINE_PG_USER")
 WARDLINE_OWNER_DATABASE_URL=$(pg_url "$WARDLINE_PG_OWNER")
 WARDLINE_ADMIN_DATABASE_URL=$(pg_url "$WARDLINE_PG_ADMIN" postgres)
+WARDLINE_FAILOVER_DATABASE_URL=$(pg_failover_url "$WARDLINE_PG_USER")
+WARDLINE_FAILOVER_OWNER_DATABASE_URL=$(pg_failover_url "$WARDLINE_PG_OWNER")
 # AMQP has no passfile: the URL carries the password (`wardline config` masks it).
 rabbitmq_url() {
     local pw
@@ -57,6 +74,7 @@ rabbitmq_url() {
 PG_MAJOR=${WARDLINE_PG_MAJOR:-15}
 PGBIN=${WARDLINE_PGBIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PGDATA_DIR=$VAR/pg/data
+PGSTANDBY_DIR=$VAR/pg/standby
 RUN_DIR=$VAR/run
 LOG_DIR=$VAR/log
 MQTT_CONF=$VAR/mosquitto/mosquitto.conf

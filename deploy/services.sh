@@ -2,13 +2,22 @@
 # Starts/stops Wardline's dev services on loopback, all state under $VAR (default <repo>/var).
 # Usage: deploy/services.sh up|down|status|start-db|stop-db|restart-db|start-mqtt|stop-mqtt|start-kafka|stop-kafka
 #                           |start-rabbitmq|stop-rabbitmq|fresh-db NAME
-#   up      start mosquitto, PostgreSQL+TimescaleDB, Tansu and RabbitMQ (each skipped if it already
-#           answers); ensure the passwords under $VAR/secrets, the PostgreSQL roles, database
-#           "wardline" and its timescaledb extension, and RabbitMQ's user and vhost "wardline"
+#                           |start-standby|stop-standby|promote-standby|drop-standby|fail-back
+#   up      start mosquitto, PostgreSQL+TimescaleDB (and its standby, once start-standby made one),
+#           Tansu and RabbitMQ (each skipped if it already answers); ensure the passwords under
+#           $VAR/secrets, the PostgreSQL roles, database "wardline" and its timescaledb extension,
+#           and RabbitMQ's user and vhost "wardline"
 #   down    stop them all, by pid (pg_ctl stop -m fast for postgres, rabbitmqctl stop for RabbitMQ)
 #   status  one line per service
 #   fresh-db NAME  drop database NAME and make it again, empty, as "wardline" is (the tests' own)
-# Ports: WARDLINE_MQTT_PORT (18830, TLS; WARDLINE_MQTT_MTLS_PORT 18831, TLS + client certificate), WARDLINE_PG_PORT (15432), WARDLINE_KAFKA_PORT (19092),
+#   start-standby  a streaming standby of the primary (pg_basebackup -R the first time), synchronous
+#           unless WARDLINE_PG_STANDBY_SYNC=off; stop-standby stops it (the primary stops waiting first)
+#   promote-standby  make the standby the primary (a running primary is stopped first: never two)
+#   drop-standby  stop the standby and delete it and its replication slot
+#   fail-back  after a promotion: the old primary's folder made again from the promoted standby and
+#           promoted back (nothing lost), then a fresh standby
+# Ports: WARDLINE_MQTT_PORT (18830, TLS; WARDLINE_MQTT_MTLS_PORT 18831, TLS + client certificate), WARDLINE_PG_PORT (15432),
+#        WARDLINE_PG_STANDBY_PORT (15433), WARDLINE_KAFKA_PORT (19092),
 #        WARDLINE_RABBITMQ_PORT (15673; dist 25673, epmd 14369); folder: WARDLINE_VAR.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
@@ -18,7 +27,7 @@ MOSQUITTO=${WARDLINE_MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquit
 MQTT_TEMPLATE=$DEPLOY/mosquitto/mosquitto.conf
 PG_LOG=$LOG_DIR/postgres.log
 
-usage() { sed -n '2,12s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+usage() { sed -n '2,21s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 
 # Tests call stop/start concurrently; one state change at a time keeps pid files honest.
 # Re-exec under `flock -o` so flock itself holds the lock: an inherited lock fd in the daemons
@@ -353,21 +362,31 @@ status_rabbitmq() {
 
 # --- PostgreSQL + TimescaleDB ----------------------------------------------------------------
 
+# In a primary's folder: its synchronous_standby_names (empty while no standby runs).
+REPLICATION_CONF=wardline-replication.conf
+
 pg_answers() { "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$WARDLINE_PG_PORT" -t 2; }
 
 # Superuser access over TCP, with its passfile: works whether or not the socket dir is ours.
-psql_admin() {
+psql_admin() { psql_admin_at "$WARDLINE_PG_PORT" "$@"; }
+psql_admin_at() {
+    local port=$1
+    shift
     PGOPTIONS='-c client_min_messages=warning' PGPASSFILE="$SECRETS_DIR/postgres-$WARDLINE_PG_ADMIN.pgpass" \
-        "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$WARDLINE_PG_PORT" -U "$WARDLINE_PG_ADMIN" "$@"
+        "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$WARDLINE_PG_ADMIN" "$@"
 }
 
 pg_password() { cat "$(secret_file "postgres-$1")"; }
 
+# The replication role exists once start-standby has made its password (and only then may it log in).
+replication_wanted() { [[ -s $(secret_file "postgres-$WARDLINE_PG_REPLICATION") ]]; }
+
 # Each role's password, and a libpq passfile with it (any host, port and database on this cluster).
 # Replaced whole (mv), so a Wardline reconnecting meanwhile never reads half a file.
 ensure_pg_secrets() {
-    local role pass
-    for role in "$WARDLINE_PG_ADMIN" "$WARDLINE_PG_OWNER" "$WARDLINE_PG_USER"; do
+    local role pass roles=("$WARDLINE_PG_ADMIN" "$WARDLINE_PG_OWNER" "$WARDLINE_PG_USER")
+    if replication_wanted; then roles+=("$WARDLINE_PG_REPLICATION"); fi
+    for role in "${roles[@]}"; do
         ensure_secret "postgres-$role"
         pass=$SECRETS_DIR/postgres-$role.pgpass
         (umask 077 && echo "*:*:*:$role:$(pg_password "$role")" >"$pass.new") && mv "$pass.new" "$pass"
@@ -375,22 +394,41 @@ ensure_pg_secrets() {
 }
 
 # SCRAM for everyone, the socket included: no trust, no peer (a developer's login name is not
-# "postgres"), no replication. Returns 0 when the file changed.
+# "postgres"). Replication only once start-standby made its role: that role, over loopback, with
+# its password, for replication and nothing else. Returns 0 when the file changed.
 write_pg_hba() {
-    local hba=$PGDATA_DIR/pg_hba.conf new
+    local hba=$PGDATA_DIR/pg_hba.conf new repl=$WARDLINE_PG_REPLICATION
     new="# Generated by deploy/services.sh; edit the script, not this file.
 # Every connection gives its role's password (SCRAM), even on loopback and the socket.
-# TYPE  DATABASE  USER  ADDRESS       METHOD
-local   all       all                 scram-sha-256
-host    all       all   127.0.0.1/32  scram-sha-256
-host    all       all   ::1/128       scram-sha-256"
+# TYPE  DATABASE     USER  ADDRESS       METHOD"
+    if replication_wanted; then
+        new+="
+# The standby's WAL stream (deploy/services.sh start-standby): its role, loopback only; no database.
+host    replication  $repl  127.0.0.1/32  scram-sha-256
+host    replication  $repl  ::1/128       scram-sha-256
+local   all          $repl                reject
+host    all          $repl  127.0.0.1/32  reject
+host    all          $repl  ::1/128       reject"
+    fi
+    new+="
+local   all          all                 scram-sha-256
+host    all          all   127.0.0.1/32  scram-sha-256
+host    all          all   ::1/128       scram-sha-256"
     [[ -r $hba && $(<"$hba") == "$new" ]] && return 1
     printf '%s\n' "$new" >"$hba"
     chown_if_root postgres: "$hba"
     chmod 0600 "$hba"
 }
 
-pg_running_here() { [[ -d $PGDATA_DIR ]] && as_pg "$PGBIN/pg_ctl" status -D "$PGDATA_DIR" >/dev/null 2>&1; }
+# pg_folder_running DIR: pg_ctl status, except that a postmaster killed and not yet reaped (a
+# zombie, where the container's init reaps late) does not count as running.
+pg_folder_running() {
+    local pid
+    [[ -d $1 ]] && as_pg "$PGBIN/pg_ctl" status -D "$1" >/dev/null 2>&1 || return 1
+    pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null) || return 1
+    [[ $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]
+}
+pg_running_here() { pg_folder_running "$PGDATA_DIR"; }
 
 init_pg_cluster() {
     [[ -f $PGDATA_DIR/PG_VERSION ]] && return
@@ -410,12 +448,14 @@ init_pg_cluster() {
     write_pg_hba || true
 }
 
-# Rewritten on every start so a changed port or setting here takes effect without a new initdb.
+# write_pg_conf [DATA_DIR PORT]: rewritten on every start so a changed port or setting here takes
+# effect without a new initdb. The standby gets the same (TimescaleDB preloaded) on its own port.
 write_pg_conf() {
-    cat >"$PGDATA_DIR/wardline.conf" <<CONF
+    local dir=${1:-$PGDATA_DIR} port=${2:-$WARDLINE_PG_PORT}
+    cat >"$dir/wardline.conf" <<CONF
 # Generated by deploy/services.sh on each start; edit the script, not this file.
 listen_addresses = '127.0.0.1'
-port = $WARDLINE_PG_PORT
+port = $port
 unix_socket_directories = '$RUN_DIR'
 shared_preload_libraries = 'timescaledb'
 max_connections = 50
@@ -430,8 +470,10 @@ log_line_prefix = '%m [%p] %q%u@%d '
 # TimescaleDB's background jobs need worker slots beyond the default 8.
 max_worker_processes = 16
 timescaledb.max_background_workers = 8
+# A primary's synchronous_standby_names, while its standby runs (start-standby, stop-standby).
+include_if_exists = '$REPLICATION_CONF'
 CONF
-    chown_if_root postgres: "$PGDATA_DIR/wardline.conf"
+    chown_if_root postgres: "$dir/wardline.conf"
 }
 
 # The roles, on every start, whatever an older var/ made (trust, and "wardline" a superuser that
@@ -451,6 +493,14 @@ SELECT format('REVOKE %I FROM $role', r.rolname) FROM pg_auth_members m JOIN pg_
  WHERE m.member = '$role'::regrole \gexec
 SQL
         done
+        if replication_wanted; then
+            role=$WARDLINE_PG_REPLICATION
+            cat <<SQL
+SELECT 'CREATE ROLE $role' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$role') \gexec
+ALTER ROLE $role LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT
+    PASSWORD '$(pg_password "$role")';
+SQL
+        fi
     } | psql_admin -d postgres
 }
 
@@ -500,6 +550,10 @@ fresh_db() {
 
 start_db() {
     ensure_pg_secrets
+    if standby_promoted && ! pg_running_here; then
+        # Two primaries would split Wardline's data: the old one stops where the promotion began.
+        die "postgres: the standby ($PGSTANDBY_DIR, 127.0.0.1:$WARDLINE_PG_STANDBY_PORT) was promoted and is the primary now; $PGDATA_DIR is the old primary and is not started beside it. deploy/services.sh fail-back makes it the primary again with everything the promoted one has"
+    fi
     if pg_answers; then
         say "postgres: already answering on 127.0.0.1:$WARDLINE_PG_PORT, not starting"
         # Roles, grants and pg_hba.conf are changed only in the cluster under $VAR, never in
@@ -553,18 +607,248 @@ status_db() {
     fi
 }
 
+# --- the streaming standby ---------------------------------------------------------------------
+# pg_basebackup -R of the primary into $PGSTANDBY_DIR, on its own port, streaming through the slot
+# $WARDLINE_PG_STANDBY_NAME as role $WARDLINE_PG_REPLICATION (SCRAM, loopback). Same binaries and
+# the same wardline.conf (TimescaleDB preloaded), so it can be promoted and serve Wardline as is.
+
+STANDBY_LOG=$LOG_DIR/postgres-standby.log
+# The walreceiver's passfile: the server's own user reads it (it cannot enter $SECRETS_DIR).
+STANDBY_PGPASS=$VAR/pg/replication.pgpass
+
+standby_answers() { "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$WARDLINE_PG_STANDBY_PORT" -t 2; }
+standby_made() { [[ -f $PGSTANDBY_DIR/PG_VERSION ]]; }
+standby_running_here() { standby_made && pg_folder_running "$PGSTANDBY_DIR"; }
+# A standby folder without standby.signal was promoted: it is a primary now.
+standby_promoted() { standby_made && [[ ! -e $PGSTANDBY_DIR/standby.signal ]]; }
+psql_standby() { psql_admin_at "$WARDLINE_PG_STANDBY_PORT" "$@"; }
+pg_in_recovery() { [[ $(psql_admin -d postgres -tAc 'SELECT pg_is_in_recovery()') == t ]]; }
+
+# set_synchronous on|off: whether the primary's commits wait for the standby's flush; reloaded
+# when it changes. Off before the standby stops, or every commit on the primary would hang.
+set_synchronous() {
+    local file=$PGDATA_DIR/$REPLICATION_CONF new
+    new="# Generated by deploy/services.sh (start-standby, stop-standby); edit the script, not this file."
+    if [[ $1 == on ]]; then
+        new+=$'\n'"synchronous_standby_names = '$WARDLINE_PG_STANDBY_NAME'"
+    elif [[ ! -e $file ]]; then
+        return
+    fi
+    [[ -r $file && $(<"$file") == "$new" ]] && return
+    printf '%s\n' "$new" >"$file"
+    chown_if_root postgres: "$file"
+    chmod 0600 "$file"
+    psql_admin -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+    say "postgres: commits $([[ $1 == on ]] && echo "wait for the standby's flush (synchronous)" || echo "no longer wait for a standby")"
+}
+
+# On the primary: the replication role's password (made once, $SECRETS_DIR, 0600) and passfile, the
+# role, the pg_hba lines, the slot, and the walreceiver's own copy of the passfile.
+ensure_replication_access() {
+    ensure_secret "postgres-$WARDLINE_PG_REPLICATION"
+    ensure_pg_secrets
+    ensure_pg_roles
+    if write_pg_hba; then
+        psql_admin -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+        say "postgres: pg_hba.conf lets $WARDLINE_PG_REPLICATION replicate (SCRAM, loopback only)"
+    fi
+    psql_admin -d postgres >/dev/null <<SQL
+SELECT pg_create_physical_replication_slot('$WARDLINE_PG_STANDBY_NAME')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$WARDLINE_PG_STANDBY_NAME');
+SQL
+    # shellcheck disable=SC2016  # $0 belongs to the inner shell
+    as_pg bash -c 'umask 077 && cat >"$0.new" && mv "$0.new" "$0"' "$STANDBY_PGPASS" \
+        <"$SECRETS_DIR/postgres-$WARDLINE_PG_REPLICATION.pgpass"
+}
+
+# base_backup FROM_PORT INTO_DIR APPLICATION_NAME [SLOT]: a standby's folder, made by the server's
+# user; primary_conninfo names the passfile, never the password. A failed copy is removed.
+base_backup() {
+    local port=$1 dir=$2 name=$3 slot=${4:-} log=$LOG_DIR/pg_basebackup.log
+    say "postgres: pg_basebackup from 127.0.0.1:$port into $dir"
+    if ! as_pg "$PGBIN/pg_basebackup" -D "$dir" -R -X stream -c fast ${slot:+-S "$slot"} \
+        -d "host=127.0.0.1 port=$port user=$WARDLINE_PG_REPLICATION passfile=$STANDBY_PGPASS application_name=$name" \
+        >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        rm -rf "$dir"
+        die "pg_basebackup failed (log: $log)"
+    fi
+    grep -q "password=" "$dir/postgresql.auto.conf" && die "pg_basebackup wrote a password into $dir/postgresql.auto.conf"
+    # Its own settings on its own port; a standby's primary_conninfo waits for no standby of its own.
+    rm -f "$dir/$REPLICATION_CONF"
+}
+
+# start_pg_folder DIR PORT LOG WHAT: pg_ctl start with that folder's wardline.conf rewritten.
+start_pg_folder() {
+    local dir=$1 port=$2 log=$3 what=$4
+    write_pg_conf "$dir" "$port"
+    touch "$log"
+    chown_if_root postgres: "$log"
+    if ! as_pg "$PGBIN/pg_ctl" start -D "$dir" -l "$log" -w -t 60 -s; then
+        tail -n 20 "$log" >&2
+        die "$what did not start (log: $log)"
+    fi
+    say "$what: started on 127.0.0.1:$port (pid $(head -n 1 "$dir/postmaster.pid"))"
+}
+
+# wait_streaming NAME [PORT]: until the server on PORT (the primary's) streams to NAME, 30 s at most.
+wait_streaming() {
+    local name=$1 port=${2:-$WARDLINE_PG_PORT} i
+    for ((i = 0; i < 300; i++)); do
+        [[ $(psql_admin_at "$port" -d postgres -tAc \
+            "SELECT state FROM pg_stat_replication WHERE application_name = '$name'") == streaming ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+start_standby() {
+    if standby_answers && ! standby_running_here; then
+        say "postgres standby: 127.0.0.1:$WARDLINE_PG_STANDBY_PORT answers but was not started from $VAR; leaving it"
+        return
+    fi
+    local primary=no
+    if pg_running_here && ! pg_in_recovery; then primary=yes; fi
+    if ! standby_made; then
+        [[ $primary == yes ]] || die "start-standby: no primary running from $VAR to copy (deploy/services.sh start-db)"
+        ensure_replication_access
+        mkdir -p "$LOG_DIR"
+        base_backup "$WARDLINE_PG_PORT" "$PGSTANDBY_DIR" "$WARDLINE_PG_STANDBY_NAME" "$WARDLINE_PG_STANDBY_NAME"
+    elif [[ $primary == yes ]] && ! standby_promoted; then
+        ensure_replication_access
+    fi
+    if standby_running_here; then
+        say "postgres standby: already running on 127.0.0.1:$WARDLINE_PG_STANDBY_PORT"
+    else
+        [[ -e $("$PGBIN/pg_config" --pkglibdir)/timescaledb.so ]] || die "TimescaleDB not built; run deploy/install.sh"
+        rm -f "$PGSTANDBY_DIR/$REPLICATION_CONF"
+        start_pg_folder "$PGSTANDBY_DIR" "$WARDLINE_PG_STANDBY_PORT" "$STANDBY_LOG" "postgres standby"
+    fi
+    if standby_promoted; then
+        say "postgres standby: it was promoted; it is a primary now (deploy/services.sh fail-back)"
+        return
+    fi
+    if [[ $primary == no ]]; then
+        say "postgres standby: no primary running from $VAR; it streams once one answers on 127.0.0.1:$WARDLINE_PG_PORT"
+        return
+    fi
+    wait_streaming "$WARDLINE_PG_STANDBY_NAME" || die "the standby does not stream from the primary (log: $STANDBY_LOG)"
+    say "postgres standby: streaming from 127.0.0.1:$WARDLINE_PG_PORT"
+    if [[ $WARDLINE_PG_STANDBY_SYNC == on ]]; then set_synchronous on; else set_synchronous off; fi
+}
+
+stop_standby() {
+    # The primary first stops waiting for it, or its commits would hang.
+    if pg_running_here && ! pg_in_recovery; then set_synchronous off; fi
+    if standby_running_here; then
+        as_pg "$PGBIN/pg_ctl" stop -D "$PGSTANDBY_DIR" -m fast -w -t 60 -s
+        say "postgres standby: stopped"
+    elif standby_answers; then
+        say "postgres standby: 127.0.0.1:$WARDLINE_PG_STANDBY_PORT answers but was not started from $VAR; leaving it"
+    else
+        say "postgres standby: not running"
+    fi
+}
+
+promote_standby() {
+    standby_made || die "promote-standby: no standby in $PGSTANDBY_DIR (deploy/services.sh start-standby)"
+    if standby_promoted; then
+        say "postgres standby: already promoted; 127.0.0.1:$WARDLINE_PG_STANDBY_PORT is the primary"
+        return
+    fi
+    standby_running_here || die "promote-standby: the standby is not running (deploy/services.sh start-standby)"
+    if pg_running_here; then
+        # A switchover: never two primaries. A fast shutdown sends the standby every WAL record first.
+        say "postgres: stopping the primary first, so that only one server accepts writes"
+        stop_db
+    fi
+    as_pg "$PGBIN/pg_ctl" promote -D "$PGSTANDBY_DIR" -w -t 60 -s
+    forget_upstream psql_standby
+    say "postgres standby: promoted; 127.0.0.1:$WARDLINE_PG_STANDBY_PORT is the primary now ($PGDATA_DIR is not started again as it is: deploy/services.sh fail-back)"
+}
+
+drop_standby() {
+    standby_promoted && die "drop-standby: $PGSTANDBY_DIR was promoted and is the primary; deploy/services.sh fail-back first"
+    stop_standby
+    if standby_made || [[ -d $PGSTANDBY_DIR ]]; then rm -rf "$PGSTANDBY_DIR"; say "postgres standby: deleted $PGSTANDBY_DIR"; fi
+    if pg_running_here && ! pg_in_recovery; then
+        psql_admin -d postgres >/dev/null <<SQL
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$WARDLINE_PG_STANDBY_NAME' AND NOT active;
+SQL
+    fi
+}
+
+# forget_upstream PSQL: a promoted server's primary_conninfo and slot (pg_basebackup -R's) go, so
+# a copy of it (fail-back) streams from where it is told, not from a stale slot name.
+forget_upstream() {
+    "$1" -d postgres -c 'ALTER SYSTEM RESET primary_conninfo' -c 'ALTER SYSTEM RESET primary_slot_name' \
+        -c 'SELECT pg_reload_conf()' >/dev/null
+}
+
+# After a promotion: $PGDATA_DIR is made again from the promoted standby, catches up as its standby,
+# and is promoted back once the promoted one has stopped (a switchover: nothing lost); then a fresh
+# standby. The old primary's folder is kept aside, once, as data.before-fail-back.
+fail_back() {
+    standby_promoted || die "fail-back: the standby in $PGSTANDBY_DIR was not promoted; nothing to do"
+    pg_running_here && die "fail-back: $PGDATA_DIR runs beside the promoted standby; stop it first (deploy/services.sh stop-db)"
+    standby_running_here || start_pg_folder "$PGSTANDBY_DIR" "$WARDLINE_PG_STANDBY_PORT" "$STANDBY_LOG" "postgres (promoted standby)"
+    local aside=$VAR/pg/data.before-fail-back back=wardline_fail_back
+    rm -rf "$aside"
+    if [[ -d $PGDATA_DIR ]]; then mv "$PGDATA_DIR" "$aside"; fi
+    forget_upstream psql_standby
+    psql_standby -d postgres >/dev/null <<SQL
+SELECT pg_create_physical_replication_slot('$back')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$back');
+SQL
+    base_backup "$WARDLINE_PG_STANDBY_PORT" "$PGDATA_DIR" "$back" "$back"
+    start_pg_folder "$PGDATA_DIR" "$WARDLINE_PG_PORT" "$PG_LOG" "postgres (catching up)"
+    wait_streaming "$back" "$WARDLINE_PG_STANDBY_PORT" || die "fail-back: $PGDATA_DIR does not stream from the promoted standby (log: $PG_LOG)"
+    # A fast shutdown sends the catching-up server every WAL record before the promoted one exits.
+    as_pg "$PGBIN/pg_ctl" stop -D "$PGSTANDBY_DIR" -m fast -w -t 60 -s
+    as_pg "$PGBIN/pg_ctl" promote -D "$PGDATA_DIR" -w -t 60 -s
+    forget_upstream psql_admin
+    say "postgres: 127.0.0.1:$WARDLINE_PG_PORT is the primary again (the old folder is in $aside)"
+    rm -rf "$PGSTANDBY_DIR"
+    ensure_pg_objects
+    start_standby
+}
+
+status_standby() {
+    local pid state
+    if ! standby_answers; then
+        if standby_made; then echo "standby   down  127.0.0.1:$WARDLINE_PG_STANDBY_PORT"; fi
+        return
+    fi
+    if ! standby_running_here; then
+        echo "standby   up    127.0.0.1:$WARDLINE_PG_STANDBY_PORT  (not started from $VAR)"
+        return
+    fi
+    pid=$(head -n 1 "$PGSTANDBY_DIR/postmaster.pid")
+    if standby_promoted; then
+        echo "standby   up    127.0.0.1:$WARDLINE_PG_STANDBY_PORT  pid $pid  promoted: the primary now"
+        return
+    fi
+    state=$(psql_standby -d postgres -tAc "SELECT status FROM pg_stat_wal_receiver" 2>/dev/null || true)
+    if pg_running_here; then
+        state+=" $(psql_admin -d postgres -tAc "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$WARDLINE_PG_STANDBY_NAME'" 2>/dev/null || true)"
+    fi
+    echo "standby   up    127.0.0.1:$WARDLINE_PG_STANDBY_PORT  pid $pid  ${state:-not streaming}"
+}
+
 # --- commands --------------------------------------------------------------------------------
 
 main() {
     local start=$SECONDS
     case ${1:-} in
-        up | down | start-db | stop-db | restart-db | start-mqtt | stop-mqtt | start-kafka | stop-kafka | start-rabbitmq | stop-rabbitmq | fresh-db)
+        up | down | start-db | stop-db | restart-db | start-mqtt | stop-mqtt | start-kafka | stop-kafka | start-rabbitmq | stop-rabbitmq | fresh-db \
+            | start-standby | stop-standby | promote-standby | drop-standby | fail-back)
             with_lock "$@" ;;
     esac
     case ${1:-} in
-        up)         start_mqtt; start_db; start_kafka; start_rabbitmq; say "up: done in $((SECONDS - start))s" ;;
-        down)       stop_rabbitmq; stop_kafka; stop_db; stop_mqtt ;;
-        status)     status_mqtt; status_db; status_kafka; status_rabbitmq ;;
+        up)         start_mqtt; start_db; if standby_made; then start_standby; fi; start_kafka; start_rabbitmq
+                    say "up: done in $((SECONDS - start))s" ;;
+        down)       stop_rabbitmq; stop_kafka; if standby_made; then stop_standby; fi; stop_db; stop_mqtt ;;
+        status)     status_mqtt; status_db; status_standby; status_kafka; status_rabbitmq ;;
         start-db)   start_db ;;
         stop-db)    stop_db ;;
         restart-db) stop_db; start_db ;;
@@ -575,6 +859,11 @@ main() {
         start-rabbitmq) start_rabbitmq ;;
         stop-rabbitmq) stop_rabbitmq ;;
         fresh-db)   fresh_db "${2:-}" ;;
+        start-standby) start_standby ;;
+        stop-standby) stop_standby ;;
+        promote-standby) promote_standby ;;
+        drop-standby) drop_standby ;;
+        fail-back)  fail_back ;;
         -h | --help | help) usage 0 ;;
         *)          usage 2 >&2 ;;
     esac

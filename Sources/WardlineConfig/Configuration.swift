@@ -29,7 +29,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_MQTT_ADMIN_PASSWORD", defaultValue: "", help: "Its password (never printed)."),
         .init(name: "WARDLINE_MQTT_TCP_NODELAY", defaultValue: "false", help: "Send PUBACKs at once (true) or let the kernel coalesce them (false: less CPU per message, same delivery)."),
         .init(name: "WARDLINE_MQTT_KEEPALIVE_S", defaultValue: "30", help: "MQTT keep-alive in seconds."),
-        .init(name: "WARDLINE_DATABASE_URL", defaultValue: "postgresql://wardline@127.0.0.1:15432/wardline", help: "libpq connection string of the TimescaleDB database, as Wardline's own role (`wardline migrate` takes the owner's); its password in a passfile (`?passfile=…` or PGPASSFILE), not in the URL."),
+        .init(name: "WARDLINE_DATABASE_URL", defaultValue: "postgresql://wardline@127.0.0.1:15432/wardline", help: "libpq connection string of the TimescaleDB database, as Wardline's own role (`wardline migrate` takes the owner's); its password in a passfile (`?passfile=…` or PGPASSFILE), not in the URL. With a primary and its standby (`postgresql://wardline@db1:5432,db2:5432/wardline?target_session_attrs=read-write&connect_timeout=5&passfile=…`) every connection goes to the one that takes writes, and to the promoted standby after a failover."),
         .init(name: "WARDLINE_DATABASE_WAIT_S", defaultValue: "60", help: "At start, how long to wait for the database before giving up (the broker holds readings meanwhile)."),
         .init(name: "WARDLINE_KAFKA_BROKERS", defaultValue: "127.0.0.1:19092", help: "Kafka bootstrap servers for alarm DomainEvents (published from the outbox); empty: no Kafka, no outbox rows."),
         .init(name: "WARDLINE_KAFKA_ALERTS_TOPIC", defaultValue: "wardline.alerts", help: "Kafka topic of alarm events, keyed by patient id."),
@@ -102,7 +102,8 @@ public enum ConfigurationOptions {
         if (name.hasSuffix("SECRET") || name.hasSuffix("PASSWORD")) && !value.isEmpty { return "***" }
         return value
             .replacingOccurrences(of: #"://([^:/@]*):[^@/]*@"#, with: "://$1:***@", options: .regularExpression)
-            .replacingOccurrences(of: #"(?i)\bpassword\s*=\s*('[^']*'|\S+)"#, with: "password=***", options: .regularExpression)
+            // A URL's query ends the value at `&`; a key/value string at a space.
+            .replacingOccurrences(of: #"(?i)\bpassword\s*=\s*('[^']*'|[^\s&]+)"#, with: "password=***", options: .regularExpression)
     }
 
     public static func markdownTable() -> String {

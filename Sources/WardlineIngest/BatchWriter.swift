@@ -175,7 +175,7 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
         let fresh = VitalsStore(db: db)
         store = fresh
         if databaseState.exchange(1, ordering: .relaxed) != 1 {
-            logger.notice("database connected; writing", metadata: ["waiting": "\(waiting)"])
+            logger.notice("database connected; writing", metadata: ["waiting": "\(waiting)", "server": "\(db.server)"])
         }
         return fresh
     }

@@ -122,7 +122,7 @@ package final class AlarmWriter: EngineSink, @unchecked Sendable {
                 queue.withLock { $0.inFlightFrom = nil }
                 keeper?.advance()
                 if outcome.written > 0 { for bell in downstream { bell.ring() } }
-                if down { logger.notice("alarm store reachable again") }
+                if down { logger.notice("alarm store reachable again", metadata: ["server": "\(s.db.server)"]) }
                 down = false
                 pause = 100
             } catch {

@@ -15,6 +15,10 @@ public struct PostgresError: Error, CustomStringConvertible {
         guard let s = sqlState else { return false }
         return s.hasPrefix("22") || s.hasPrefix("23") || s.hasPrefix("54")
     }
+
+    /// read_only_sql_transaction: the server takes no writes (a standby, or a primary made
+    /// read-only). Not the data's fault: the connection is replaced and the write retried.
+    public static let readOnlyServer = "25006"
 }
 
 /// The rows a statement returned, as text (libpq's text format), and how many rows it touched.
@@ -25,9 +29,21 @@ public struct QueryResult: Sendable {
 }
 
 /// The one owner of a libpq connection (`PGconn *`). Not thread-safe: one thread uses it at a time.
+///
+/// The URL is libpq's own (never parsed here), so a multi-host URL such as
+/// `postgresql://wardline@db1:5432,db2:5432/wardline?target_session_attrs=read-write` works: libpq
+/// tries the hosts in order and keeps the first that accepts writes, at every connect and reset.
+/// A connection that finds itself on a server that takes no writes (SQLSTATE 25006, or the server
+/// reporting `in_hot_standby` / `default_transaction_read_only` when read-write was asked for)
+/// stops being `isConnected` and refuses further statements with 25006, so each owner's usual
+/// "broken connection: make a new one" path moves it to the server that is the primary now.
 public final class PostgresConnection {
     public let url: String
     private let conn: OpaquePointer
+    /// The URL asked for a server that accepts writes (`target_session_attrs` read-write or primary).
+    private let wantsWrites: Bool
+    /// Set when a statement met a read-only server: the connection must be replaced.
+    private var readOnlyMet: String?
 
     /// Connects, failing with the server's own message (wrong password, no such database, …).
     public init(url: String) throws {
@@ -36,9 +52,10 @@ public final class PostgresConnection {
             throw PostgresError(operation: "connect", message: "out of memory", sqlState: nil)
         }
         conn = c
+        wantsWrites = Self.wantsWrites(c)
         guard PQstatus(c) == CONNECTION_OK else {
             // No PQfinish here: throwing from a fully initialised class runs deinit, which frees it.
-            let message = Self.trimmed(PQerrorMessage(c))
+            let message = Self.oneLine(PQerrorMessage(c))
             throw PostgresError(operation: "connect", message: message, sqlState: nil)
         }
         _ = PQsetClientEncoding(c, "UTF8")
@@ -48,20 +65,47 @@ public final class PostgresConnection {
 
     deinit { PQfinish(conn) }
 
-    /// false once the server has gone away; `reconnect()` then tries again.
-    public var isConnected: Bool { PQstatus(conn) == CONNECTION_OK }
+    /// false once the server has gone away, or once it turned out to take no writes (a standby,
+    /// an old primary back as one); `reconnect()` (or a new connection) then tries again.
+    public var isConnected: Bool { PQstatus(conn) == CONNECTION_OK && unusable == nil }
 
-    /// Re-establishes a broken connection in place.
+    /// Which server this is, as libpq found it among the URL's hosts ("127.0.0.1:15433"); for logs.
+    public var server: String {
+        let host = PQhost(conn).map { String(cString: $0) } ?? "?"
+        let port = PQport(conn).map { String(cString: $0) } ?? "?"
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// Re-establishes a broken connection in place (libpq searches the URL's hosts again).
     public func reconnect() throws {
         PQreset(conn)
+        readOnlyMet = nil
         guard PQstatus(conn) == CONNECTION_OK else {
-            throw PostgresError(operation: "reconnect", message: Self.trimmed(PQerrorMessage(conn)), sqlState: nil)
+            throw PostgresError(operation: "reconnect", message: Self.oneLine(PQerrorMessage(conn)), sqlState: nil)
+        }
+    }
+
+    /// Why this open connection must not be used any more, if it must not.
+    private var unusable: String? {
+        if let readOnlyMet { return readOnlyMet }
+        // libpq keeps these as the server reports them (PostgreSQL 14 and later), no round trip.
+        guard wantsWrites else { return nil }
+        if Self.parameter(conn, "in_hot_standby") == "on" { return "the server is a standby now (in_hot_standby)" }
+        if Self.parameter(conn, "default_transaction_read_only") == "on" { return "the server is read-only now (default_transaction_read_only)" }
+        return nil
+    }
+
+    /// Refuses a statement on a server that takes no writes, with the SQLSTATE it would have met.
+    private func ensureUsable(_ operation: String) throws {
+        if let why = unusable {
+            throw PostgresError(operation: operation, message: "\(why) at \(server); reconnecting", sqlState: PostgresError.readOnlyServer)
         }
     }
 
     /// Runs one statement with text parameters ($1, $2, …; nil is NULL).
     @discardableResult
     public func execute(_ sql: String, _ parameters: [String?] = []) throws -> QueryResult {
+        try ensureUsable("query")
         let result: OpaquePointer?
         if parameters.isEmpty {
             result = PQexec(conn, sql)
@@ -80,6 +124,7 @@ public final class PostgresConnection {
     /// Streams `data` (COPY text format) into `COPY … FROM STDIN`; returns the rows copied.
     @discardableResult
     public func copy(_ sql: String, data: [UInt8]) throws -> Int {
+        try ensureUsable("copy")
         let start = PQexec(conn, sql)
         guard PQresultStatus(start) == PGRES_COPY_IN else { _ = try consume(start, operation: "copy"); return 0 }
         PQclear(start)
@@ -87,7 +132,7 @@ public final class PostgresConnection {
             raw.isEmpty ? 1 : PQputCopyData(conn, raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count))
         }
         guard sent == 1, PQputCopyEnd(conn, nil) == 1 else {
-            throw PostgresError(operation: "copy", message: Self.trimmed(PQerrorMessage(conn)), sqlState: nil)
+            throw PostgresError(operation: "copy", message: Self.oneLine(PQerrorMessage(conn)), sqlState: nil)
         }
         var copied = 0
         while let r = PQgetResult(conn) { copied = try consume(r, operation: "copy").affectedRows }
@@ -109,13 +154,14 @@ public final class PostgresConnection {
 
     private func consume(_ result: OpaquePointer?, operation: String) throws -> QueryResult {
         guard let result else {
-            throw PostgresError(operation: operation, message: Self.trimmed(PQerrorMessage(conn)), sqlState: nil)
+            throw PostgresError(operation: operation, message: Self.oneLine(PQerrorMessage(conn)), sqlState: nil)
         }
         defer { PQclear(result) }
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            throw PostgresError(operation: operation, message: Self.trimmed(PQresultErrorMessage(result)), sqlState: state)
+            if state == PostgresError.readOnlyServer { readOnlyMet = "the server took no write (read_only_sql_transaction)" }
+            throw PostgresError(operation: operation, message: Self.oneLine(PQresultErrorMessage(result)), sqlState: state)
         }
         let columnCount = PQnfields(result)
         let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
@@ -130,5 +176,31 @@ public final class PostgresConnection {
     private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
         guard let message else { return "unknown error" }
         return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// libpq's message on one log line: it spreads one over several (a hint, a DETAIL; with several
+    /// hosts, a line for each host's failure).
+    private static func oneLine(_ message: UnsafePointer<CChar>?) -> String {
+        trimmed(message).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
+    }
+
+    private static func parameter(_ conn: OpaquePointer, _ name: String) -> String? {
+        PQparameterStatus(conn, name).map { String(cString: $0) }
+    }
+
+    /// What libpq made of the URL (and PGTARGETSESSIONATTRS): does it want a writable server?
+    private static func wantsWrites(_ conn: OpaquePointer) -> Bool {
+        guard let options = PQconninfo(conn) else { return false }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "target_session_attrs" {
+                let value = option.pointee.val.map { String(cString: $0) } ?? "any"
+                return value == "read-write" || value == "primary"
+            }
+            option += 1
+        }
+        return false
     }
 }

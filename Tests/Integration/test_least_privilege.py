@@ -38,9 +38,13 @@ def test_psql_without_the_password_is_refused(role, host):
 
 def test_every_pg_hba_rule_is_scram():
     with psycopg.connect(ADMIN_URL) as c:
-        rules = c.execute("SELECT type, auth_method, error FROM pg_hba_file_rules").fetchall()
+        rules = c.execute("SELECT type, database, user_name, auth_method, error FROM pg_hba_file_rules").fetchall()
         encryption = c.execute("SHOW password_encryption").fetchone()[0]
-    assert rules and all(method == "scram-sha-256" and error is None for _, method, error in rules), rules
+    # `reject` only keeps the replication role (once start-standby made one) out of every database.
+    assert rules and all(method == "scram-sha-256" or (method == "reject" and user == ["wardline_replication"])
+                         for _, _, user, method, _ in rules), rules
+    assert all(error is None for *_, error in rules), rules
+    assert all(user == ["wardline_replication"] for _, database, user, _, _ in rules if database == ["replication"]), rules
     assert encryption == "scram-sha-256"
 
 

@@ -85,6 +85,13 @@ import WardlineWard
             ("WARDLINE_DATABASE_URL", "host=db user=wardline password=hunter2 dbname=w", "host=db user=wardline password=*** dbname=w"),
             ("WARDLINE_DATABASE_URL", "host=db password = 'hun ter2' dbname=w", "host=db password=*** dbname=w"),
             ("WARDLINE_DATABASE_URL", "postgresql://wardline@127.0.0.1:15432/wardline", "postgresql://wardline@127.0.0.1:15432/wardline"),
+            // A primary and its standby: one user part for both hosts, the query kept past the password.
+            ("WARDLINE_DATABASE_URL", "postgresql://wardline:hunter2@127.0.0.1:15432,127.0.0.1:15433/wardline?target_session_attrs=read-write",
+             "postgresql://wardline:***@127.0.0.1:15432,127.0.0.1:15433/wardline?target_session_attrs=read-write"),
+            ("WARDLINE_DATABASE_URL", "postgresql://wardline@127.0.0.1:15432,127.0.0.1:15433/wardline?password=hunter2&target_session_attrs=read-write",
+             "postgresql://wardline@127.0.0.1:15432,127.0.0.1:15433/wardline?password=***&target_session_attrs=read-write"),
+            ("WARDLINE_DATABASE_URL", "postgresql://wardline@127.0.0.1:15432,127.0.0.1:15433/wardline?target_session_attrs=read-write&passfile=/v/p.pgpass",
+             "postgresql://wardline@127.0.0.1:15432,127.0.0.1:15433/wardline?target_session_attrs=read-write&passfile=/v/p.pgpass"),
             ("WARDLINE_HTTP_HOST", "0.0.0.0", "0.0.0.0"),
         ]
         for (name, value, shown) in cases {
