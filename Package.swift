@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "WardlineRuntime", dependencies: [
             "WardlineCore", .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // One C library each, behind one owner type.
         .target(name: "WardlineJournal"),
@@ -88,14 +89,12 @@ let package = Package(
             "WardlineAPI", "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineIngest", "WardlineJournal",
             "WardlineMQTT", "WardlineRelay", "WardlineRuntime", "WardlineStore", "WardlineTasks", "WardlineWard", "WardlineWeb",
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
             "WardlineConfig", "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWard", "WardlineWeb", "WardlineHub",
             "WardlineRuntime", "WardlineTasks", "WardlineTaskQueue", "WardlineWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "wardline-bench", dependencies: [
             "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineIngest", "WardlineJournal", "WardlineMQTT", "WardlineRuntime",

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import ServiceLifecycle
 import Synchronization
 import WardlineAPI
 import WardlineConfig
@@ -227,12 +226,11 @@ public final class WardlineService: @unchecked Sendable {
         }
     }
 
-    /// Serves until SIGTERM or SIGINT, then stops the parts in the reverse of their start order:
+    /// Serves until SIGTERM or SIGINT (`signals`), then stops the parts in the reverse of their start order:
     /// intake, the engine once the ring is drained, the writers once they flushed (or the database
     /// was unreachable for the shutdown grace: the journal keeps the rest), the relays, the web server.
-    public func run() async throws {
-        let group = ServiceGroup(configuration: .init(services: parts, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+    package func run(until signals: StopSignals) async throws {
+        try await signals.run(parts, logger: logger)
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import WardlineConfig
+import WardlineRuntime
 import WardlineServer
 import WardlineStore
 
@@ -32,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the pipeline until SIGTERM or SIGINT.")
 
     func run() async throws {
+        let signals = await StopSignals()
         let (config, logger) = try loadConfiguration()
         if let problem = config.servingProblem() {
             FileHandle.standardError.write(Data("wardline: configuration error: \(problem)\n".utf8))
@@ -43,7 +45,7 @@ struct Serve: AsyncParsableCommand {
             await service.stopStarted()
             throw ExitCode.failure
         }
-        try await service.run()
+        try await service.run(until: signals)
     }
 }
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ServiceLifecycle
 import WardlineRuntime
 import WardlineServer
 import WardlineWorker
@@ -15,6 +14,7 @@ struct Worker: AsyncParsableCommand {
     var summaryNow = false
 
     func run() async throws {
+        let signals = await StopSignals()
         let (config, logger) = try loadConfiguration()
         let worker: TaskWorker
         do { worker = try TaskWorker(configuration: config, logger: logger) } catch {
@@ -30,6 +30,6 @@ struct Worker: AsyncParsableCommand {
             worker.requestStop()
             await thread.finished()
         }
-        try await ServiceGroup(configuration: .init(services: [jobs], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+        try await signals.run([jobs], logger: logger)
     }
 }
