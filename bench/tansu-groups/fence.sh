@@ -3,7 +3,7 @@
 # producer stops; a client OUTSIDE the group (generation -1, no member id) commits partition 0 -> 0
 # and partition 1 -> 5. Kafka rejects such a commit while the group has members (UNKNOWN_MEMBER_ID /
 # ILLEGAL_GENERATION). Then c3 joins (rebalance): where do the new owners resume?
-cd /work/research-tansu; B=127.0.0.1:61092
+cd "$(dirname "$0")"; B=127.0.0.1:61092
 R=runs/fence-range-1; rm -rf $R; mkdir -p $R; cd $R
 ms() { date +%s%3N; }; ev() { echo "$(ms) $1 ${2:--}" >> events.log; }
 TOPIC=t-fence-$RANDOM GROUP=g-fence-$RANDOM; echo "$TOPIC $GROUP" > meta

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One consumer with group.protocol=consumer (KIP-848) for 20 s against Tansu; does it get an assignment?
-cd /work/research-tansu; B=${BROKER:-127.0.0.1:61092}
+cd "$(dirname "$0")"; B=${BROKER:-127.0.0.1:61092}
 R=runs/kip848; rm -rf $R; mkdir -p $R
 ./probe create $B t-kip848 6 > $R/create.log
 ./probe produce $B t-kip848 12 10 5 > $R/prod.log 2>&1

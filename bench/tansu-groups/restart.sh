@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tansu restart under memory storage: 3 consumers (cooperative-sticky) + producer; TERM tansu at +15 s,
 # restart at +20 s; recreate the topic (as deploy/services.sh does) at +22 s; observe until +50 s.
-cd /work/research-tansu; B=127.0.0.1:61092; U=tcp://$B; T=/work/main/var/tools/tansu
+cd "$(dirname "$0")"; B=127.0.0.1:61092; U=tcp://$B; T=${TANSU:-$(cd "$(dirname "$0")/../.." && pwd)/var/tools/tansu}
 R=runs/restart; rm -rf $R; mkdir -p $R; cd $R
 ms() { date +%s%3N; }; ev() { echo "$(ms) $1 ${2:--}" >> events.log; }
 ../../probe create $B t-restart 6 > create.log
