@@ -1,4 +1,5 @@
 import Foundation
+import WardlineEngine
 import WardlineHub
 import WardlineStore
 
@@ -42,8 +43,13 @@ extension WardAPI {
         let queries = HistoryQueries(db: try need(db))
         guard let a = try queries.alarm(id: c.param("alarm_id")) else { throw APIError.notFound("no alarm \(c.param("alarm_id"))") }
         try authorise(c, .viewAlarm(patientID: a.patientID))
+        return .data(Self.alarmDetail(a, history: try queries.alarmHistory(id: a.id)))
+    }
+
+    /// One alarm as the socket describes it, with its history.
+    static func alarmDetail(_ a: Alarm, history: [AlarmHistoryRow]) -> Any {
         var d = FrameEncoder().alarmObject(a) as? [String: Any] ?? [:]
-        d["history"] = try queries.alarmHistory(id: a.id).map { h -> [String: Any] in
+        d["history"] = history.map { h -> [String: Any] in
             var e: [String: Any] = ["revision": h.revision, "kind": h.kind, "to_state": h.toState, "priority": h.priority,
                                     "at": h.at, "escalation_level": h.escalationLevel]
             e["from_state"] = h.fromState
@@ -52,7 +58,7 @@ extension WardAPI {
             e["threshold"] = h.threshold
             return e
         }
-        return .data(d)
+        return d
     }
 
     func acknowledge(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {

@@ -58,14 +58,19 @@ extension WardAPI {
             throw APIError.validation("bucket", "too small for the range: at most 10,000 buckets")
         }
         let buckets = try HistoryQueries(db: try need(db)).vitals(patientID: id, fromMillis: from, toMillis: to, bucketSeconds: bucket)
-        return .data(["patient_id": id, "bucket_seconds": bucket, "from": from, "to": to,
-                      "points": buckets.map { b -> [String: Any] in
-                          var point: [String: Any] = ["time": b.time, "count": b.count]
-                          for name in HistoryQueries.vitalColumns {
-                              point[name] = b.vitals[name].map { ["min": $0.min, "avg": $0.avg, "max": $0.max] } ?? NSNull()
-                          }
-                          return point
-                      }])
+        return .data(Self.vitalsHistory(patientID: id, bucketSeconds: bucket, from: from, to: to, buckets: buckets))
+    }
+
+    /// `time_bucket` min/avg/max per vital; a vital with no reading in a bucket is null.
+    static func vitalsHistory(patientID id: String, bucketSeconds bucket: Int, from: Int64, to: Int64, buckets: [VitalsBucket]) -> [String: Any] {
+        ["patient_id": id, "bucket_seconds": bucket, "from": from, "to": to,
+         "points": buckets.map { b -> [String: Any] in
+             var point: [String: Any] = ["time": b.time, "count": b.count]
+             for name in HistoryQueries.vitalColumns {
+                 point[name] = b.vitals[name].map { ["min": $0.min, "avg": $0.avg, "max": $0.max] } ?? NSNull()
+             }
+             return point
+         }]
     }
 
     /// `60`, `60s`, `5m`, `1h`.

@@ -109,12 +109,17 @@ final class AlarmSystemWatch: @unchecked Sendable {
         } else {
             logger.notice("alarm system: every part is working")
         }
+        post(Self.frame(s, now: now), s.ok)
+    }
+
+    /// The `system:status` frame the ward page's banner shows.
+    static func frame(_ s: SystemStatus, now: Int64) -> [UInt8] {
         let problems: [[String: Any]] = s.problems.map {
             ["component": $0.component, "severity": $0.severity.rawValue, "detail": $0.detail]
         }
         var data: [String: Any] = ["ok": s.ok, "problems": problems, "time": now]
         data["headline"] = s.headline
-        post(WireFormat.frame("system:status", data), s.ok)
+        return WireFormat.frame("system:status", data)
     }
 
     // MARK: the beat
