@@ -149,6 +149,9 @@ private let technical = Alarm(id: "device/mon-7/offline", patientID: nil, device
         _ = hub.receive(1, text: Array(#"[1]"#.utf8))
         _ = hub.receive(1, text: Array(#"{"event":"dance"}"#.utf8))
         _ = hub.receive(1, text: Array(#"{"event":"alert:received","data":{"alarm_id":"x"}}"#.utf8))
+        _ = hub.receive(1, text: Array("5".utf8))
+        _ = hub.receive(1, text: Array(#"{"event":"subscribe:patient","data":["P1"]}"#.utf8))
+        _ = hub.receive(1, text: Array(#"{"event":"ping","data":[1]}"#.utf8))
         hub.deliver(.deviceStatus(DeviceStatus(deviceID: "mon-7", state: .online, time: 1_795_639_811_342, firmware: "fw/2.1",
                                                battery: 87.5, receivedAt: 1_795_639_811_345), patientID: "P1"))
         hub.deliver(.deviceStatus(DeviceStatus(deviceID: "mon-8", state: .offline, receivedAt: 44), patientID: "P1"))
@@ -167,6 +170,9 @@ private let technical = Alarm(id: "device/mon-7/offline", patientID: nil, device
             {"data":{"code":"bad_request","message":"a frame must be a JSON object {\"event\": ..., \"data\": {...}}"},"event":"error"}
             {"data":{"code":"bad_request","message":"unknown event dance"},"event":"error"}
             {"data":{"code":"bad_request","message":"alert:received needs data.alarm_id and data.revision"},"event":"error"}
+            {"data":{"code":"bad_request","message":"a frame must be a JSON object {\"event\": ..., \"data\": {...}}"},"event":"error"}
+            {"data":{"code":"bad_request","message":"subscribe:patient needs data.patient_id"},"event":"error"}
+            {"data":{},"event":"pong"}
             {"data":{"time":1795639811999},"event":"heartbeat"}
             {"data":{"patient_id":"P1","reason":"patient P1 is not admitted to any ward"},"event":"unsubscribed"}
             {"data":{"patients":[{"bed":"9","patient_id":"P2","ward":"4B"}]},"event":"patients:updated"}
@@ -294,6 +300,19 @@ private let technical = Alarm(id: "device/mon-7/offline", patientID: nil, device
             400 {"error":{"code":"validation_error","details":[{"field":"bands[0].persistence_ms","problem":"must be a whole number of milliseconds"}]},"message":"invalid bands[0].persistence_ms: must be a whole number of milliseconds","request_id":"req-1","status":400,"success":false,"timestamp":"T"}
             400 {"error":{"code":"validation_error","details":[{"field":"bands","problem":"clear level 80.0 is beyond the alarm limit 88.0; the alarm could never clear"}]},"message":"the alarm limits are not safe: clear level 80.0 is beyond the alarm limit 88.0; the alarm could never clear","request_id":"req-1","status":400,"success":false,"timestamp":"T"}
             503 {"error":{"code":"database_unavailable","details":[],"retry_after":5},"message":"the database is unreachable; try again shortly","request_id":"req-1","status":503,"success":false,"timestamp":"T"}
+            """#)
+    }
+
+    /// A body must be a JSON object or array to be read at all: a bare `5` is not JSON here.
+    @Test func fragmentsAreNotBodies() {
+        let answers = ["5", #""x""#, "null", " {\"user_id\":\"n1\",\"patient_id\":null} "].map {
+            Self.call("POST", "/api/v1/care-assignments", body: $0)
+        }
+        pin(answers.joined(separator: "\n"), #"""
+            400 {"error":{"code":"malformed_json","details":[]},"message":"the request body is not valid JSON","request_id":"req-1","status":400,"success":false,"timestamp":"T"}
+            400 {"error":{"code":"malformed_json","details":[]},"message":"the request body is not valid JSON","request_id":"req-1","status":400,"success":false,"timestamp":"T"}
+            400 {"error":{"code":"malformed_json","details":[]},"message":"the request body is not valid JSON","request_id":"req-1","status":400,"success":false,"timestamp":"T"}
+            400 {"error":{"code":"validation_error","details":[{"field":"patient_id","problem":"must be a string"}]},"message":"invalid patient_id: must be a string","request_id":"req-1","status":400,"success":false,"timestamp":"T"}
             """#)
     }
 
