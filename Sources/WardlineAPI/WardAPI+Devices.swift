@@ -1,4 +1,5 @@
 import Foundation
+import WardlineCore
 import WardlineHub
 import WardlineStore
 import WardlineWard
@@ -23,17 +24,22 @@ extension WardAPI {
         return .data(rows.map { Self.device($0, clockOffset: context.clockOffset($0.deviceID)) })
     }
 
-    /// One device as `GET /api/v1/devices` lists it.
-    static func device(_ d: DeviceRow, clockOffset: Int64?) -> [String: Any] {
-        var e: [String: Any] = ["device_id": d.deviceID, "state": d.state ?? "unknown"]
-        e["battery"] = d.battery
-        e["firmware"] = d.firmware
-        e["updated_at"] = d.updatedAt
-        e["patient_id"] = d.patientID
-        e["ward"] = d.ward
-        e["bed"] = d.bed
-        e["clock_offset_ms"] = clockOffset
-        return e
+    /// One device as `GET /api/v1/devices` lists it (what is not known is left out).
+    struct Device: Encodable {
+        let device_id: String
+        let state: String
+        let battery: Double?
+        let firmware: String?
+        let updated_at: Int64?
+        let patient_id: String?
+        let ward: String?
+        let bed: String?
+        let clock_offset_ms: Int64?
+    }
+
+    static func device(_ d: DeviceRow, clockOffset: Int64?) -> Device {
+        Device(device_id: d.deviceID, state: d.state ?? "unknown", battery: d.battery, firmware: d.firmware, updated_at: d.updatedAt,
+               patient_id: d.patientID, ward: d.ward, bed: d.bed, clock_offset_ms: clockOffset)
     }
 
     /// Checked against the ward of the patient the device serves now and of the one it is to serve.
@@ -53,9 +59,24 @@ extension WardAPI {
         return .data(Self.assignment(device: device, patient: patient, place: place), message: "device assigned")
     }
 
-    /// A device's new assignment; `bed` is null when the patient has none.
-    static func assignment(device: String, patient: String, place: PatientPlace) -> [String: Any] {
-        ["device_id": device, "patient_id": patient, "ward": place.ward, "bed": place.bed as Any]
+    /// A device's new assignment; `bed` is null (not absent) when the patient has none.
+    struct Assignment: Encodable {
+        let device_id: String
+        let patient_id: String
+        let ward: String
+        let bed: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: NamedKey.self)
+            try c.encode(device_id, forKey: NamedKey("device_id"))
+            try c.encode(patient_id, forKey: NamedKey("patient_id"))
+            try c.encode(ward, forKey: NamedKey("ward"))
+            try c.encode(bed, forKey: NamedKey("bed"))
+        }
+    }
+
+    static func assignment(device: String, patient: String, place: PatientPlace) -> Assignment {
+        Assignment(device_id: device, patient_id: patient, ward: place.ward, bed: place.bed)
     }
 
     func unassignDevice(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
@@ -92,7 +113,15 @@ extension WardAPI {
     }
 
     /// What a device is sent on `devices/{id}/commands`.
-    static func commandPayload(_ command: DeviceCommand, by user: String, requestID: String, ts: Int64) -> [String: Any] {
-        ["command": command.name.rawValue, "args": command.arguments, "by": user, "request_id": requestID, "ts": ts]
+    struct CommandPayload: Encodable {
+        let command: String
+        let args: [String: Int]
+        let by: String
+        let request_id: String
+        let ts: Int64
+    }
+
+    static func commandPayload(_ command: DeviceCommand, by user: String, requestID: String, ts: Int64) -> CommandPayload {
+        CommandPayload(command: command.name.rawValue, args: command.arguments, by: user, request_id: requestID, ts: ts)
     }
 }

@@ -606,10 +606,8 @@ public final class WebServer: @unchecked Sendable {
     static func immediateResponse(status: Int, _ message: String) -> HTTPResponse {
         let requestID = UUID().uuidString.lowercased()
         let code = status == 413 ? "payload_too_large" : "not_found"
-        let timestamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-        let body = WireFormat.serialise(["status": status, "success": false, "message": message, "request_id": requestID,
-                                         "timestamp": timestamp, "error": ["code": code, "details": [] as [Any]] as [String: Any]] as [String: Any])
-        return HTTPResponse(status: status, headers: [("x-request-id", requestID)], body: body)
+        let body = ResponseEnvelope(status: status, message: message, error: .init(code: code), requestID: requestID)
+        return HTTPResponse(status: status, headers: [("x-request-id", requestID)], body: body.bytes)
     }
 
     /// HEAD gets GET's headers, its content-length included, and no body.
