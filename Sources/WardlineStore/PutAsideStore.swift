@@ -99,7 +99,7 @@ public enum PutAsideStore {
             // The row text itself is refused (should not happen once cleaned): keep its identity at least.
             return try db.execute(sql, [row.writer, row.kind, String(row.key.unicodeScalars.filter(\.isASCII).prefix(200)),
                                         error.sqlState ?? "", message,
-                                        "{\"unstorable\": \"\(again.sqlState ?? "")\"}"]).affectedRows == 1
+                                        JSONText.string(["unstorable": again.sqlState ?? ""], .sorted)]).affectedRows == 1
         }
     }
 
