@@ -107,7 +107,7 @@ let package = Package(
         ]),
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
         .testTarget(name: "WardlineStoreTests", dependencies: [
-            "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard",
+            "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard", "WardlineWorker",
         ]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
         .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWard", "WardlineWeb", "WardlineAPI", "WardlineEngine", "WardlineCore", .product(name: "Logging", package: "swift-log")]),

@@ -1,4 +1,5 @@
 import Foundation
+import WardlineCore
 import WardlineHub
 import WardlineStore
 import WardlineWard
@@ -21,44 +22,45 @@ extension WardAPI {
 
     func requireView(_ c: Call, _ patientID: String) throws { try authorise(c, .viewPatient(patientID)) }
 
-    func body(_ c: Call) throws -> [String: Any] {
+    /// A request body is read field by field, so that each refusal names its field and says what is
+    /// wrong with it; a body that is not a JSON document is `malformed_json`.
+    func body(_ c: Call) throws -> [String: JSONValue] {
         if c.request.body.isEmpty { return [:] }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(c.request.body)) else {
+        guard let document = JSONValue.document(c.request.body) else {
             throw APIError(400, "malformed_json", "the request body is not valid JSON")
         }
-        guard let dict = object as? [String: Any] else { throw APIError.validation("body", "must be a JSON object") }
-        return dict
+        guard let object = document.object else { throw APIError.validation("body", "must be a JSON object") }
+        return object
     }
 
-    func string(_ body: [String: Any], _ key: String, required: Bool = true) throws -> String? {
-        guard let v = body[key], !(v is NSNull) else {
+    func string(_ body: [String: JSONValue], _ key: String, required: Bool = true) throws -> String? {
+        guard let v = body[key], v != .null else {
             if required { throw APIError.validation(key, "is required") }
             return nil
         }
-        guard let s = v as? String, !s.isEmpty, s.utf8.count <= 128 else { throw APIError.validation(key, "must be a non-empty string of at most 128 bytes") }
+        guard let s = v.string, !s.isEmpty, s.utf8.count <= 128 else { throw APIError.validation(key, "must be a non-empty string of at most 128 bytes") }
         return s
     }
 
-    /// A JSON number, never `true`/`false` (Foundation hands both over as NSNumber, and a boolean
-    /// would otherwise pass as 1 or 0).
-    static func number(_ v: Any?) -> Double? {
-        guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
-        return n.doubleValue.isFinite ? n.doubleValue : nil
+    /// A JSON number, never `true`/`false`.
+    static func number(_ v: JSONValue?) -> Double? {
+        guard let d = v?.double, d.isFinite else { return nil }
+        return d
     }
 
     /// A JSON whole number (`2` or `2.0`), never a boolean.
-    static func integer(_ v: Any?) -> Int? {
+    static func integer(_ v: JSONValue?) -> Int? {
         guard let d = number(v), d == d.rounded(), abs(d) < 1e15 else { return nil }
         return Int(d)
     }
 
     /// An id in a body (`ward`, `bed`, `patient_id`, `user_id`): as `checkID`.
-    func idField(_ body: [String: Any], _ key: String, required: Bool = true) throws -> String? {
+    func idField(_ body: [String: JSONValue], _ key: String, required: Bool = true) throws -> String? {
         guard let v = body[key] else {
             if required { throw APIError.validation(key, "is required") }
             return nil
         }
-        guard let s = v as? String else { throw APIError.validation(key, "must be a string") }
+        guard let s = v.string else { throw APIError.validation(key, "must be a string") }
         try checkID(s, key)
         return s
     }

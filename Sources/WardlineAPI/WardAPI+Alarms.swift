@@ -1,4 +1,5 @@
 import Foundation
+import WardlineEngine
 import WardlineHub
 import WardlineStore
 
@@ -34,25 +35,59 @@ extension WardAPI {
         let rows = try HistoryQueries(db: try need(db)).alarms(f).filter { a in
             context.policy.allows(p, .viewAlarm(patientID: a.patientID), in: directory)
         }
-        let encoder = FrameEncoder()
-        return .data(rows.map(encoder.alarmObject))
+        return .data(rows.map { AlarmBody($0) })
     }
 
     func alarm(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
         let queries = HistoryQueries(db: try need(db))
         guard let a = try queries.alarm(id: c.param("alarm_id")) else { throw APIError.notFound("no alarm \(c.param("alarm_id"))") }
         try authorise(c, .viewAlarm(patientID: a.patientID))
-        var d = FrameEncoder().alarmObject(a) as? [String: Any] ?? [:]
-        d["history"] = try queries.alarmHistory(id: a.id).map { h -> [String: Any] in
-            var e: [String: Any] = ["revision": h.revision, "kind": h.kind, "to_state": h.toState, "priority": h.priority,
-                                    "at": h.at, "escalation_level": h.escalationLevel]
-            e["from_state"] = h.fromState
-            e["by"] = h.byUser
-            e["value"] = h.value
-            e["threshold"] = h.threshold
-            return e
+        return .data(Self.alarmDetail(a, history: try queries.alarmHistory(id: a.id)))
+    }
+
+    /// One alarm as the socket describes it, with its history.
+    static func alarmDetail(_ a: Alarm, history: [AlarmHistoryRow]) -> AlarmDetail {
+        AlarmDetail(alarm: AlarmBody(a), history: history.map(AlarmDetail.Entry.init))
+    }
+
+    /// The alarm's own fields and `history` beside them.
+    struct AlarmDetail: Encodable {
+        struct Entry: Encodable {
+            let revision: Int
+            let kind: String
+            let from_state: String?
+            let to_state: String
+            let priority: String
+            let at: Int64
+            let by: String?
+            let value: Double?
+            let threshold: Double?
+            let escalation_level: Int
+
+            init(_ h: AlarmHistoryRow) {
+                revision = h.revision
+                kind = h.kind
+                from_state = h.fromState
+                to_state = h.toState
+                priority = h.priority
+                at = h.at
+                by = h.byUser
+                value = h.value
+                threshold = h.threshold
+                escalation_level = h.escalationLevel
+            }
         }
-        return .data(d)
+
+        let alarm: AlarmBody
+        let history: [Entry]
+
+        enum CodingKeys: String, CodingKey { case history }
+
+        func encode(to encoder: any Encoder) throws {
+            try alarm.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(history, forKey: .history)
+        }
     }
 
     func acknowledge(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
@@ -62,7 +97,7 @@ extension WardAPI {
         // open one (the path the WebSocket's acknowledgements take too).
         try authorise(c, .acknowledgeAlarm(patientID: stored.patientID))
         switch context.acknowledge(id, who(c)) {
-        case .success(let a): return .data(FrameEncoder().alarmObject(a), message: "alarm acknowledged")
+        case .success(let a): return .data(AlarmBody(a), message: "alarm acknowledged")
         case .failure(let e): throw e
         }
     }

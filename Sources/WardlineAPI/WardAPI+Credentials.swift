@@ -39,9 +39,9 @@ extension WardAPI {
         let (device, credentials) = try credentialsFor(c)
         let password = try credentials.provision(device)
         logger.notice("device credentials issued", metadata: ["device_id": "\(device)", "by": "\(who(c).userID)"])
-        return .data(["device_id": device, "username": device, "client_id": device, "password": password,
-                      "topics": ["publish": ["vitals", "alerts", "status"].map { "devices/\(device)/\($0)" },
-                                 "subscribe": ["devices/\(device)/commands"]]],
+        return .data(IssuedCredentials(device_id: device, username: device, client_id: device, password: password,
+                                       topics: ["publish": ["vitals", "alerts", "status"].map { "devices/\(device)/\($0)" },
+                                                "subscribe": ["devices/\(device)/commands"]]),
                      status: 201, message: "device credentials issued; the password is shown only in this answer")
     }
 
@@ -50,5 +50,14 @@ extension WardAPI {
         try credentials.revoke(device)
         logger.notice("device credentials revoked", metadata: ["device_id": "\(device)", "by": "\(who(c).userID)"])
         return .data(["device_id": device], message: "device credentials revoked; the device was disconnected")
+    }
+
+    /// The device's broker account, once.
+    struct IssuedCredentials: Encodable {
+        let device_id: String
+        let username: String
+        let client_id: String
+        let password: String
+        let topics: [String: [String]]
     }
 }

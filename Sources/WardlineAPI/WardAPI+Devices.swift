@@ -1,4 +1,5 @@
 import Foundation
+import WardlineCore
 import WardlineHub
 import WardlineStore
 import WardlineWard
@@ -20,17 +21,25 @@ extension WardAPI {
             let current = d.patientID.map { PatientPlace(patientID: $0, ward: d.ward ?? "", bed: d.bed) }
             return context.policy.allows(p, .viewDevice(current: current), in: directory)
         }
-        return .data(rows.map { d -> [String: Any] in
-            var e: [String: Any] = ["device_id": d.deviceID, "state": d.state ?? "unknown"]
-            e["battery"] = d.battery
-            e["firmware"] = d.firmware
-            e["updated_at"] = d.updatedAt
-            e["patient_id"] = d.patientID
-            e["ward"] = d.ward
-            e["bed"] = d.bed
-            e["clock_offset_ms"] = context.clockOffset(d.deviceID)
-            return e
-        })
+        return .data(rows.map { Self.device($0, clockOffset: context.clockOffset($0.deviceID)) })
+    }
+
+    /// One device as `GET /api/v1/devices` lists it (what is not known is left out).
+    struct Device: Encodable {
+        let device_id: String
+        let state: String
+        let battery: Double?
+        let firmware: String?
+        let updated_at: Int64?
+        let patient_id: String?
+        let ward: String?
+        let bed: String?
+        let clock_offset_ms: Int64?
+    }
+
+    static func device(_ d: DeviceRow, clockOffset: Int64?) -> Device {
+        Device(device_id: d.deviceID, state: d.state ?? "unknown", battery: d.battery, firmware: d.firmware, updated_at: d.updatedAt,
+               patient_id: d.patientID, ward: d.ward, bed: d.bed, clock_offset_ms: clockOffset)
     }
 
     /// Checked against the ward of the patient the device serves now and of the one it is to serve.
@@ -47,8 +56,27 @@ extension WardAPI {
         try authorise(c, .assignDevice(current: try queries.currentPlace(ofDevice: device), target: place))
         try queries.assignDevice(device, to: patient)
         context.settingsChanged()
-        return .data(["device_id": device, "patient_id": patient, "ward": place.ward, "bed": place.bed as Any],
-                     message: "device assigned")
+        return .data(Self.assignment(device: device, patient: patient, place: place), message: "device assigned")
+    }
+
+    /// A device's new assignment; `bed` is null (not absent) when the patient has none.
+    struct Assignment: Encodable {
+        let device_id: String
+        let patient_id: String
+        let ward: String
+        let bed: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: NamedKey.self)
+            try c.encode(device_id, forKey: NamedKey("device_id"))
+            try c.encode(patient_id, forKey: NamedKey("patient_id"))
+            try c.encode(ward, forKey: NamedKey("ward"))
+            try c.encode(bed, forKey: NamedKey("bed"))
+        }
+    }
+
+    static func assignment(device: String, patient: String, place: PatientPlace) -> Assignment {
+        Assignment(device_id: device, patient_id: patient, ward: place.ward, bed: place.bed)
     }
 
     func unassignDevice(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
@@ -76,12 +104,24 @@ extension WardAPI {
         try authorise(c, .commandDevice(command.name, current: current))
         let p = who(c)
         let requestID = Envelope(c.request).requestID
-        let payload: [String: Any] = ["command": command.name.rawValue, "args": command.arguments, "by": p.userID,
-                                      "request_id": requestID, "ts": Int64(Date().timeIntervalSince1970 * 1000)]
+        let payload = Self.commandPayload(command, by: p.userID, requestID: requestID, ts: Int64(Date().timeIntervalSince1970 * 1000))
         do { try context.publishCommand(device, WireFormat.serialise(payload)) } catch {
             throw APIError(503, "broker_unavailable", "the command could not be published: \(error)", retryAfter: 5)
         }
         return .data(["device_id": device, "command": command.name.rawValue, "topic": "devices/\(device)/commands"], status: 202,
                      message: "command published")
+    }
+
+    /// What a device is sent on `devices/{id}/commands`.
+    struct CommandPayload: Encodable {
+        let command: String
+        let args: [String: Int]
+        let by: String
+        let request_id: String
+        let ts: Int64
+    }
+
+    static func commandPayload(_ command: DeviceCommand, by user: String, requestID: String, ts: Int64) -> CommandPayload {
+        CommandPayload(command: command.name.rawValue, args: command.arguments, by: user, request_id: requestID, ts: ts)
     }
 }

@@ -13,11 +13,11 @@ extension WardAPI {
         parts.append(Readiness(component: "database", ok: databaseOK, required: true,
                                detail: databaseOK ? "ok" : "cannot reach the database"))
         let ready = parts.allSatisfy { $0.ok || !$0.required }
-        let components = Dictionary(parts.map { ($0.component, ["ok": $0.ok, "required": $0.required, "detail": $0.detail] as [String: Any]) },
+        let components = Dictionary(parts.map { ($0.component, ReadyBody.Component(ok: $0.ok, required: $0.required, detail: $0.detail)) },
                                     uniquingKeysWith: { a, _ in a })
         // Optional parts (Kafka, RabbitMQ) down: still ready to ingest and alarm, but degraded, and said.
         let degraded = parts.contains { !$0.ok && !$0.required }
-        let data: [String: Any] = ["ready": ready, "degraded": degraded, "components": components]
+        let data = ReadyBody(ready: ready, degraded: degraded, components: components)
         if ready {
             let down = parts.filter { !$0.ok }.map { "\($0.component): \($0.detail)" }.joined(separator: "; ")
             return .data(data, message: degraded ? "ready, degraded: " + down : "ready")
@@ -27,8 +27,21 @@ extension WardAPI {
     }
 }
 
+/// What `/ready` says of each part, ready or not.
+struct ReadyBody: Encodable, Sendable {
+    struct Component: Encodable, Sendable {
+        let ok: Bool
+        let required: Bool
+        let detail: String
+    }
+
+    let ready: Bool
+    let degraded: Bool
+    let components: [String: Component]
+}
+
 /// An error that still carries data (the `/ready` components when not ready).
-struct APIErrorWithData: Error, @unchecked Sendable {
+struct APIErrorWithData: Error, Sendable {
     let error: APIError
-    let data: [String: Any]
+    let data: ReadyBody
 }

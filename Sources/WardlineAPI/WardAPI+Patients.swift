@@ -1,4 +1,5 @@
 import Foundation
+import WardlineCore
 import WardlineHub
 import WardlineStore
 import WardlineWard
@@ -7,8 +8,7 @@ import WardlineWard
 extension WardAPI {
     func me(_ c: Call) throws -> HTTPResult {
         let p = who(c)
-        return .data(["user": ["id": p.userID, "role": p.role.rawValue, "ward": p.ward],
-                      "patients": context.directory.current.visiblePatients(for: p).map(WireFormat.place)])
+        return .data(Me(user: WireFormat.User(p), patients: context.directory.current.visiblePatients(for: p).map(WireFormat.place)))
     }
 
     func patients(_ c: Call) throws -> HTTPResult {
@@ -58,14 +58,39 @@ extension WardAPI {
             throw APIError.validation("bucket", "too small for the range: at most 10,000 buckets")
         }
         let buckets = try HistoryQueries(db: try need(db)).vitals(patientID: id, fromMillis: from, toMillis: to, bucketSeconds: bucket)
-        return .data(["patient_id": id, "bucket_seconds": bucket, "from": from, "to": to,
-                      "points": buckets.map { b -> [String: Any] in
-                          var point: [String: Any] = ["time": b.time, "count": b.count]
-                          for name in HistoryQueries.vitalColumns {
-                              point[name] = b.vitals[name].map { ["min": $0.min, "avg": $0.avg, "max": $0.max] } ?? NSNull()
-                          }
-                          return point
-                      }])
+        return .data(Self.vitalsHistory(patientID: id, bucketSeconds: bucket, from: from, to: to, buckets: buckets))
+    }
+
+    static func vitalsHistory(patientID id: String, bucketSeconds bucket: Int, from: Int64, to: Int64, buckets: [VitalsBucket]) -> VitalsHistory {
+        VitalsHistory(patient_id: id, bucket_seconds: bucket, from: from, to: to, points: buckets.map(VitalsHistory.Point.init))
+    }
+
+    /// `time_bucket` min/avg/max per vital; a vital with no reading in a bucket is null.
+    struct VitalsHistory: Encodable {
+        struct Spread: Encodable {
+            let min, avg, max: Double
+        }
+
+        struct Point: Encodable {
+            let bucket: VitalsBucket
+
+            init(_ b: VitalsBucket) { bucket = b }
+
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: NamedKey.self)
+                try c.encode(bucket.time, forKey: NamedKey("time"))
+                try c.encode(bucket.count, forKey: NamedKey("count"))
+                for name in HistoryQueries.vitalColumns {
+                    try c.encode(bucket.vitals[name].map { Spread(min: $0.min, avg: $0.avg, max: $0.max) }, forKey: NamedKey(name))
+                }
+            }
+        }
+
+        let patient_id: String
+        let bucket_seconds: Int
+        let from: Int64
+        let to: Int64
+        let points: [Point]
     }
 
     /// `60`, `60s`, `5m`, `1h`.
@@ -84,7 +109,7 @@ extension WardAPI {
         let id = c.param("patient_id")
         try requireView(c, id)
         guard let latest = context.latestScore(id) else { throw APIError.notFound("no scored reading for patient \(id) since Wardline started") }
-        return .data(["patient_id": id, "time": latest.time, "device_id": latest.deviceID, "news2": FrameEncoder().news2Object(latest.score)])
+        return .data(LatestNews2(patient_id: id, time: latest.time, device_id: latest.deviceID, news2: News2Body(latest.score)))
     }
 
     func careAssignments(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {
@@ -120,5 +145,17 @@ extension WardAPI {
         }
         context.directoryChanged()
         return .data(["user_id": c.param("user_id"), "patient_id": patient], message: "care assignment ended")
+    }
+
+    struct Me: Encodable {
+        let user: WireFormat.User
+        let patients: [WireFormat.Place]
+    }
+
+    struct LatestNews2: Encodable {
+        let patient_id: String
+        let time: Int64
+        let device_id: String
+        let news2: News2Body
     }
 }

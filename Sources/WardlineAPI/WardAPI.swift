@@ -158,7 +158,7 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
 }
 
 enum HTTPResult {
-    case data(Any, status: Int = 200, message: String = "ok")
+    case data(any Encodable, status: Int = 200, message: String = "ok")
     case text(String)
     case raw(HTTPResponse)
 }

@@ -29,9 +29,8 @@ struct Context {
         case .typeMismatch?, .valueNotFound?: return reject(.wrongType, detail)
         case .dataCorrupted(let c)?:
             // Foundation reports a number that does not fit its field (seq 1.5) as "not valid JSON"
-            // with no path; tell the two apart by parsing the payload as plain JSON.
-            if !c.codingPath.isEmpty || elementIndex != nil
-                || (try? JSONSerialization.jsonObject(with: payload, options: [.fragmentsAllowed])) != nil {
+            // with no path; tell the two apart by reading the payload as plain JSON.
+            if !c.codingPath.isEmpty || elementIndex != nil || JSONValue.parse(payload) != nil {
                 return reject(.wrongType, c.codingPath.isEmpty ? "a number does not fit its field (fraction or out of range)" : detail)
             }
             return reject(.malformedJSON, detail)

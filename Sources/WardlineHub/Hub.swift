@@ -83,10 +83,8 @@ public final class Hub {
         sessions[id] = session
         let own = ["user:" + principal.userID, "role:" + principal.role.rawValue]
         for room in own { rooms[room, default: []].insert(id) }
-        send(id, "session:ready", [
-            "user": ["id": principal.userID, "role": principal.role.rawValue, "ward": principal.ward],
-            "rooms": own, "patients": directory.visiblePatients(for: principal).map(WireFormat.place),
-        ], kind: .control)
+        send(id, "session:ready", SessionReady(user: WireFormat.User(principal), rooms: own,
+                                               patients: directory.visiblePatients(for: principal).map(WireFormat.place)), kind: .control)
         if let systemStatus { enqueue(id, systemStatus, kind: .control) }
     }
 
@@ -118,15 +116,15 @@ public final class Hub {
     /// `retry_after`). Frames to the client are never held back by it.
     public func receive(_ id: UInt64, text: [UInt8], admit: (Principal, String) -> Int? = { _, _ in nil }) -> ClientRequest? {
         guard let session = sessions[id] else { return nil }
-        let object = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any]
-        let named = object?["event"] as? String
+        let object = JSONValue.document(text)?.object
+        let named = object?["event"]?.string
         // Counted before a malformed frame is answered: garbage is no way around the limit.
         if let retryAfter = admit(session.principal, named ?? "") {
             rateLimitedFrames += 1
             // Sent as an ordinary update, not a control frame: a flood of refusals never
             // stands in the queue that alarms share (only the newest are kept).
-            send(id, "error", ["code": "rate_limited", "message": "too many frames: \(named ?? "frame") dropped; retry after \(retryAfter) s",
-                               "event": named ?? "", "retry_after": retryAfter], kind: .other)
+            send(id, "error", ErrorBody(code: "rate_limited", message: "too many frames: \(named ?? "frame") dropped; retry after \(retryAfter) s",
+                                        event: named ?? "", retryAfter: retryAfter), kind: .other)
             return nil
         }
         guard let object, let event = named else {
@@ -134,35 +132,35 @@ public final class Hub {
             sendError(id, "bad_request", "a frame must be a JSON object {\"event\": ..., \"data\": {...}}")
             return nil
         }
-        let data = object["data"] as? [String: Any] ?? [:]
+        let data = object["data"]?.object ?? [:]
         switch event {
         case "subscribe:patient", "unsubscribe:patient":
-            guard let patient = data["patient_id"] as? String, !patient.isEmpty else {
+            guard let patient = data["patient_id"]?.string, !patient.isEmpty else {
                 badClientFrames += 1
                 sendError(id, "bad_request", "\(event) needs data.patient_id")
                 return nil
             }
             if event == "unsubscribe:patient" {
                 unsubscribe(id, patient)
-                send(id, "unsubscribed", ["patient_id": patient], kind: .control)
+                send(id, "unsubscribed", PatientBody(patient_id: patient), kind: .control)
             } else if let refusal = directory.check(session.principal, mayView: patient) {
                 refusedSubscriptions += 1
                 sendError(id, "forbidden", refusal.description, extra: ["patient_id": patient])
             } else {
                 sessions[id]?.patients.insert(patient)
                 rooms["patient:" + patient, default: []].insert(id)
-                send(id, "subscribed", ["patient_id": patient], kind: .control)
+                send(id, "subscribed", PatientBody(patient_id: patient), kind: .control)
                 for frame in deviceStatus[patient]?.values ?? [:].values { enqueue(id, frame, kind: .other) }
             }
         case "alert:acknowledge":
-            guard let alarm = data["alarm_id"] as? String, !alarm.isEmpty else {
+            guard let alarm = data["alarm_id"]?.string, !alarm.isEmpty else {
                 badClientFrames += 1
                 sendError(id, "bad_request", "alert:acknowledge needs data.alarm_id")
                 return nil
             }
             return .acknowledge(alarmID: alarm, by: session.principal, session: id)
         case "alert:received":
-            guard let alarm = data["alarm_id"] as? String, let revision = data["revision"] as? Int else {
+            guard let alarm = data["alarm_id"]?.string, let revision = data["revision"]?.integer else {
                 badClientFrames += 1
                 sendError(id, "bad_request", "alert:received needs data.alarm_id and data.revision")
                 return nil
@@ -180,11 +178,9 @@ public final class Hub {
     }
 
     /// Tells one client its request failed (an acknowledgement of an unknown alarm, say).
-    public func sendError(_ id: UInt64, _ code: String, _ message: String, extra: [String: Any] = [:]) {
-        var data = extra
-        data["code"] = code
-        data["message"] = message
-        send(id, "error", data, kind: .control)
+    /// `extra` adds string fields to the frame's data (the patient or alarm it was about).
+    public func sendError(_ id: UInt64, _ code: String, _ message: String, extra: [String: String] = [:]) {
+        send(id, "error", ErrorBody(code: code, message: message, extra: extra), kind: .control)
     }
 
     // MARK: fan-out
@@ -200,13 +196,11 @@ public final class Hub {
             deliverAlarm(alarm, transition)
         case .deviceStatus(let status, let patient):
             guard let patient else { return }
-            let frame = WireFormat.frame("device:status", WireFormat.deviceStatus(status, patientID: patient))
+            let frame = encoder.frame("device:status", WireFormat.deviceStatus(status, patientID: patient))
             deviceStatus[patient, default: [:]][status.deviceID] = frame
             for id in rooms["patient:" + patient] ?? [] { enqueue(id, frame, kind: .other) }
         case .notification(let nid, let kind, let message, let patient, let time):
-            var data: [String: Any] = ["id": nid, "kind": kind, "message": message, "time": time]
-            data["patient_id"] = patient
-            let frame = WireFormat.frame("notification:new", data)
+            let frame = encoder.frame("notification:new", NotificationBody(id: nid, kind: kind, message: message, time: time, patient_id: patient))
             let targets = patient.map { recipients(patient: $0, onCall: true) } ?? members(of: "role:admin")
             for id in targets { enqueue(id, frame, kind: .other) }
         case .systemStatus(let frame, let ok):
@@ -275,7 +269,7 @@ public final class Hub {
 
     /// A `heartbeat` to every socket, so a page can tell a quiet ward from a dead connection.
     public func heartbeat(now: Int64) {
-        let frame = WireFormat.frame("heartbeat", ["time": now])
+        let frame = encoder.frame("heartbeat", TimeBody(time: now))
         for id in sessions.keys { enqueue(id, frame, kind: .control) }
     }
 
@@ -290,17 +284,17 @@ public final class Hub {
             for p in s.patients {
                 if let refusal = new.check(s.principal, mayView: p) {
                     unsubscribe(id, p)
-                    send(id, "unsubscribed", ["patient_id": p, "reason": refusal.description], kind: .control)
+                    send(id, "unsubscribed", PatientBody(patient_id: p, reason: refusal.description), kind: .control)
                 }
             }
-            send(id, "patients:updated", ["patients": new.visiblePatients(for: s.principal).map(WireFormat.place)], kind: .control)
+            send(id, "patients:updated", PatientsBody(patients: new.visiblePatients(for: s.principal).map(WireFormat.place)), kind: .control)
         }
     }
 
     // MARK: internals
 
-    private func send(_ id: UInt64, _ event: String, _ data: Any, kind: OutboundQueue.Kind) {
-        enqueue(id, WireFormat.frame(event, data), kind: kind)
+    private func send<D: Encodable>(_ id: UInt64, _ event: String, _ data: D, kind: OutboundQueue.Kind) {
+        enqueue(id, encoder.frame(event, data), kind: kind)
     }
 
     private func enqueue(_ id: UInt64, _ frame: [UInt8], kind: OutboundQueue.Kind) {
@@ -325,5 +319,54 @@ public final class Hub {
     private func leave(_ id: UInt64, _ room: String) {
         rooms[room]?.remove(id)
         if rooms[room]?.isEmpty == true { rooms[room] = nil }
+    }
+}
+
+// The hub's own frames' data (alarms and scored readings are `FrameEncoder`'s).
+
+struct SessionReady: Encodable {
+    let user: WireFormat.User
+    let rooms: [String]
+    let patients: [WireFormat.Place]
+}
+
+struct PatientsBody: Encodable {
+    let patients: [WireFormat.Place]
+}
+
+/// `subscribed`, `unsubscribed` (with why, when Wardline ended it).
+struct PatientBody: Encodable {
+    let patient_id: String
+    var reason: String?
+}
+
+struct NotificationBody: Encodable {
+    let id: String
+    let kind: String
+    let message: String
+    let time: Int64
+    let patient_id: String?
+}
+
+struct TimeBody: Encodable {
+    let time: Int64
+}
+
+/// An `error` frame's data: `code`, `message`, and what the refusal was about (`extra`'s string
+/// fields, or the rate limit's `event` and `retry_after`).
+struct ErrorBody: Encodable {
+    let code: String
+    let message: String
+    var extra: [String: String] = [:]
+    var event: String?
+    var retryAfter: Int?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: NamedKey.self)
+        for (key, value) in extra where key != "code" && key != "message" { try c.encode(value, forKey: NamedKey(key)) }
+        try c.encode(code, forKey: NamedKey("code"))
+        try c.encode(message, forKey: NamedKey("message"))
+        try c.encodeIfPresent(event, forKey: NamedKey("event"))
+        try c.encodeIfPresent(retryAfter, forKey: NamedKey("retry_after"))
     }
 }

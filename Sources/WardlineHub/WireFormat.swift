@@ -3,8 +3,9 @@ import WardlineCore
 import WardlineEngine
 import WardlineWard
 
-/// Small JSON pieces built as dictionaries: control frames (rare), a device's status, the REST
-/// envelope. The per-event shapes (alarms, scored readings) are `FrameEncoder`'s.
+/// The small shapes the socket and REST share (a patient's place, a user, a device's status) and
+/// the JSON text they are written as. The per-event shapes (alarms, scored readings) are
+/// `FrameEncoder`'s.
 public enum WireFormat {
     public static func riskName(_ r: News2Risk) -> String {
         switch r {
@@ -15,30 +16,48 @@ public enum WireFormat {
         }
     }
 
-    /// A patient's ward and bed, as `session:ready` and `/api/v1/patients` give it.
-    public static func place(_ p: PatientPlace) -> [String: Any] {
-        var d: [String: Any] = ["patient_id": p.patientID, "ward": p.ward]
-        d["bed"] = p.bed
-        return d
+    /// A patient's ward and bed, as `session:ready` and `/api/v1/patients` give it (no bed: absent).
+    package struct Place: Encodable, Sendable {
+        let patient_id: String
+        let ward: String
+        let bed: String?
     }
 
-    public static func deviceStatus(_ s: DeviceStatus, patientID: String?) -> [String: Any] {
-        var d: [String: Any] = ["device_id": s.deviceID, "state": s.state.rawValue, "time": s.time ?? s.receivedAt]
-        d["patient_id"] = patientID
-        d["battery"] = s.battery
-        d["firmware"] = s.firmware
-        return d
+    package static func place(_ p: PatientPlace) -> Place { Place(patient_id: p.patientID, ward: p.ward, bed: p.bed) }
+
+    /// Who a token says the caller is, as `session:ready` and `/api/v1/me` give it.
+    package struct User: Encodable, Sendable {
+        let id: String
+        let role: String
+        let ward: String
+
+        package init(_ p: Principal) {
+            id = p.userID
+            role = p.role.rawValue
+            ward = p.ward
+        }
     }
 
-    /// One `{"event", "data"}` frame, UTF-8.
-    public static func frame(_ event: String, _ data: Any) -> [UInt8] {
-        serialise(["event": event, "data": data])
+    /// A `device:status` frame's data.
+    package struct DeviceStatusBody: Encodable, Sendable {
+        let device_id: String
+        let state: String
+        let time: Int64
+        let patient_id: String?
+        let battery: Double?
+        let firmware: String?
     }
 
-    public static func serialise(_ object: Any) -> [UInt8] {
-        // Every value put in these dictionaries is a JSON type, so this cannot fail; an empty object
-        // would still be valid JSON if it ever did.
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed, .withoutEscapingSlashes]) else { return Array("{}".utf8) }
-        return [UInt8](data)
+    package static func deviceStatus(_ s: DeviceStatus, patientID: String?) -> DeviceStatusBody {
+        DeviceStatusBody(device_id: s.deviceID, state: s.state.rawValue, time: s.time ?? s.receivedAt, patient_id: patientID,
+                         battery: s.battery, firmware: s.firmware)
     }
+
+    /// One `{"event", "data"}` frame, UTF-8 (off the socket thread; the hub has its own encoder).
+    package static func frame<D: Encodable>(_ event: String, _ data: D) -> [UInt8] {
+        serialise(Frame(event: event, data: data))
+    }
+
+    /// A frame or REST body: keys in no particular order, `/` as it is.
+    package static func serialise<T: Encodable>(_ value: T) -> [UInt8] { JSONText.encode(value, .unordered) }
 }

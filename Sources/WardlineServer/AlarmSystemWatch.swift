@@ -114,12 +114,28 @@ final class AlarmSystemWatch: @unchecked Sendable {
         } else {
             logger.notice("alarm system: every part is working")
         }
-        let problems: [[String: Any]] = s.problems.map {
-            ["component": $0.component, "severity": $0.severity.rawValue, "detail": $0.detail]
+        post(Self.frame(s, now: now), s.ok)
+    }
+
+    /// The `system:status` frame the ward page's banner shows.
+    static func frame(_ s: SystemStatus, now: Int64) -> [UInt8] {
+        WireFormat.frame("system:status", StatusBody(ok: s.ok, problems: s.problems.map {
+            StatusBody.Problem(component: $0.component, severity: $0.severity.rawValue, detail: $0.detail)
+        }, time: now, headline: s.headline))
+    }
+
+    /// No headline when all is well.
+    struct StatusBody: Encodable {
+        struct Problem: Encodable {
+            let component: String
+            let severity: String
+            let detail: String
         }
-        var data: [String: Any] = ["ok": s.ok, "problems": problems, "time": now]
-        data["headline"] = s.headline
-        post(WireFormat.frame("system:status", data), s.ok)
+
+        let ok: Bool
+        let problems: [Problem]
+        let time: Int64
+        let headline: String?
     }
 
     // MARK: the beat

@@ -17,30 +17,56 @@ enum AlarmEvent {
         }
     }
 
-    /// The envelope as JSON text, without its event_id.
+    /// The envelope as JSON text (keys sorted), without its event_id.
     static func json(_ a: Alarm, _ t: AlarmTransition) -> String {
-        var data: [String: Any] = [
-            "alert_id": a.id, "rule_id": a.ruleID, "category": a.category.rawValue, "priority": a.priority.rawValue,
-            "state": a.state.rawValue, "latching": a.latching, "message": a.message, "raised_at": iso(a.raisedAt),
-            "escalation_level": a.escalationLevel, "revision": t.revision,
-            "transition": compact(["kind": t.kind.rawValue, "from": t.from?.rawValue, "to": t.to.rawValue,
-                                   "at": iso(t.at), "by": t.by, "resolution": t.resolution?.rawValue]),
-        ]
-        for (key, value) in [("patient_id", a.patientID), ("device_id", a.deviceID), ("vital", a.vital?.rawValue),
-                             ("acknowledged_by", a.acknowledgedBy)] {
-            if let value { data[key] = value }
-        }
-        if let v = t.value { data["value"] = v }
-        if let l = t.threshold { data["threshold"] = l }
-        let envelope: [String: Any] = [
-            "event_type": type(of: t), "event_version": 1, "timestamp": iso(t.at), "source_service": "wardline",
-            "correlation_id": a.id, "data": data,
-        ]
-        let bytes = (try? JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: bytes, as: UTF8.self)
+        let transition = Envelope.Transition(kind: t.kind.rawValue, from: t.from?.rawValue, to: t.to.rawValue, at: iso(t.at), by: t.by,
+                                             resolution: t.resolution?.rawValue)
+        let data = Envelope.Data(alert_id: a.id, rule_id: a.ruleID, category: a.category.rawValue, priority: a.priority.rawValue,
+                                 state: a.state.rawValue, latching: a.latching, message: a.message, raised_at: iso(a.raisedAt),
+                                 escalation_level: a.escalationLevel, revision: t.revision, transition: transition,
+                                 patient_id: a.patientID, device_id: a.deviceID, vital: a.vital?.rawValue,
+                                 acknowledged_by: a.acknowledgedBy, value: t.value, threshold: t.threshold)
+        return JSONText.string(Envelope(event_type: type(of: t), timestamp: iso(t.at), correlation_id: a.id, data: data), .sorted)
     }
 
-    private static func compact(_ d: [String: String?]) -> [String: String] { d.compactMapValues { $0 } }
+    /// What is not known is left out.
+    struct Envelope: Encodable {
+        struct Transition: Encodable {
+            let kind: String
+            let from: String?
+            let to: String
+            let at: String
+            let by: String?
+            let resolution: String?
+        }
+
+        struct Data: Encodable {
+            let alert_id: String
+            let rule_id: String
+            let category: String
+            let priority: String
+            let state: String
+            let latching: Bool
+            let message: String
+            let raised_at: String
+            let escalation_level: Int
+            let revision: Int
+            let transition: Transition
+            let patient_id: String?
+            let device_id: String?
+            let vital: String?
+            let acknowledged_by: String?
+            let value: Double?
+            let threshold: Double?
+        }
+
+        let event_type: String
+        var event_version = 1
+        let timestamp: String
+        var source_service = "wardline"
+        let correlation_id: String
+        let data: Data
+    }
 
     static func iso(_ millis: Int64) -> String {
         let f = ISO8601DateFormatter()

@@ -16,33 +16,25 @@ public struct PutAsideRow: Sendable {
 
     public static func reading(_ r: Reading) -> Self {
         let v = r.vitals
-        var fields: [String: Any] = ["device_id": r.deviceID, "patient_id": r.patientID, "seq": r.seq, "time": r.time,
-                                     "received_at": r.receivedAt]
-        for (name, value) in [("hr", v.heartRate), ("spo2", v.spo2), ("temp", v.temperature), ("rr", v.respiratoryRate),
-                              ("sbp", v.systolicBP), ("dbp", v.diastolicBP)] {
-            if let value { fields[name] = value }
-        }
-        if let o2 = v.onOxygen { fields["o2"] = o2 }
-        if let acvpu = v.consciousness { fields["acvpu"] = acvpu.rawValue }
-        return Self(writer: "vitals", kind: "reading", key: "\(r.deviceID)/\(r.seq)/\(r.time)", row: json(fields))
+        let fields = ReadingFields(device_id: r.deviceID, patient_id: r.patientID, seq: r.seq, time: r.time, received_at: r.receivedAt,
+                                   hr: v.heartRate, spo2: v.spo2, temp: v.temperature, rr: v.respiratoryRate, sbp: v.systolicBP,
+                                   dbp: v.diastolicBP, o2: v.onOxygen, acvpu: v.consciousness?.rawValue)
+        return Self(writer: "vitals", kind: "reading", key: "\(r.deviceID)/\(r.seq)/\(r.time)", row: JSONText.string(fields, .sorted))
     }
 
     public static func rejected(_ row: RejectedRow) -> Self {
         let m = row.message
-        var fields: [String: Any] = ["topic": m.topic, "reason": m.reason.rawValue, "detail": m.detail, "payload": m.payload,
-                                     "payload_size": m.payloadSize, "received_at": m.receivedAt]
-        if let d = m.deviceID { fields["device_id"] = d }
-        if let i = m.elementIndex { fields["element_index"] = i }
+        let fields = RejectedFields(topic: m.topic, reason: m.reason.rawValue, detail: m.detail, payload: m.payload,
+                                    payload_size: m.payloadSize, received_at: m.receivedAt, device_id: m.deviceID,
+                                    element_index: m.elementIndex)
         return Self(writer: "vitals", kind: "rejected_message",
-                    key: "\(row.journalID)/\(row.journalPosition)/\(m.elementIndex ?? -1)", row: json(fields))
+                    key: "\(row.journalID)/\(row.journalPosition)/\(m.elementIndex ?? -1)", row: JSONText.string(fields, .sorted))
     }
 
     public static func status(_ s: DeviceStatus) -> Self {
-        var fields: [String: Any] = ["device_id": s.deviceID, "state": s.state.rawValue, "received_at": s.receivedAt]
-        if let t = s.time { fields["time"] = t }
-        if let f = s.firmware { fields["firmware"] = f }
-        if let b = s.battery { fields["battery"] = b }
-        return Self(writer: "vitals", kind: "device_status", key: "\(s.deviceID)@\(s.receivedAt)", row: json(fields))
+        let fields = StatusFields(device_id: s.deviceID, state: s.state.rawValue, received_at: s.receivedAt, time: s.time,
+                                  firmware: s.firmware, battery: s.battery)
+        return Self(writer: "vitals", kind: "device_status", key: "\(s.deviceID)@\(s.receivedAt)", row: JSONText.string(fields, .sorted))
     }
 
     /// An alarm transition, as the DomainEvent it would have published.
@@ -50,9 +42,37 @@ public struct PutAsideRow: Sendable {
         Self(writer: "alarms", kind: "alarm_transition", key: "\(t.alarmID)#\(t.revision)", row: AlarmEvent.json(a, t))
     }
 
-    private static func json(_ fields: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+    // The rows as stored, the columns' names as keys; what is not known is left out.
+
+    struct ReadingFields: Encodable {
+        let device_id: String
+        let patient_id: String
+        let seq: Int64
+        let time: Int64
+        let received_at: Int64
+        let hr, spo2, temp, rr, sbp, dbp: Double?
+        let o2: Bool?
+        let acvpu: String?
+    }
+
+    struct RejectedFields: Encodable {
+        let topic: String
+        let reason: String
+        let detail: String
+        let payload: String
+        let payload_size: Int
+        let received_at: Int64
+        let device_id: String?
+        let element_index: Int?
+    }
+
+    struct StatusFields: Encodable {
+        let device_id: String
+        let state: String
+        let received_at: Int64
+        let time: Int64?
+        let firmware: String?
+        let battery: Double?
     }
 }
 
@@ -79,7 +99,7 @@ public enum PutAsideStore {
             // The row text itself is refused (should not happen once cleaned): keep its identity at least.
             return try db.execute(sql, [row.writer, row.kind, String(row.key.unicodeScalars.filter(\.isASCII).prefix(200)),
                                         error.sqlState ?? "", message,
-                                        "{\"unstorable\": \"\(again.sqlState ?? "")\"}"]).affectedRows == 1
+                                        JSONText.string(["unstorable": again.sqlState ?? ""], .sorted)]).affectedRows == 1
         }
     }
 

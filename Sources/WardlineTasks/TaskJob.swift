@@ -1,4 +1,5 @@
 import Foundation
+import WardlineCore
 
 /// One unit of work on the task queue, as JSON (snake_case keys, so a paging gateway or an
 /// operator reading the dead-letter queue sees the hospital's words).
@@ -58,11 +59,7 @@ public struct TaskJob: Codable, Sendable, Equatable {
         }
     }
 
-    public func json() -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return Array((try? e.encode(self)) ?? Data("{}".utf8))
-    }
+    public func json() -> [UInt8] { JSONText.encode(self, .sorted) }
 
     public static func decode(_ bytes: [UInt8]) throws -> TaskJob {
         try JSONDecoder().decode(TaskJob.self, from: Data(bytes))

@@ -13,23 +13,11 @@ struct EdgeRefusal {
     var retryAfter: Int?
 
     func response(requestID: String?, correlationID: String?) -> HTTPResponse {
-        let id = requestID.flatMap(Self.safeID) ?? UUID().uuidString.lowercased()
-        var error: [String: Any] = ["code": code, "details": [[String: String]]()]
-        var headers = [("x-request-id", id), ("x-correlation-id", correlationID.flatMap(Self.safeID) ?? id)]
-        if let retryAfter {
-            error["retry_after"] = retryAfter
-            headers.append(("retry-after", String(retryAfter)))
-        }
+        let id = requestID.flatMap(ResponseEnvelope.echoableID) ?? UUID().uuidString.lowercased()
+        var headers = [("x-request-id", id), ("x-correlation-id", correlationID.flatMap(ResponseEnvelope.echoableID) ?? id)]
+        if let retryAfter { headers.append(("retry-after", String(retryAfter))) }
         if status == 401 { headers.append(("www-authenticate", "Bearer")) }
-        let timestamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-        let body: [String: Any] = ["status": status, "success": false, "message": message, "error": error,
-                                   "timestamp": timestamp, "request_id": id]
-        return HTTPResponse(status: status, headers: headers, body: WireFormat.serialise(body))
-    }
-
-    /// Ids are echoed into headers: printable ASCII only, bounded (as the REST API's envelope).
-    private static func safeID(_ s: String) -> String? {
-        guard !s.isEmpty, s.utf8.count <= 128, s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
-        return s
+        let body = ResponseEnvelope(status: status, message: message, error: .init(code: code, retryAfter: retryAfter), requestID: id)
+        return HTTPResponse(status: status, headers: headers, body: body.bytes)
     }
 }

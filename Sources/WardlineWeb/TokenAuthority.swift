@@ -1,4 +1,5 @@
 import Foundation
+import WardlineCore
 import WardlineHub
 import WardlineWard
 
@@ -79,9 +80,9 @@ public struct TokenAuthority: Sendable {
         guard let token, !token.isEmpty else { throw .missing }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]),
-              let header = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any],
+              let header = JSONValue.document(headerBytes)?.object,
               let signature = Base64URL.decode(parts[2]) else { throw .malformedOrBadSignature }
-        let algorithm = header["alg"] as? String ?? "no algorithm"
+        let algorithm = header["alg"]?.string ?? "no algorithm"
         let signed = Array(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
         switch algorithm {
         case "HS256" where acceptsHS256:
@@ -93,20 +94,20 @@ public struct TokenAuthority: Sendable {
         }
         // Only a verified payload is read.
         guard let payload = Base64URL.decode(parts[1]),
-              let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] else { throw .malformedOrBadSignature }
-        guard let expNumber = claims["exp"] as? Double, expNumber.isFinite, abs(expNumber) < 1e15 else { throw .missingClaim("exp") }
+              let claims = JSONValue.document(payload)?.object else { throw .malformedOrBadSignature }
+        guard let expNumber = claims["exp"]?.double, expNumber.isFinite, abs(expNumber) < 1e15 else { throw .missingClaim("exp") }
         let exp = Int64(expNumber.rounded(.down))
         guard exp > now else { throw .expired }
-        if let issuer, claims["iss"] as? String != issuer { throw .wrongIssuer }
+        if let issuer, claims["iss"]?.string != issuer { throw .wrongIssuer }
         if let audience {
             let aud = claims["aud"]
-            let ok = (aud as? String) == audience || ((aud as? [Any])?.contains { ($0 as? String) == audience } ?? false)
+            let ok = aud?.string == audience || (aud?.array?.contains { $0.string == audience } ?? false)
             if !ok { throw .wrongAudience }
         }
-        guard let user = claims["sub"] as? String, !user.isEmpty else { throw .missingClaim("sub") }
-        guard let roleName = claims["role"] as? String else { throw .missingClaim("role") }
+        guard let user = claims["sub"]?.string, !user.isEmpty else { throw .missingClaim("sub") }
+        guard let roleName = claims["role"]?.string else { throw .missingClaim("role") }
         guard let role = Role(rawValue: roleName) else { throw .unknownRole(roleName) }
-        guard let ward = claims["ward"] as? String else { throw .missingClaim("ward") }
+        guard let ward = claims["ward"]?.string else { throw .missingClaim("ward") }
         return VerifiedToken(principal: Principal(userID: user, role: role, ward: ward), expiresAt: exp)
     }
 
@@ -126,18 +127,30 @@ public struct TokenAuthority: Sendable {
         return input + "." + Base64URL.encode(try key.signSHA256(Array(input.utf8)))
     }
 
-    private static func claims(_ who: Principal, validFor seconds: Int64, now: Int64, issuer: String?, audience: String?) -> [String: Any] {
-        var c: [String: Any] = ["sub": who.userID, "role": who.role.rawValue, "ward": who.ward, "iat": now, "exp": now + seconds]
-        c["iss"] = issuer
-        c["aud"] = audience
-        return c
+    /// The claims Wardline mints (an identity provider's tokens may carry more; `verify` reads
+    /// only these).
+    private struct Claims: Encodable {
+        let sub: String
+        let role: String
+        let ward: String
+        let iat: Int64
+        let exp: Int64
+        let iss: String?
+        let aud: String?
     }
 
-    private static func signingInput(algorithm: String, _ claims: [String: Any]) -> String {
-        func part(_ object: [String: Any]) -> String {
-            Base64URL.encode(Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()))
-        }
-        return part(["alg": algorithm, "typ": "JWT"]) + "." + part(claims)
+    private struct Header: Encodable {
+        let alg: String
+        var typ = "JWT"
+    }
+
+    private static func claims(_ who: Principal, validFor seconds: Int64, now: Int64, issuer: String?, audience: String?) -> Claims {
+        Claims(sub: who.userID, role: who.role.rawValue, ward: who.ward, iat: now, exp: now + seconds, iss: issuer, aud: audience)
+    }
+
+    /// Header and claims with sorted keys, base64url: the bytes the signature covers.
+    private static func signingInput(algorithm: String, _ claims: Claims) -> String {
+        Base64URL.encode(JSONText.encode(Header(alg: algorithm), .sorted)) + "." + Base64URL.encode(JSONText.encode(claims, .sorted))
     }
 }
 

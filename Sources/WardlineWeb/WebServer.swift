@@ -600,12 +600,14 @@ public final class WebServer: @unchecked Sendable {
     /// An answer that needs no handler (404 for a file, 413): written now, in the REST error envelope
     /// (with a fresh request id), so an API client reads it like any other refusal.
     private func writeImmediate(_ wsi: OpaquePointer, status: Int, _ message: String) -> Int32 {
+        return writeHTTP(wsi, Self.immediateResponse(status: status, message))
+    }
+
+    static func immediateResponse(status: Int, _ message: String) -> HTTPResponse {
         let requestID = UUID().uuidString.lowercased()
         let code = status == 413 ? "payload_too_large" : "not_found"
-        let timestamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-        let body = WireFormat.serialise(["status": status, "success": false, "message": message, "request_id": requestID,
-                                         "timestamp": timestamp, "error": ["code": code, "details": [] as [Any]] as [String: Any]] as [String: Any])
-        return writeHTTP(wsi, HTTPResponse(status: status, headers: [("x-request-id", requestID)], body: body))
+        let body = ResponseEnvelope(status: status, message: message, error: .init(code: code), requestID: requestID)
+        return HTTPResponse(status: status, headers: [("x-request-id", requestID)], body: body.bytes)
     }
 
     /// HEAD gets GET's headers, its content-length included, and no body.

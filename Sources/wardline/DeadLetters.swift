@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WardlineCore
 import WardlineServer
 import WardlineTaskQueue
 import WardlineTasks
@@ -20,15 +21,20 @@ struct DeadLetters: ParsableCommand {
         try broker.declare(config.taskTopology)
         var printed = 0
         while printed < max, let d = try broker.get(TaskTopology.deadQueue) {
-            var headers: [String: Any] = [:]
-            for (k, v) in d.headers { headers[k] = v.intValue.map { $0 as Any } ?? v.description }
-            let line: [String: Any] = [
-                "routing_key": d.routingKey, "message_id": d.messageID ?? NSNull(), "headers": headers,
-                "job": (try? JSONSerialization.jsonObject(with: Data(d.body))) ?? String(decoding: d.body, as: UTF8.self),
-            ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+            // The job as it was published when it is JSON, else its text; `message_id` null when it has none.
+            let line = Line(routing_key: d.routingKey, message_id: d.messageID.map(JSONValue.string) ?? .null,
+                            headers: d.headers.mapValues { v in v.intValue.map(JSONValue.integer) ?? .string(v.description) },
+                            job: JSONValue.document(d.body) ?? .string(String(decoding: d.body, as: UTF8.self)))
+            print(JSONText.string(line, .sorted))
             printed += 1
         }
+    }
+
+    struct Line: Encodable {
+        let routing_key: String
+        let message_id: JSONValue
+        let headers: [String: JSONValue]
+        let job: JSONValue
     }
 }
 
@@ -43,8 +49,13 @@ struct Queues: ParsableCommand {
         try broker.declare(config.taskTopology)
         for q in config.taskTopology.queues {
             let (messages, consumers) = try broker.depth(of: q.name)
-            let line: [String: Any] = ["queue": q.name, "messages": messages, "consumers": consumers]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+            print(JSONText.string(Line(queue: q.name, messages: messages, consumers: consumers), .sorted))
         }
+    }
+
+    struct Line: Encodable {
+        let queue: String
+        let messages: Int
+        let consumers: Int
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WardlineCore
 import WardlineKafka
 
 /// Prints the events on a Kafka topic, one JSON line each: for operators, and for the tests.
@@ -20,10 +21,19 @@ struct Events: ParsableCommand {
         while printed < max, Date().timeIntervalSince(lastEvent) < idle {
             guard let r = try reader.next(timeoutMillis: 200) else { continue }
             lastEvent = Date()
-            let line: [String: Any] = ["key": r.key ?? NSNull(), "partition": r.partition, "offset": r.offset,
-                                       "value": (try? JSONSerialization.jsonObject(with: Data(r.value))) ?? String(decoding: r.value, as: UTF8.self)]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+            // The event as it was published when it is JSON, else its text.
+            let line = Line(key: r.key.map(JSONValue.string) ?? .null, partition: r.partition, offset: r.offset,
+                            value: JSONValue.document(r.value) ?? .string(String(decoding: r.value, as: UTF8.self)))
+            print(JSONText.string(line, .sorted))
             printed += 1
         }
+    }
+
+    /// One line: `key` is null for an event published without one.
+    struct Line: Encodable {
+        let key: JSONValue
+        let partition: Int32
+        let offset: Int64
+        let value: JSONValue
     }
 }

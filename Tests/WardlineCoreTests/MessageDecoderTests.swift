@@ -78,6 +78,12 @@ import WardlineCore
         ("devices/mon-1/vitals", #"{"seq":1,"ts":1795484315123,"patient_id":"P","hr":"72"}"#, .wrongType),
         ("devices/mon-1/vitals", #"{"seq":1,"ts":1795484315123,"patient_id":"P","o2":"yes"}"#, .wrongType),
         ("devices/mon-1/vitals", #"{"seq":1.5,"ts":1795484315123,"patient_id":"P","hr":72}"#, .wrongType),
+        // A number that fits no field is a wrong type; a number no JSON reader takes is not JSON.
+        ("devices/mon-1/vitals", #"{"seq":99999999999999999999,"ts":1795484315123,"patient_id":"P","hr":72}"#, .wrongType),
+        ("devices/mon-1/vitals", #"{"seq":1e400,"ts":1795484315123,"patient_id":"P","hr":72}"#, .malformedJSON),
+        ("devices/mon-1/vitals", #"{"seq":1,"ts":1795484315123,"patient_id":"P","hr":72,}"#, .unknownDevice),
+        ("devices/mon-1/vitals", "5", .malformedJSON),
+        ("devices/mon-1/vitals", "{}x", .malformedJSON),
         ("devices/mon-1/vitals", #"{"ts":1795484315123,"patient_id":"P","hr":72}"#, .missingField),
         ("devices/mon-1/vitals", #"{"seq":1,"patient_id":"P","hr":72}"#, .missingField),
         ("devices/mon-1/vitals", #"{"seq":1,"ts":1795484315123,"patient_id":"P"}"#, .missingField),
