@@ -67,6 +67,7 @@ remove_libwebsockets_dev() {
     dpkg-query -W -f='${Status}' libwebsockets-dev 2>/dev/null | grep -q '^install ok installed$' || return 0
     say "apt: removing libwebsockets-dev (4.1): Wardline builds against libwebsockets 4.3 in $LWS_PREFIX"
     run_logged apt-remove as_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y libwebsockets-dev
+    as_root ldconfig
 }
 
 # The machine's own Debian mirror; never a host name written into the project.
