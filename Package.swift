@@ -23,7 +23,9 @@ let package = Package(
         .systemLibrary(name: "CLibpq", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // librdkafka 2.8, built by deploy/install.sh into /usr/local (Debian 12's 2.0.2 is too old).
         .systemLibrary(name: "CRdkafka", pkgConfig: "rdkafka"),
-        .systemLibrary(name: "CLibwebsockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
+        // libwebsockets 4.3, built by deploy/install.sh into /usr/local (Debian 12's 4.1 drops a request
+        // whose query holds a %00 before Wardline can answer it).
+        .systemLibrary(name: "CLibwebsockets", pkgConfig: "libwebsockets"),
         // OpenSSL's libcrypto: HMAC-SHA256 compared in constant time and RSA signatures, for tokens.
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),

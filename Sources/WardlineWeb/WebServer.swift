@@ -144,6 +144,13 @@ public final class WebServer: @unchecked Sendable {
 
     /// Listens and starts the service thread; throws when the port cannot be had.
     public func start() throws {
+        // Headers and library of one build: 4.3's headers with Debian's 4.1 library (found first on
+        // the link line, or at run time) would misread every struct and header index.
+        let linked = String(cString: lws_get_library_version())
+        guard linked == String(cString: wl_lws_header_version) else {
+            throw WebServerError(description: "libwebsockets: compiled with the headers of \(String(cString: wl_lws_header_version)) "
+                                 + "but running with the library of \(linked) (deploy/install.sh, then build again)")
+        }
         lws_set_log_level(LLL_ERR, nil)
         var info = lws_context_creation_info()
         info.port = options.port
@@ -672,20 +679,28 @@ public final class WebServer: @unchecked Sendable {
         return Self.string(buf)
     }
 
+    /// The query as lws split and percent-decoded it, each argument copied by the length lws gives,
+    /// never read as a C string: lws 4.3 lets a decoded NUL (`%00`) through in a value (one anywhere
+    /// else in the target ends the connection inside lws), and it must reach `unreadable` (400), not
+    /// end the value. The buffer holds the whole query, so no argument is too long to copy.
     private func query(_ wsi: OpaquePointer) -> [String: String] {
+        let total = Int(lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS))
+        guard total > 0 else { return [:] }
         var result: [String: String] = [:]
-        var buf = [CChar](repeating: 0, count: 1024)
+        var buf = [CChar](repeating: 0, count: total + 1)
         var index: Int32 = 0
-        while lws_hdr_copy_fragment(wsi, &buf, Int32(buf.count), WSI_TOKEN_HTTP_URI_ARGS, index) >= 0 {
-            let pair = Self.string(buf)
-            if let eq = pair.firstIndex(of: "=") {
-                result[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
-            } else if !pair.isEmpty {
-                result[pair] = ""
-            }
+        while case let n = lws_hdr_copy_fragment(wsi, &buf, Int32(buf.count), WSI_TOKEN_HTTP_URI_ARGS, index), n >= 0 {
+            if let (name, value) = Self.queryArgument(buf.prefix(Int(n)).map { UInt8(bitPattern: $0) }) { result[name] = value }
             index += 1
         }
         return result
+    }
+
+    /// One `name=value` (or a bare `name`) as lws decoded it; every byte kept, NUL included.
+    static func queryArgument(_ bytes: [UInt8]) -> (String, String)? {
+        guard !bytes.isEmpty else { return nil }
+        guard let eq = bytes.firstIndex(of: 0x3D) else { return (String(decoding: bytes, as: UTF8.self), "") }
+        return (String(decoding: bytes[..<eq], as: UTF8.self), String(decoding: bytes[(eq + 1)...], as: UTF8.self))
     }
 
     /// lws has percent-decoded the target; what it let through may still be bytes no id, date or

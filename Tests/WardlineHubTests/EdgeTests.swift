@@ -101,3 +101,19 @@ import WardlineWard
         #expect(hub.receive(1, text: Array(#"{"event":"alert:acknowledge","data":{"alarm_id":"a1"}}"#.utf8)) { _, _ in nil } != nil)
     }
 }
+
+@Suite struct QueryArgumentTests {
+    @Test func aNulInAValueIsKeptAndMakesTheRequestUnreadable() {
+        let (name, value) = WebServer.queryArgument(Array("patient_id=P\u{0}1".utf8))!
+        #expect(name == "patient_id")
+        #expect(value.utf8.count == 3, "the NUL does not end the value")
+        #expect(WebServer.unreadable(path: "/api/v1/alarms", query: [name: value])?.contains("patient_id") == true)
+    }
+
+    @Test func theFirstEqualsSplitsABareNameHasNoValue() {
+        #expect(WebServer.queryArgument(Array("filter=a=b".utf8)).map { [$0.0, $0.1] } == ["filter", "a=b"])
+        #expect(WebServer.queryArgument(Array("flag".utf8)).map { [$0.0, $0.1] } == ["flag", ""])
+        #expect(WebServer.queryArgument([]) == nil)
+        #expect(WebServer.unreadable(path: "/api/v1/alarms", query: ["state": "open"]) == nil)
+    }
+}
