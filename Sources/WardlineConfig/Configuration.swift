@@ -53,13 +53,13 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_ONCALL_PHYSICIAN", defaultValue: "physician-on-call", help: "Pager ids of the second escalation tier."),
         .init(name: "WARDLINE_ONCALL_RAPID_RESPONSE", defaultValue: "rapid-response-team", help: "Pager ids of the last escalation tier."),
         .init(name: "WARDLINE_ONCALL_TECHNICAL", defaultValue: "technical-on-call", help: "Pager ids paged (kind `system_alarm`) when the alarm system itself fails: serve silent or stalled, its heartbeats unreadable."),
-        .init(name: "WARDLINE_SUMMARY_AT", defaultValue: "07:00", help: "UTC time (HH:MM) at which `wardline worker` sends the daily ward summary; empty: never (`wardline worker --summary-now` sends one at once)."),
+        .init(name: "WARDLINE_SUMMARY_AT", defaultValue: "07:00", help: "UTC times (HH:MM, comma-separated: one, or one per shift handover such as 07:00,19:00) at which `wardline worker` sends the ward summary of the last 24 h. However many workers run, only the one leading the ward summary (a PostgreSQL advisory lock) sends it; empty: never (`wardline worker --summary-now` sends one at once)."),
         .init(name: "WARDLINE_RING_CAPACITY", defaultValue: "65536", help: "Slots in the lock-free ring between MQTT and the engine (rounded up to a power of two)."),
         .init(name: "WARDLINE_MAX_PAYLOAD_BYTES", defaultValue: "65536", help: "Larger payloads are rejected as oversized_payload."),
         .init(name: "WARDLINE_MAX_FUTURE_SKEW_S", defaultValue: "300", help: "Readings stamped further ahead of Wardline's clock are rejected as future_timestamp."),
         .init(name: "WARDLINE_DEVICE_CLOCK_ALARM_S", defaultValue: "60", help: "A device whose clock is further than this from Wardline's (median of its last five live readings) raises the low-priority technical alarm device.clock; 0: measured and shown, never an alarm. The rules run on each device's own clock either way."),
         .init(name: "WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON", defaultValue: "20", help: "Rejected messages stored with their payload in `rejected_messages` per device, reason and clock hour; the rest are only counted (`rejected_message_counts`, `wardline_rejected_unsampled_total`). 0: count, never store."),
-        .init(name: "WARDLINE_REJECTED_RETENTION_DAYS", defaultValue: "30", help: "Rejected messages (and their counts) older than this are deleted, at start and every 5 minutes."),
+        .init(name: "WARDLINE_REJECTED_RETENTION_DAYS", defaultValue: "30", help: "Rejected messages (and their counts) older than this are deleted by the one `wardline serve` leading the retention (a PostgreSQL advisory lock): when it takes the lead (at start, when no other leads) and every 5 minutes."),
         .init(name: "WARDLINE_BATCH_SIZE", defaultValue: "5000", help: "Readings per database batch (a batch is flushed when full or old)."),
         .init(name: "WARDLINE_BATCH_AGE_MS", defaultValue: "100", help: "Oldest a pending reading gets before its batch is flushed."),
         .init(name: "WARDLINE_WRITER_MEMORY_READINGS", defaultValue: "200000", help: "Readings held in memory while the database is down; beyond this they wait in the journal on disk."),
@@ -159,8 +159,8 @@ public struct WardlineConfiguration: Sendable {
     public var heartbeatSeconds: Int
     public var technicalOnCall: [String]
     public var onCall: [String: String]
-    /// Minutes after midnight UTC of the daily ward summary, or nil for never.
-    public var summaryMinuteOfDay: Int?
+    /// Minutes after midnight UTC of each day's scheduled ward summaries; empty for never.
+    public var summaryMinutesOfDay: [Int]
     public var ringCapacity: Int
     public var maxPayloadBytes: Int
     public var maxFutureSkewSeconds: Int
@@ -306,7 +306,7 @@ public struct WardlineConfiguration: Sendable {
             technicalOnCall: r.list("WARDLINE_ONCALL_TECHNICAL"),
             onCall: ["on_call": r.string("WARDLINE_ONCALL_PRIMARY"), "charge_nurse": r.string("WARDLINE_ONCALL_CHARGE_NURSE"),
                      "physician": r.string("WARDLINE_ONCALL_PHYSICIAN"), "rapid_response": r.string("WARDLINE_ONCALL_RAPID_RESPONSE")],
-            summaryMinuteOfDay: r.timeOfDay("WARDLINE_SUMMARY_AT"),
+            summaryMinutesOfDay: r.timesOfDay("WARDLINE_SUMMARY_AT"),
             ringCapacity: r.int("WARDLINE_RING_CAPACITY", 2...(1 << 24)),
             maxPayloadBytes: r.int("WARDLINE_MAX_PAYLOAD_BYTES", 64...(16 << 20)),
             maxFutureSkewSeconds: r.int("WARDLINE_MAX_FUTURE_SKEW_S", 0...86400),
@@ -387,13 +387,16 @@ public struct WardlineConfiguration: Sendable {
             }
             return v
         }
-        func timeOfDay(_ key: String) throws -> Int? {
-            guard let raw = optional(key) else { return nil }
-            let parts = raw.split(separator: ":").compactMap { Int($0) }
-            guard parts.count == 2, (0..<24).contains(parts[0]), (0..<60).contains(parts[1]) else {
-                throw ConfigurationError(description: "\(key)=\(raw) is not a time of day HH:MM")
+        func timesOfDay(_ key: String) throws -> [Int] {
+            let raw = string(key)
+            return try list(key).map { time in
+                let parts = time.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+                guard parts.count == 2, let h = parts[0], let m = parts[1], (0..<24).contains(h), (0..<60).contains(m) else {
+                    throw ConfigurationError(description: time == raw ? "\(key)=\(raw) is not a time of day HH:MM"
+                                                                      : "\(key)=\(raw): \(time) is not a time of day HH:MM")
+                }
+                return h * 60 + m
             }
-            return parts[0] * 60 + parts[1]
         }
         func bool(_ key: String) throws -> Bool {
             switch string(key).lowercased() {

@@ -10,9 +10,11 @@ import WardlineStore
 /// the budget's samples. Every rejection is still counted per reason by the consumer.
 ///
 /// Its own thread writes the counts of what was not sampled to `rejected_message_counts` every
-/// second and deletes rejected messages older than the retention at start and every
-/// `retentionEveryMillis`. Counts not yet written are lost on kill -9 (at most about a second's
-/// worth; the metrics are in memory too), and held, merged, while the database is down.
+/// second, on every node. The retention — deleting rejected messages older than
+/// `retentionDays` — is one node's job however many serve: the one leading it (`Leadership`,
+/// asked each second), at once when it takes the lead and every `retentionEveryMillis` after.
+/// Counts not yet written are lost on kill -9 (at most about a second's worth; the metrics are in
+/// memory too), and held, merged, while the database is down.
 package final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
     package struct Settings {
         package var databaseURL: String
@@ -34,17 +36,20 @@ package final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
     private let settings: Settings
     private let counters: PipelineCounters
     private let logger: Logger
+    private let health: HealthBoard?
     private let sampler: Mutex<RejectionSampler>
     package let thread = PartThread(name: "wardline-rejected")
     // Upkeep-thread state.
     private var unwritten: [RejectionSampler.Tally] = []
 
-    /// Hands everything but the unsampled rejections on to `next` (the database writer).
-    package init(next: any PipelineSink, settings: Settings, counters: PipelineCounters, logger: Logger) {
+    /// Hands everything but the unsampled rejections on to `next` (the database writer). Whether
+    /// this node leads the retention goes on `health` (`rejected_retention`, never required).
+    package init(next: any PipelineSink, settings: Settings, counters: PipelineCounters, logger: Logger, health: HealthBoard? = nil) {
         self.next = next
         self.settings = settings
         self.counters = counters
         self.logger = logger
+        self.health = health
         self.sampler = Mutex(RejectionSampler(perWindow: settings.samplesPerDeviceReason))
     }
 
@@ -66,13 +71,25 @@ package final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
         var store: RejectedStore?
         var failing = false
         var nextRetention: Int64 = 0
+        let lead = Leadership(duty: .rejectedRetention, databaseURL: settings.databaseURL, logger: logger)
+        var leading = false
+        var reported: Leadership.Standing??
         while true {
             let stopping = thread.isStopping
+            if !stopping {
+                let leads = lead.isLeader(now: wallClockMillis())
+                if leads && !leading { nextRetention = 0 }  // taking over: at once, not 5 minutes later
+                leading = leads
+                if reported != .some(lead.standing) {
+                    reportLead(lead.standing)
+                    reported = .some(lead.standing)
+                }
+            }
             do {
                 let s = try store ?? RejectedStore(db: PostgresConnection(url: settings.databaseURL))
                 store = s
                 try flush(s)
-                if !stopping && wallClockMillis() >= nextRetention {
+                if !stopping && leading && wallClockMillis() >= nextRetention {
                     let deleted = try s.deleteOlderThan(days: settings.retentionDays)
                     counters.rejectedExpired.add(deleted)
                     if deleted > 0 {
@@ -94,6 +111,16 @@ package final class RejectedUpkeep: PipelineSink, @unchecked Sendable {
             if stopping { break }
             thread.pause(millis: Int(settings.flushEveryMillis))
         }
+        lead.resign()
+    }
+
+    private func reportLead(_ standing: Leadership.Standing?) {
+        let detail = switch standing {
+        case .leading: "leading: this node deletes rejected messages past \(settings.retentionDays) days"
+        case .standingBy: "standing by: another node leads the retention"
+        case .unreachable, nil: "not leading: cannot ask the database who leads"
+        }
+        health?.report("rejected_retention", ok: true, detail: detail, required: false)
     }
 
     private func flush(_ store: RejectedStore) throws {

@@ -131,7 +131,7 @@ public final class WardlineService: @unchecked Sendable {
         let rejectedUpkeep = RejectedUpkeep(
             next: writer, settings: .init(databaseURL: c.databaseURL, samplesPerDeviceReason: c.rejectedSamplesPerDeviceReason,
                                           retentionDays: c.rejectedRetentionDays),
-            counters: counters, logger: logger)
+            counters: counters, logger: logger, health: health)
         let consumer = PipelineConsumer(ring: ring, sinks: [rejectedUpkeep, web.sink], engine: engine, engineSinks: engineSinks,
                                         commands: commands, counters: counters, log: badInputLog, clocks: deviceClocks,
                                         horizon: horizon)

@@ -18,6 +18,13 @@ import WardlineTasks
 /// its heartbeat row (with its channels' state, which serve shows the ward) and watches serve's
 /// (`ServeWatch`): serve silent or stalled pages the technical on-call.
 ///
+/// The scheduled ward summary (`WARDLINE_SUMMARY_AT`) is sent by one worker however many run:
+/// the one leading it (`Leadership`, a PostgreSQL advisory lock, asked once a second while the
+/// broker is connected; a worker that cannot reach the broker lets go). A slot that falls due is
+/// owed by every worker that saw it pass; the leader sends it through
+/// `TaskOutboxStore.publishOnce`, so a worker that takes over after a kill -9 sends the slot its
+/// predecessor had not sent, and not the one it had.
+///
 /// A job is acknowledged only after it is done, or after what replaces it (its retry, its dead
 /// letter, the next escalation) has been confirmed by the broker: a crash at any point means a
 /// redelivery, never a lost job. Two broker connections: one consumes, one publishes with confirms
@@ -40,6 +47,12 @@ public final class TaskWorker: @unchecked Sendable {
     private var consumer: AMQPConnection?
     private var publisher: AMQPConnection?
     private var queries: TaskQueries?
+    private let summaries: SummarySchedule
+    /// nil without a schedule: no lock is taken for summaries that never fall due.
+    private let summaryLead: Leadership?
+    private var leadsSummary = false
+    private var summaryLeadCheckedAt: Int64 = 0
+    private var summaryProblem: String?
     public private(set) var tally = Tally()
 
     public init(configuration: WardlineConfiguration, logger: Logger) throws {
@@ -57,6 +70,8 @@ public final class TaskWorker: @unchecked Sendable {
         pager = PageDelivery(primary: channels, fallback: fallback, breaker: configuration.breakerSettings, logger: logger)
         instance = "worker@\(ProcessInfo.processInfo.hostName):\(getpid())"
         watch = ServeWatch(silentAfterMillis: configuration.stallAfterMillis)
+        summaries = SummarySchedule(minutesOfDay: configuration.summaryMinutesOfDay)
+        summaryLead = summaries.isEmpty ? nil : Leadership(duty: .wardSummary, databaseURL: configuration.databaseURL, logger: logger)
     }
 
     /// Ends `run` after the job in hand is finished (SIGTERM); unstarted prefetched jobs go back
@@ -69,29 +84,41 @@ public final class TaskWorker: @unchecked Sendable {
     public func run(summaryNow: Bool) {
         var lastProblem: String?
         var pause = 500
-        var summaryPending = summaryNow
-        var nextSummary = nextSummaryTime(after: wallClockMillis())
+        var summaryPending = summaryNow  // an operator's request: sent at once, leader or not
+        var nextSlot = summaries.next(after: wallClockMillis())
+        var owedSlot: Int64?
         while !stopRequested.load(ordering: .relaxed) {
             watchServeIfDue()  // broker or not: serve is watched, and its outage paged, without the queue
+            let connecting = consumer == nil
             do {
-                if consumer == nil { try connect() }
+                if connecting { try connect() }
                 if lastProblem != nil { logger.notice("worker: rabbitmq reachable again") }
                 lastProblem = nil
                 pause = 500
                 let now = wallClockMillis()
-                if let due = nextSummary, now >= due {
-                    summaryPending = true
-                    nextSummary = nextSummaryTime(after: now)
+                if let due = nextSlot, now >= due {
+                    owedSlot = summaries.latest(atOrBefore: now)
+                    nextSlot = summaries.next(after: now)
                 }
                 if summaryPending {
                     try publishSummary(periodEnd: now)
                     summaryPending = false
+                }
+                keepSummaryLeadIfDue(now: now)
+                if let slot = owedSlot, leadsSummary, try publishScheduledSummary(slot: slot, now: now) {
+                    owedSlot = nil
                 }
                 guard let delivery = try consumer!.next(timeoutMillis: 200) else { continue }
                 try handle(delivery)
             } catch {
                 consumer = nil
                 publisher = nil
+                // A leader that cannot reach the broker lets another worker lead; it stands again once
+                // connected. A connection that broke in use is first made again (at once).
+                if connecting && leadsSummary {
+                    summaryLead?.resign(reason: "cannot reach the task queue")
+                    leadsSummary = false
+                }
                 let detail = "\(error)"
                 if detail != lastProblem {
                     logger.error("worker: cannot use the task queue; retrying with backoff", metadata: ["error": "\(detail)"])
@@ -108,6 +135,7 @@ public final class TaskWorker: @unchecked Sendable {
         }
         consumer = nil
         publisher = nil
+        summaryLead?.resign()
         if let q = queries { try? HeartbeatStore(db: q.db).stopped(instance: instance) }
         logger.notice("worker stopped", metadata: ["delivered": "\(tally.delivered)", "retried": "\(tally.retried)",
                                                    "through_fallback": "\(tally.throughFallback)", "system_notices": "\(tally.systemNotices)",
@@ -369,19 +397,49 @@ public final class TaskWorker: @unchecked Sendable {
 
     // MARK: Ward summary
 
+    /// `--summary-now`: the 24 h to this moment, its own id (an operator's request, not a slot).
     private func publishSummary(periodEnd: Int64) throws {
         let day = periodEnd / 86_400_000
         let job = TaskJob(jobID: AlarmTasks.id("ward_summary#\(day)#\(periodEnd)"), kind: .wardSummary, createdAt: periodEnd,
                           periodEnd: periodEnd)
         try publish(job, delayMillis: 0, attempt: 1)
-        logger.notice("ward summary scheduled", metadata: ["job_id": "\(job.jobID)"])
+        logger.notice("ward summary requested", metadata: ["job_id": "\(job.jobID)"])
     }
 
-    private func nextSummaryTime(after now: Int64) -> Int64? {
-        guard let minute = configuration.summaryMinuteOfDay else { return nil }
-        let dayStart = now - now % 86_400_000
-        let today = dayStart + Int64(minute) * 60_000
-        return today > now ? today : today + 86_400_000
+    /// Asks, at most once a second, whether this worker leads the ward summary.
+    private func keepSummaryLeadIfDue(now: Int64) {
+        guard let lead = summaryLead, now >= summaryLeadCheckedAt + 1000 else { return }
+        summaryLeadCheckedAt = now
+        leadsSummary = lead.isLeader(now: now)
+    }
+
+    /// The summary of one slot, sent once across the workers (true: sent now or already sent
+    /// before; false: the database failed, try again while leading). Throws for the broker.
+    private func publishScheduledSummary(slot: Int64, now: Int64) throws -> Bool {
+        let job = SummarySchedule.job(slot: slot)
+        let sent: Bool
+        do {
+            sent = try TaskOutboxStore(db: try database().db).publishOnce(job) { try publish(job, delayMillis: 0, attempt: 1) }
+        } catch let error as AMQPError {
+            throw error
+        } catch {
+            queries = nil
+            summaryLeadCheckedAt = 0  // and ask again whether this worker still leads
+            let detail = "\(error)"
+            if detail != summaryProblem {
+                logger.error("worker: cannot record the ward summary; trying again", metadata: ["job_id": "\(job.jobID)", "error": "\(detail)"])
+            }
+            summaryProblem = detail
+            return false
+        }
+        summaryProblem = nil
+        if sent {
+            logger.notice("ward summary scheduled", metadata: ["job_id": "\(job.jobID)", "slot": "\(SummarySchedule.slotName(slot))",
+                                                             "late_ms": "\(now - slot)"])
+        } else {
+            logger.info("ward summary already sent for this slot", metadata: ["job_id": "\(job.jobID)", "slot": "\(SummarySchedule.slotName(slot))"])
+        }
+        return true
     }
 
     private func database() throws -> TaskQueries {

@@ -30,6 +30,8 @@ import WardlineWard
         (["WARDLINE_NOTIFY_CHANNELS": "webhook"], "WARDLINE_WEBHOOK_URL is empty"),
         (["WARDLINE_RABBITMQ_URL": "http://u:secret@h/"], "WARDLINE_RABBITMQ_URL: http://u:***@h/ is not an amqp://"),
         (["WARDLINE_SUMMARY_AT": "25:00"], "WARDLINE_SUMMARY_AT=25:00 is not a time of day HH:MM"),
+        (["WARDLINE_SUMMARY_AT": "07:00,19"], "WARDLINE_SUMMARY_AT=07:00,19: 19 is not a time of day HH:MM"),
+        (["WARDLINE_SUMMARY_AT": "07:"], "WARDLINE_SUMMARY_AT=07: is not a time of day HH:MM"),
         (["WARDLINE_PAGE_FALLBACK_CHANNEL": "pager"], "WARDLINE_PAGE_FALLBACK_CHANNEL=pager: expected log or an http(s) URL"),
         (["WARDLINE_HEARTBEAT_S": "15"], "WARDLINE_HEARTBEAT_S (15) must be shorter than WARDLINE_STALL_AFTER_S (15)"),
         (["WARDLINE_PAYLOAD_PATIENT_ID": "always"], "WARDLINE_PAYLOAD_PATIENT_ID=always is not refuse or unassigned"),
@@ -46,6 +48,12 @@ import WardlineWard
         } throws: { error in
             "\(error)".contains(message)
         }
+    }
+
+    @Test func summaryTimesAreOneOrSeveralTimesOfDay() throws {
+        #expect(try WardlineConfiguration.load(environment: [:]).summaryMinutesOfDay == [420])
+        #expect(try WardlineConfiguration.load(environment: ["WARDLINE_SUMMARY_AT": "07:00, 19:30"]).summaryMinutesOfDay == [420, 1170])
+        #expect(try WardlineConfiguration.load(environment: ["WARDLINE_SUMMARY_AT": ""]).summaryMinutesOfDay.isEmpty)
     }
 
     @Test func secureDefaults() throws {
