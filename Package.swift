@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // /metrics: swift-prometheus's registry writes the exposition text. Lower bound: the version built and tested.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Tests only: the differential property test of FastVitalsParser against JSONDecoder.
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
@@ -33,9 +35,12 @@ let package = Package(
         // The hospital's own words that every stage shares: wards, patients' places, staff and
         // what each may do (one authorisation function for REST and the socket alike). Pure.
         .target(name: "WardlineWard"),
-        // What every long-lived part runs on: counters, the rate-limited log, the doorbell, the
-        // health board, heartbeats and thread helpers. No C library, no pipeline stage.
-        .target(name: "WardlineRuntime", dependencies: ["WardlineCore", .product(name: "Logging", package: "swift-log")]),
+        // What every long-lived part runs on: counters and the metrics registry, the rate-limited log,
+        // the doorbell, the health board, heartbeats and thread helpers. No C library, no pipeline stage.
+        .target(name: "WardlineRuntime", dependencies: [
+            "WardlineCore", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // One C library each, behind one owner type.
         .target(name: "WardlineJournal"),
         .target(name: "WardlineMQTT", dependencies: ["CMosquitto"]),
@@ -101,7 +106,7 @@ let package = Package(
         ]),
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
         .testTarget(name: "WardlineStoreTests", dependencies: [
-            "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard",
+            "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard", "WardlineWeb",
         ]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
         .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWard", "WardlineWeb", "WardlineAPI", "WardlineEngine", "WardlineCore", .product(name: "Logging", package: "swift-log")]),

@@ -1,7 +1,13 @@
+import Prometheus
 import Synchronization
 import WardlineCore
 
 /// One monotonically increasing count, readable from any thread.
+///
+/// The hot path's counter (the MQTT thread and the ring consumer add to one for every message):
+/// one relaxed atomic add, no lock, no call through an existential. `/metrics` reads it at scrape
+/// time into swift-prometheus's registry (`MetricsExposition`); swift-prometheus's own counter has
+/// no read API, and the stats line, the shutdown log and the tests read these.
 public final class Counter: Sendable {
     private let value = Atomic<Int>(0)
     public init() {}
@@ -49,7 +55,17 @@ public final class PipelineCounters: Sendable {
     private let unsampled: [Counter] = RejectReason.allCases.map { _ in Counter() }
     private let putAside: [Counter] = PutAsideWriter.allCases.map { _ in Counter() }
 
-    public init() {}
+    /// The registry `/metrics` is written from: one per `PipelineCounters` (so per `wardline serve`,
+    /// and per test), never swift-metrics' global `MetricsSystem`. The counters and gauges are read
+    /// into it at scrape time (`exposition`).
+    public let registry: PrometheusCollectorRegistry
+    /// Writes `/metrics` from `registry`, counters and gauges read at scrape time.
+    public let exposition: MetricsExposition
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        exposition = MetricsExposition(registry: registry)
+    }
 
     public func rejected(_ reason: RejectReason) -> Counter {
         rejected[RejectReason.allCases.firstIndex(of: reason)!]
