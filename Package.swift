@@ -13,7 +13,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        // /metrics: swift-prometheus's registry writes the exposition text. Lower bound: the version built and tested.
+        // /metrics: swift-metrics' Timer for the histograms, swift-prometheus's registry for the
+        // exposition text (counters, gauges, histograms). Lower bounds: the versions built and tested.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Tests only: the differential property test of FastVitalsParser against JSONDecoder.
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
@@ -39,7 +41,7 @@ let package = Package(
         // the doorbell, the health board, heartbeats and thread helpers. No C library, no pipeline stage.
         .target(name: "WardlineRuntime", dependencies: [
             "WardlineCore", .product(name: "Logging", package: "swift-log"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // One C library each, behind one owner type.
         .target(name: "WardlineJournal"),

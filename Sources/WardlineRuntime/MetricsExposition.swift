@@ -6,10 +6,10 @@ import Synchronization
 /// Wardline's counts live where they are kept (atomics: `Counter`, `WebStats`, the ring, the
 /// journal gauge…), so the hot paths never pay for the exporter. At each scrape `text` reads them
 /// into the registry's counters and gauges (made on first sight, with their HELP text and labels),
-/// then has the registry write every family it holds (any recorded into it directly included).
-/// Scrapes are serialised; a counter is brought up to its value by the difference since the last
-/// scrape (swift-prometheus's counters only go up), and one that went down (its source was reset)
-/// is reset too, which Prometheus reads as a counter reset.
+/// then has the registry write every family it holds, the histograms recorded into it directly
+/// (`Timing`) included. Scrapes are serialised; a counter is brought up to its value by the
+/// difference since the last scrape (swift-prometheus's counters only go up), and one that went
+/// down (its source was reset) is reset too, which Prometheus reads as a counter reset.
 ///
 /// What swift-prometheus cannot write (it has no summary type) is appended as text, after the
 /// registry's families: `summary`.

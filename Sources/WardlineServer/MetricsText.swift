@@ -7,7 +7,7 @@ import WardlineWeb
 /// `/metrics` in the Prometheus text format: the pipeline's counters, the ring, the writer, the
 /// journal, the device clocks, the hub. Written by swift-prometheus's registry (`counters.registry`,
 /// through `MetricsExposition`): the values are read here, at scrape time, from the atomics and
-/// gauges that keep them.
+/// gauges that keep them; the histograms (`Timing`) are recorded into the registry where they happen.
 /// Every name, type, label and HELP text below is what dashboards and the integration tests read.
 package struct MetricsText {
     package let counters: PipelineCounters

@@ -109,8 +109,10 @@ import WardlineWeb
         }
         #expect(parsed.samples["wardline_put_aside_total{writer=\"vitals\"}"] == "0")
         #expect(parsed.samples["wardline_put_aside_total{writer=\"alarms\"}"] == "0")
-        // Nothing beyond the contract.
-        #expect(Set(parsed.type.keys) == Set(Self.contract.map(\.name)))
+        // The histograms, and nothing else beyond the contract.
+        #expect(parsed.type["wardline_batch_write_duration_seconds"] == "histogram")
+        #expect(parsed.type["wardline_alarm_commit_latency_seconds"] == "histogram")
+        #expect(Set(parsed.type.keys) == Set(Self.contract.map(\.name) + ["wardline_batch_write_duration_seconds", "wardline_alarm_commit_latency_seconds"]))
     }
 
     @Test func knownCountsGiveTheseLines() {
@@ -122,8 +124,12 @@ import WardlineWeb
         counters.rejectedUnsampled(.unknownDevice).add(40)
         counters.putAside(.vitals).add()
         counters.openAlarms.store(3, ordering: .relaxed)
-        counters.batchWriteMicros.add(34_000)
+        counters.batchWritten(nanoseconds: 4_000_000)
+        counters.batchWritten(nanoseconds: 30_000_000)
         counters.batchesCommitted.add(2)
+        counters.alarmCommitLatency.record(milliseconds: 12)
+        counters.alarmCommitLatency.record(milliseconds: 3000)
+        counters.alarmCommitLatency.record(milliseconds: -5)  // the clock stepped back: 0, not a negative sum
         counters.readingsFed.add(20)
         let web = WebStats()
         web.sessions.store(2, ordering: .relaxed)
@@ -164,6 +170,21 @@ import WardlineWeb
             // The summary, as before: microseconds summed, batches counted.
             "wardline_batch_write_seconds_sum": "0.034",
             "wardline_batch_write_seconds_count": "2",
+            // The histograms (cumulative buckets, seconds).
+            "wardline_batch_write_duration_seconds_bucket{le=\"0.0025\"}": "0",
+            "wardline_batch_write_duration_seconds_bucket{le=\"0.005\"}": "1",
+            "wardline_batch_write_duration_seconds_bucket{le=\"0.05\"}": "2",
+            "wardline_batch_write_duration_seconds_bucket{le=\"+Inf\"}": "2",
+            "wardline_batch_write_duration_seconds_sum": "0.034",
+            "wardline_batch_write_duration_seconds_count": "2",
+            "wardline_alarm_commit_latency_seconds_bucket{le=\"0.005\"}": "1",
+            "wardline_alarm_commit_latency_seconds_bucket{le=\"0.025\"}": "2",
+            "wardline_alarm_commit_latency_seconds_bucket{le=\"2.5\"}": "2",
+            "wardline_alarm_commit_latency_seconds_bucket{le=\"5.0\"}": "3",
+            "wardline_alarm_commit_latency_seconds_bucket{le=\"60.0\"}": "3",
+            "wardline_alarm_commit_latency_seconds_bucket{le=\"+Inf\"}": "3",
+            "wardline_alarm_commit_latency_seconds_sum": "3.012",
+            "wardline_alarm_commit_latency_seconds_count": "3",
         ]
         for (series, value) in expected.sorted(by: { $0.key < $1.key }) {
             #expect(parsed.samples[series] == value, "\(series)")
