@@ -99,8 +99,10 @@ let package = Package(
         ]),
         .executableTarget(name: "wardline-bench", dependencies: [
             "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineIngest", "WardlineJournal", "WardlineMQTT", "WardlineRuntime",
-            "WardlineStore", "WardlineServer", "WardlineHub",
+            "WardlineStore", "WardlineServer", "WardlineHub", "WardlineWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            // `wardline-bench counters`: the hot-path counter against swift-prometheus's and swift-metrics'.
+            .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         .testTarget(name: "WardlineCoreTests", dependencies: [

@@ -8,7 +8,8 @@ import WardlineCore
 /// The hot path's counter (the MQTT thread and the ring consumer add to one for every message):
 /// one relaxed atomic add, no lock, no call through an existential. `/metrics` reads it at scrape
 /// time into swift-prometheus's registry (`MetricsExposition`); swift-prometheus's own counter has
-/// no read API, and the stats line, the shutdown log and the tests read these.
+/// no read API, and the stats line, the shutdown log and the tests read these. `wardline-bench
+/// counters` measures this against swift-prometheus's and swift-metrics' counters.
 public final class Counter: Sendable {
     private let value = Atomic<Int>(0)
     public init() {}
