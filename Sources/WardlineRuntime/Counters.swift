@@ -67,9 +67,9 @@ public final class PipelineCounters: Sendable {
     /// One batch of readings (with its rejected messages and statuses) written to TimescaleDB, all
     /// its parts committed: `wardline_batch_write_duration_seconds`.
     public let batchWriteDuration: Timing
-    /// Wardline's receipt of a reading → the alarm transition that reading caused committed in
-    /// TimescaleDB (raised, priority raised, latched, resolved…; not timers or acknowledgements):
-    /// `wardline_alarm_commit_latency_seconds`.
+    /// Wardline's receipt of a message (a reading, a device's own alarm) → the alarm transition it
+    /// caused committed in TimescaleDB (raised, priority raised, latched, resolved…; not those of
+    /// timers or acknowledgements): `wardline_alarm_commit_latency_seconds`.
     public let alarmCommitLatency: Timing
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -81,7 +81,7 @@ public final class PipelineCounters: Sendable {
                                               .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                                               .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10)])
         alarmCommitLatency = Timing(registry: registry, name: "wardline_alarm_commit_latency_seconds",
-                                    help: "Reading received by Wardline to the alarm transition it caused committed in TimescaleDB.",
+                                    help: "Message (reading or device alarm) received by Wardline to the alarm transition it caused committed in TimescaleDB.",
                                     buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
                                               .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
                                               .microseconds(2_500_000), .seconds(5), .seconds(10), .seconds(30), .seconds(60)])

@@ -37,7 +37,7 @@ package struct MetricsText {
                 out.counter(name, help: help, samples.map { (labels: [(label, $0.0)], value: $0.1) })
             }
             func gauge(_ name: String, _ help: String, _ value: Int) { out.gauge(name, help: help, value) }
-            func web(_ value: borrowing Atomic<Int>) -> Int { value.load(ordering: .relaxed) }
+            func load(_ value: borrowing Atomic<Int>) -> Int { value.load(ordering: .relaxed) }
             let c = counters
             counter("wardline_messages_received_total", "MQTT messages received.", c.messagesReceived.count)
             counter("wardline_readings_accepted_total", "Readings accepted by validation.", c.readingsAccepted.count)
@@ -75,26 +75,26 @@ package struct MetricsText {
             counter("wardline_events_published_total", "Alarm events delivered to Kafka.", c.eventsPublished.count)
             counter("wardline_readings_fed_total", "Scored readings confirmed on the Kafka readings feed.", c.readingsFed.count)
             counter("wardline_readings_not_fed_total", "Scored readings the Kafka readings feed could not take.", c.readingsNotFed.count)
-            let w = self.web
-            gauge("wardline_websocket_sessions", "Authenticated WebSocket sessions open.", web(w.sessions))
-            counter("wardline_websocket_frames_sent_total", "Frames written to WebSocket clients.", web(w.framesSent))
-            counter("wardline_websocket_auth_refused_total", "WebSocket connections refused for their token.", web(w.authRefused))
-            counter("wardline_websocket_token_expired_total", "Open WebSockets closed (4401) when their token expired.", web(w.tokensExpired))
+            let w = web
+            gauge("wardline_websocket_sessions", "Authenticated WebSocket sessions open.", load(w.sessions))
+            counter("wardline_websocket_frames_sent_total", "Frames written to WebSocket clients.", load(w.framesSent))
+            counter("wardline_websocket_auth_refused_total", "WebSocket connections refused for their token.", load(w.authRefused))
+            counter("wardline_websocket_token_expired_total", "Open WebSockets closed (4401) when their token expired.", load(w.tokensExpired))
             counter("wardline_websocket_vitals_coalesced_total", "Vitals frames replaced by a newer one before a slow socket took them.",
-                    web(w.vitalsCoalesced))
+                    load(w.vitalsCoalesced))
             counter("wardline_websocket_unconfirmed_alarm_disconnects_total",
-                    "Screens closed for not confirming an alarm in time (their on-call colleagues are told).", web(w.unconfirmedAlarmDisconnects))
-            counter("wardline_websocket_slow_disconnects_total", "Clients disconnected for not taking their alarms.", web(w.slowClientsDisconnected))
-            counter("wardline_websocket_refused_subscriptions_total", "Patient subscriptions refused.", web(w.refusedSubscriptions))
-            counter("wardline_websocket_bad_frames_total", "Malformed client frames.", web(w.badClientFrames))
+                    "Screens closed for not confirming an alarm in time (their on-call colleagues are told).", load(w.unconfirmedAlarmDisconnects))
+            counter("wardline_websocket_slow_disconnects_total", "Clients disconnected for not taking their alarms.", load(w.slowClientsDisconnected))
+            counter("wardline_websocket_refused_subscriptions_total", "Patient subscriptions refused.", load(w.refusedSubscriptions))
+            counter("wardline_websocket_bad_frames_total", "Malformed client frames.", load(w.badClientFrames))
             counter("wardline_websocket_handshakes_refused_total",
                     "WebSocket handshakes refused: a page of another origin (403), too many sockets open (503).",
-                    "reason", [("origin", web(w.originsRefused)), ("connections", web(w.socketsRefused))])
+                    "reason", [("origin", load(w.originsRefused)), ("connections", load(w.socketsRefused))])
             counter("wardline_rate_limited_total", "Per-token rate limit: REST requests answered 429, client frames dropped.",
-                    "channel", [("rest", web(w.rateLimitedRequests)), ("socket", web(w.rateLimitedFrames))])
+                    "channel", [("rest", load(w.rateLimitedRequests)), ("socket", load(w.rateLimitedFrames))])
             counter("wardline_http_unauthenticated_bodies_refused_total", "Request bodies refused (401) before being read, for want of a valid token.",
-                    web(w.unauthenticatedBodiesRefused))
-            counter("wardline_http_requests_total", "REST requests.", web(w.httpRequests))
+                    load(w.unauthenticatedBodiesRefused))
+            counter("wardline_http_requests_total", "REST requests.", load(w.httpRequests))
         }
     }
 }

@@ -4,7 +4,7 @@ import WardlineCore
 import WardlineIngest
 import WardlineRuntime
 import WardlineWeb
-@testable import WardlineServer
+import WardlineServer
 
 /// `/metrics` as swift-prometheus writes it: every family dashboards and the integration tests read,
 /// with its type and HELP text as before, and the values of a known set of counts.
