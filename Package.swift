@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // Ordered graceful shutdown of serve's parts (SIGTERM: intake first, writers last).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // /metrics: swift-metrics' Timer for the histograms, swift-prometheus's registry for the
+        // exposition text (counters, gauges, histograms). Lower bounds: the versions built and tested.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Tests only: the differential property test of FastVitalsParser against JSONDecoder.
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
@@ -37,10 +41,12 @@ let package = Package(
         // The hospital's own words that every stage shares: wards, patients' places, staff and
         // what each may do (one authorisation function for REST and the socket alike). Pure.
         .target(name: "WardlineWard"),
-        // What every long-lived part runs on: counters, the rate-limited log, the doorbell, the
-        // health board, heartbeats, threads and their Service adapter. No C library, no pipeline stage.
+        // What every long-lived part runs on: counters and the metrics registry, the rate-limited log,
+        // the doorbell, the health board, heartbeats, threads and their Service adapter. No C library,
+        // no pipeline stage.
         .target(name: "WardlineRuntime", dependencies: [
             "WardlineCore", .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
@@ -100,8 +106,10 @@ let package = Package(
         ]),
         .executableTarget(name: "wardline-bench", dependencies: [
             "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineIngest", "WardlineJournal", "WardlineMQTT", "WardlineRuntime",
-            "WardlineStore", "WardlineServer", "WardlineHub",
+            "WardlineStore", "WardlineServer", "WardlineHub", "WardlineWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            // `wardline-bench counters`: the hot-path counter against swift-prometheus's and swift-metrics'.
+            .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         .testTarget(name: "WardlineCoreTests", dependencies: [
@@ -109,7 +117,8 @@ let package = Package(
         ]),
         .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
         .testTarget(name: "WardlineStoreTests", dependencies: [
-            "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard", "WardlineWorker",
+            "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard", "WardlineWeb",
+            "WardlineWorker",
         ]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
         .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWard", "WardlineWeb", "WardlineAPI", "WardlineEngine", "WardlineCore", .product(name: "Logging", package: "swift-log")]),

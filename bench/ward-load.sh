@@ -162,8 +162,9 @@ wait_quiet() {
 status=0
 report=()
 summary=()
-# One value from /metrics (empty if it does not answer within 3 s: it can be that slow under load).
-metric() { { curl -s -m 3 "127.0.0.1:$HTTP_PORT/metrics" || true; } | awk -v k="$1" '$1 == k {print $2}'; }
+# One value from /metrics as an integer (gauges are written as 1000.0), empty if it does not answer
+# within 3 s: it can be that slow under load.
+metric() { { curl -s -m 3 "127.0.0.1:$HTTP_PORT/metrics" || true; } | awk -v k="$1" '$1 == k {printf "%d\n", $2}'; }
 val() { { grep -o "\b$1=[0-9.]*" <<<"$2" || true; } | head -1 | cut -d= -f2; }
 ms() { awk -v u="$1" 'BEGIN {printf "%.1f", u / 1000}'; }
 for pass in $PASSES; do

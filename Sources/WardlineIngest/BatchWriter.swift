@@ -114,7 +114,7 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
                     try putAside(item, error, db: store.db)
                 })
                 if split.putAside > 0 { counters.batchFailures.add() }
-                counters.batchWriteMicros.add(Int((DispatchTime.now().uptimeNanoseconds - began) / 1000))
+                counters.batchWritten(nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
                 committed(outcome, batches: batches, last: batch.last?.position)
                 return
             } catch {

@@ -116,6 +116,8 @@ package final class AlarmWriter: EngineSink, @unchecked Sendable {
                 store = s
                 let outcome = try DataErrorSplit.write(batch[...], { part in
                     counters.alarmTransitionsStored.add(try s.write(part.map { ($0.alarm, $0.transition) }))
+                    let committed = wallClockMillis()  // `at` is the engine clock: the causing message's receipt
+                    for e in part where e.replayFrom != nil { counters.alarmCommitLatency.record(milliseconds: committed - e.transition.at) }
                 }, putAside: { entry, error in
                     try putAside(entry, error, db: s.db)
                 })

@@ -1,7 +1,15 @@
+import CoreMetrics
+import Prometheus
 import Synchronization
 import WardlineCore
 
 /// One monotonically increasing count, readable from any thread.
+///
+/// The hot path's counter (the MQTT thread and the ring consumer add to one for every message):
+/// one relaxed atomic add, no lock, no call through an existential. `/metrics` reads it at scrape
+/// time into swift-prometheus's registry (`MetricsExposition`); swift-prometheus's own counter has
+/// no read API, and the stats line, the shutdown log and the tests read these. `wardline-bench
+/// counters` measures this against swift-prometheus's and swift-metrics' counters.
 public final class Counter: Sendable {
     private let value = Atomic<Int>(0)
     public init() {}
@@ -24,6 +32,7 @@ public final class PipelineCounters: Sendable {
     public let rejectedStored = Counter()
     public let batchesCommitted = Counter()
     /// Time spent writing committed batches (with `batchesCommitted`, the mean batch latency).
+    /// Added to by `batchWritten(nanoseconds:)`, which also records the batch in `batchWriteDuration`.
     public let batchWriteMicros = Counter()
     public let batchFailures = Counter()
     /// Readings that went to the on-disk journal instead of memory while the database was down.
@@ -49,7 +58,40 @@ public final class PipelineCounters: Sendable {
     private let unsampled: [Counter] = RejectReason.allCases.map { _ in Counter() }
     private let putAside: [Counter] = PutAsideWriter.allCases.map { _ in Counter() }
 
-    public init() {}
+    /// The registry `/metrics` is written from: one per `PipelineCounters` (so per `wardline serve`,
+    /// and per test), never swift-metrics' global `MetricsSystem`. The histograms below record into
+    /// it directly; the counters and gauges are read into it at scrape time (`exposition`).
+    public let registry: PrometheusCollectorRegistry
+    /// Writes `/metrics` from `registry`, counters and gauges read at scrape time.
+    public let exposition: MetricsExposition
+    /// One batch of readings (with its rejected messages and statuses) written to TimescaleDB, all
+    /// its parts committed: `wardline_batch_write_duration_seconds`.
+    public let batchWriteDuration: Timing
+    /// Wardline's receipt of a message (a reading, a device's own alarm) → the alarm transition it
+    /// caused committed in TimescaleDB (raised, priority raised, latched, resolved…; not those of
+    /// timers or acknowledgements): `wardline_alarm_commit_latency_seconds`.
+    public let alarmCommitLatency: Timing
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        exposition = MetricsExposition(registry: registry)
+        batchWriteDuration = Timing(registry: registry, name: "wardline_batch_write_duration_seconds",
+                                    help: "Time to write one batch of readings to TimescaleDB, all its parts committed.",
+                                    buckets: [.milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10),
+                                              .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                                              .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10)])
+        alarmCommitLatency = Timing(registry: registry, name: "wardline_alarm_commit_latency_seconds",
+                                    help: "Message (reading or device alarm) received by Wardline to the alarm transition it caused committed in TimescaleDB.",
+                                    buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                              .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+                                              .microseconds(2_500_000), .seconds(5), .seconds(10), .seconds(30), .seconds(60)])
+    }
+
+    /// One batch written in `nanoseconds`: the summary's sum (`batchWriteMicros`) and the histogram.
+    public func batchWritten(nanoseconds: UInt64) {
+        batchWriteMicros.add(Int(nanoseconds / 1000))
+        batchWriteDuration.record(nanoseconds: nanoseconds)
+    }
 
     public func rejected(_ reason: RejectReason) -> Counter {
         rejected[RejectReason.allCases.firstIndex(of: reason)!]
@@ -84,4 +126,23 @@ public enum PutAsideWriter: String, Sendable, CaseIterable {
     case vitals
     /// Alarm transitions with their outbox and task-queue rows (the alarm writer).
     case alarms
+}
+
+/// A distribution of durations: recorded through swift-metrics' `Timer`, into a histogram of
+/// swift-prometheus's registry (made there with its HELP text and buckets: swift-metrics' factory
+/// API has no HELP). Recording takes the histogram's lock: for batches and alarms, not per message.
+public struct Timing: Sendable {
+    private let timer: CoreMetrics.Timer
+
+    public init(registry: PrometheusCollectorRegistry, name: String, help: String, buckets: [Duration]) {
+        let histogram = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), buckets: buckets)
+        timer = CoreMetrics.Timer(label: name, dimensions: [], handler: histogram,
+                                  factory: PrometheusMetricsFactory(registry: registry))
+    }
+
+    public func record(nanoseconds: UInt64) { timer.recordNanoseconds(Int64(clamping: nanoseconds)) }
+
+    /// A negative span (the wall clock stepped back between the two ends) counts as 0.
+    public func record(milliseconds: Int64) { timer.recordMilliseconds(max(0, milliseconds)) }
 }

@@ -28,6 +28,8 @@ public final class WebStats: Sendable {
     /// Request bodies refused (401) before they were read, for want of a valid token.
     public let unauthenticatedBodiesRefused = Atomic<Int>(0)
 
+    public init() {}
+
     func publish(_ hub: Hub) {
         sessions.store(hub.sessionCount, ordering: .relaxed)
         vitalsCoalesced.store(hub.vitalsCoalesced, ordering: .relaxed)
