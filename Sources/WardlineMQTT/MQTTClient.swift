@@ -130,6 +130,7 @@ public final class MQTTClient: @unchecked Sendable {
         mosquitto_disconnect_callback_set(h, mqttOnDisconnect)
         mosquitto_message_callback_set(h, mqttOnMessage)
         mosquitto_publish_callback_set(h, mqttOnPublish)
+        mosquitto_subscribe_callback_set(h, mqttOnSubscribe)
         mosquitto_max_inflight_messages_set(h, options.maxInflight)
         mosquitto_reconnect_delay_set(h, options.reconnectDelayMin, options.reconnectDelayMax, true)
         _ = mosquitto_int_option(h, MOSQ_OPT_TCP_NODELAY, options.tcpNoDelay ? 1 : 0)
@@ -263,13 +264,36 @@ public final class MQTTClient: @unchecked Sendable {
             onConnection(.refused(code: rc, reason: String(cString: mosquitto_connack_string(rc))))
             return
         }
-        // Re-subscribing is harmless with a persistent session and needed with a new one.
-        if !options.subscriptions.isEmpty {
-            try? subscribe(options.subscriptions, qos: options.subscriptionQoS)
+        // Re-subscribing is harmless with a persistent session and needed with a new one. Connected
+        // means subscribed: a message published before the broker has the subscription of a new
+        // session is not delivered, so `.connected` waits for the SUBACKs.
+        var mids = Set<Int32>()
+        for filter in options.subscriptions {
+            var mid: Int32 = 0
+            if mosquitto_subscribe(handle, &mid, filter, options.subscriptionQoS) == MOSQ_ERR_SUCCESS.rawValue { mids.insert(mid) }
         }
+        // The SUBACKs are handled on this same network thread, after this returns.
+        awaitedSubacks.withLock { $0 = (mids, sessionPresent) }
+        if mids.isEmpty { announceConnected(sessionPresent: sessionPresent) }
+    }
+
+    fileprivate func handleSubscribed(_ mid: Int32, granted: [Int32]) {
+        if granted.contains(0x80) {
+            onConnection(.refused(code: 0x80, reason: "the broker refused a subscription (not authorised for \(options.subscriptions))"))
+        }
+        let done: Bool? = awaitedSubacks.withLock { a in
+            guard a.mids.remove(mid) != nil else { return nil }
+            return a.mids.isEmpty ? a.sessionPresent : nil
+        }
+        if let sessionPresent = done { announceConnected(sessionPresent: sessionPresent) }
+    }
+
+    private func announceConnected(sessionPresent: Bool) {
         connected.store(true, ordering: .releasing)
         onConnection(.connected(sessionPresent: sessionPresent))
     }
+
+    private let awaitedSubacks = Mutex<(mids: Set<Int32>, sessionPresent: Bool)>(([], false))
 
     fileprivate func handleDisconnect(_ rc: Int32) {
         onConnection(.disconnected(code: rc, reason: rc == 0 ? "requested" : String(cString: mosquitto_strerror(rc))))
@@ -347,4 +371,10 @@ private func mqttOnMessage(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointe
 
 private func mqttOnPublish(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ mid: Int32) {
     owner(obj).handlePublished(mid)
+}
+
+private func mqttOnSubscribe(_ mosq: OpaquePointer?, _ obj: UnsafeMutableRawPointer?, _ mid: Int32, _ count: Int32,
+                             _ granted: UnsafePointer<Int32>?) {
+    let qos = granted.map { Array(UnsafeBufferPointer(start: $0, count: Int(count))) } ?? []
+    owner(obj).handleSubscribed(mid, granted: qos)
 }
