@@ -84,6 +84,7 @@ package final class TaskRelay: @unchecked Sendable {
                 let jobs = try s.pending(limit: 200)
                 if jobs.isEmpty {
                     if stopping { break }
+                    try b.keepAlive(now: now)
                     doorbell.wait(micros: 20_000)
                     continue
                 }

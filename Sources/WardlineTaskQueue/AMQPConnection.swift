@@ -70,12 +70,15 @@ public final class AMQPConnection {
     private var loggedIn = false
     private var confirming = false
     private var publishedCount: UInt64 = 0
+    private let heartbeatMillis: Int64
+    private var lastKeepAlive: Int64 = 0
 
     /// Connects and logs in; fails with `.unreachable`, `.accessRefused` or `.vhostRefused` and a
     /// message naming the user and broker.
     public init(endpoint: AMQPEndpoint, heartbeatSeconds: Int32 = 30, timeoutMillis: Int = 5000) throws {
         self.endpoint = endpoint
         self.timeoutMillis = timeoutMillis
+        self.heartbeatMillis = Int64(heartbeatSeconds) * 1000
         guard let c = amqp_new_connection() else { throw AMQPError(kind: .closed, message: "rabbitmq-c: out of memory") }
         conn = c
         let at = "\(endpoint.host):\(endpoint.port)"
@@ -113,6 +116,22 @@ public final class AMQPConnection {
             _ = amqp_connection_close(conn, Int32(AMQP_REPLY_SUCCESS))
         }
         amqp_destroy_connection(conn)
+    }
+
+    /// rabbitmq-c sends heartbeats only inside its own calls, so a connection with nothing to do
+    /// (a publisher between alarms) goes silent and the broker closes it after two missed beats;
+    /// the first page after a quiet minute then fails and waits for a reconnect. Call this from the
+    /// idle loop: it sends a heartbeat frame at most every half heartbeat interval.
+    public func keepAlive(now: Int64) throws {
+        guard heartbeatMillis > 0, now - lastKeepAlive >= heartbeatMillis / 2 else { return }
+        lastKeepAlive = now
+        var frame = amqp_frame_t()
+        frame.frame_type = UInt8(AMQP_FRAME_HEARTBEAT)
+        frame.channel = 0
+        let rc = amqp_send_frame(conn, &frame)
+        guard rc == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError(kind: .closed, message: "heartbeat to \(endpoint.host):\(endpoint.port) failed: \(Self.statusText(rc))")
+        }
     }
 
     // MARK: Topology

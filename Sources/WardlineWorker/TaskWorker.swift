@@ -96,6 +96,7 @@ public final class TaskWorker: @unchecked Sendable {
                 lastProblem = nil
                 pause = 500
                 let now = wallClockMillis()
+                try publisher?.keepAlive(now: now)  // between jobs it publishes nothing for minutes
                 if let due = nextSlot, now >= due {
                     owedSlot = summaries.latest(atOrBefore: now)
                     nextSlot = summaries.next(after: now)

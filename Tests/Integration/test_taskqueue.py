@@ -154,6 +154,25 @@ def test_an_unacknowledged_alarm_escalates_at_the_configured_time(wardline_facto
     w.stop()
 
 
+def test_the_first_page_after_a_quiet_spell_goes_out_without_a_reconnect(wardline_factory, worker_factory, gateway,
+                                                                         publisher):
+    """rabbitmq-c sends heartbeats only inside its own calls: an idle publisher went silent and
+    RabbitMQ closed it after two missed beats (30 s each), so the first page after a quiet minute
+    failed, was logged as the task queue being unavailable and waited for a reconnect."""
+    worker = webhook_worker(worker_factory, gateway, WARDLINE_ESCALATION_S=3)
+    w = wardline_factory(WARDLINE_ESCALATION_S=3, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
+    time.sleep(100)  # a quiet ward: nothing published by serve's relay or the worker for over two beats
+    patient = "PAT-" + unique_prefix()
+    desaturate(publisher, patient)
+    first = gateway.wait_for(patient, "on_call")
+    assert first, "the page after the quiet spell did not arrive"
+    # The escalation is published by the worker's own publisher, idle until now too.
+    assert gateway.wait_for(patient, "charge_nurse", timeout=20), "the escalation after the quiet spell did not arrive"
+    assert "task queue unavailable" not in w.log(), "serve's relay lost its idle connection to RabbitMQ"
+    assert "cannot use the task queue" not in worker.log(), "the worker lost its idle publisher connection"
+    w.stop()
+
+
 def test_an_acknowledged_alarm_does_not_escalate(wardline_factory, worker_factory, gateway, db, publisher):
     worker = webhook_worker(worker_factory, gateway, WARDLINE_ESCALATION_S=4)
     w = wardline_factory(WARDLINE_ESCALATION_S=4, WARDLINE_RABBITMQ_URL=RABBITMQ_URL).start()
