@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// The OS thread of one long-lived part and its stop handshake, written once for every part
@@ -44,23 +43,15 @@ package final class PartThread: Sendable {
         doorbell.wait(micros: millis * 1000)
     }
 
-    package var isFinished: Bool { end.isComplete }
-
     /// Returns once the thread's body has returned.
     package func finished() async { await end.wait() }
-
-    /// As `finished()`, for callers on a thread of their own; false if `timeoutMillis` passed first.
-    package func waitFinished(timeoutMillis: Int) -> Bool { end.wait(timeoutMillis: timeoutMillis) }
 }
 
-/// Something that happens once, awaited from async code or waited for by a thread.
+/// Something that happens once, awaited from async code.
 package final class Completion: Sendable {
     private let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-    private let semaphore = DispatchSemaphore(value: 0)
 
     package init() {}
-
-    package var isComplete: Bool { state.withLock { $0.done } }
 
     package func complete() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
@@ -70,7 +61,6 @@ package final class Completion: Sendable {
             return s.waiters
         }
         for w in waiters { w.resume() }
-        semaphore.signal()
     }
 
     package func wait() async {
@@ -82,13 +72,6 @@ package final class Completion: Sendable {
             }
             if resumeNow { c.resume() }
         }
-    }
-
-    package func wait(timeoutMillis: Int) -> Bool {
-        if isComplete { return true }
-        guard semaphore.wait(timeout: .now() + .milliseconds(timeoutMillis)) == .success else { return isComplete }
-        semaphore.signal()  // the next waiter sees it too
-        return true
     }
 }
 
