@@ -702,6 +702,17 @@ wait_streaming() {
     return 1
 }
 
+# wait_sync_state NAME sync|async: until the primary reports that sync_state for NAME, 30 s at most.
+wait_sync_state() {
+    local name=$1 want=$2 i
+    for ((i = 0; i < 300; i++)); do
+        [[ $(psql_admin -d postgres -tAc \
+            "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$name'") == "$want" ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 start_standby() {
     if standby_answers && ! standby_running_here; then
         say "postgres standby: 127.0.0.1:$WARDLINE_PG_STANDBY_PORT answers but was not started from $VAR; leaving it"
@@ -734,7 +745,15 @@ start_standby() {
     fi
     wait_streaming "$WARDLINE_PG_STANDBY_NAME" || die "the standby does not stream from the primary (log: $STANDBY_LOG)"
     say "postgres standby: streaming from 127.0.0.1:$WARDLINE_PG_PORT"
-    if [[ $WARDLINE_PG_STANDBY_SYNC == on ]]; then set_synchronous on; else set_synchronous off; fi
+    if [[ $WARDLINE_PG_STANDBY_SYNC == on ]]; then
+        set_synchronous on
+        # pg_reload_conf only signals; a commit made before the primary has re-read its settings
+        # would not wait for the standby, so start-standby returns once the standby is sync.
+        wait_sync_state "$WARDLINE_PG_STANDBY_NAME" sync || die "the standby streams but is not synchronous (log: $STANDBY_LOG)"
+    else
+        set_synchronous off
+        wait_sync_state "$WARDLINE_PG_STANDBY_NAME" async || die "the standby is still synchronous"
+    fi
 }
 
 stop_standby() {
