@@ -198,6 +198,10 @@ start_kafka() {
     # The optional readings feed (WARDLINE_KAFKA_READINGS_TOPIC), keyed by device.
     "$TANSU" topic create --broker "$url" --partitions 6 wardline.readings >>"$LOG_DIR/tansu.log" 2>&1 \
         || die "could not create topic wardline.readings (log: $LOG_DIR/tansu.log)"
+    # Past one machine (serve --role ingest|engine|hub): device messages keyed by patient.
+    "$TANSU" topic create --broker "$url" --partitions "${WARDLINE_KAFKA_DEVICE_PARTITIONS:-12}" \
+        "${WARDLINE_KAFKA_DEVICE_TOPIC:-wardline.device-messages}" >>"$LOG_DIR/tansu.log" 2>&1 \
+        || die "could not create topic ${WARDLINE_KAFKA_DEVICE_TOPIC:-wardline.device-messages} (log: $LOG_DIR/tansu.log)"
     say "kafka: tansu started on 127.0.0.1:$WARDLINE_KAFKA_PORT (pid $(kafka_pid)), topic $WARDLINE_KAFKA_ALERTS_TOPIC"
 }
 

@@ -34,6 +34,9 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_KAFKA_BROKERS", defaultValue: "127.0.0.1:19092", help: "Kafka bootstrap servers for alarm DomainEvents (published from the outbox); empty: no Kafka, no outbox rows."),
         .init(name: "WARDLINE_KAFKA_ALERTS_TOPIC", defaultValue: "wardline.alerts", help: "Kafka topic of alarm events, keyed by patient id."),
         .init(name: "WARDLINE_KAFKA_READINGS_TOPIC", defaultValue: "", help: "If set, every scored reading (with NEWS2) also goes to this Kafka topic, keyed by device: the feed for another Wardline node or analytics. Empty: off."),
+        .init(name: "WARDLINE_ROLE", defaultValue: "all", help: "What this node does (`serve --role` wins over it). `all`: the whole pipeline in one process. Past one machine: `ingest` (MQTT → journal → WARDLINE_KAFKA_DEVICE_TOPIC, keyed by patient), `engine` (owns some of that topic's partitions through PostgreSQL advisory locks; stores readings and alarms, writes the outboxes, publishes scored readings to WARDLINE_KAFKA_READINGS_TOPIC), `hub` (ward page, REST and sockets from the alarm-event and scored-readings topics; acknowledgements go to the owning engine on the patient's key)."),
+        .init(name: "WARDLINE_KAFKA_DEVICE_TOPIC", defaultValue: "wardline.device-messages", help: "Roles other than `all`: the topic of device messages and acknowledgements, keyed by patient (unassigned devices by `device:<id>`)."),
+        .init(name: "WARDLINE_KAFKA_DEVICE_PARTITIONS", defaultValue: "12", help: "Its partition count, the same on every node (the deploy scripts create it so): the unit an engine node owns."),
         .init(name: "WARDLINE_RABBITMQ_URL", defaultValue: "amqp://wardline@127.0.0.1:15673/wardline", help: "RabbitMQ for the task queue (pages, escalation, reports), amqp://user:password@host:port/vhost (deploy/env.sh sets it with the password deploy/services.sh made); empty: no task queue, no task rows."),
         .init(name: "WARDLINE_RABBITMQ_PREFETCH", defaultValue: "8", help: "`wardline worker`: unacknowledged jobs the broker may hand it at once."),
         .init(name: "WARDLINE_ESCALATION_S", defaultValue: "120", help: "A high-priority alarm still active and unacknowledged this long after it became active pages the next tier (charge nurse, physician, rapid response), and again after each further period."),
@@ -142,6 +145,9 @@ public struct WardlineConfiguration: Sendable {
     public var kafkaBrokers: String?
     public var kafkaAlertsTopic: String
     public var kafkaReadingsTopic: String?
+    public var role: NodeRole = .all
+    public var kafkaDeviceTopic: String = "wardline.device-messages"
+    public var kafkaDevicePartitions: Int = 12
     public var rabbitmqURL: String?
     public var rabbitmqPrefetch: Int
     public var escalationSeconds: Int
@@ -279,7 +285,7 @@ public struct WardlineConfiguration: Sendable {
 
     private static func load(values: [String: String]) throws -> Self {
         let r = Reader(values: values)
-        let config = try WardlineConfiguration(
+        var config = try WardlineConfiguration(
             varDirectory: r.string("WARDLINE_VAR"), logLevel: r.string("WARDLINE_LOG_LEVEL"),
             mqttHost: r.string("WARDLINE_MQTT_HOST"), mqttPort: Int32(r.int("WARDLINE_MQTT_PORT", 1...65535)),
             mqttClientID: r.string("WARDLINE_MQTT_CLIENT_ID"),
@@ -340,6 +346,13 @@ public struct WardlineConfiguration: Sendable {
             rateLimitPerSecond: r.int("WARDLINE_RATE_LIMIT_PER_S", 0...1_000_000),
             rateLimitBurst: r.int("WARDLINE_RATE_LIMIT_BURST", 1...1_000_000),
             tlsCertificateFile: r.optional("WARDLINE_TLS_CERT_FILE"), tlsPrivateKeyFile: r.optional("WARDLINE_TLS_KEY_FILE"))
+        guard let role = NodeRole(rawValue: r.string("WARDLINE_ROLE")) else {
+            throw ConfigurationError(description: "WARDLINE_ROLE=\(r.string("WARDLINE_ROLE")) is not all, ingest, engine or hub")
+        }
+        config.role = role
+        config.kafkaDeviceTopic = r.string("WARDLINE_KAFKA_DEVICE_TOPIC")
+        config.kafkaDevicePartitions = try r.int("WARDLINE_KAFKA_DEVICE_PARTITIONS", 1...4096)
+        try config.checkRole()
         if (config.tlsCertificateFile == nil) != (config.tlsPrivateKeyFile == nil) {
             throw ConfigurationError(description: "WARDLINE_TLS_CERT_FILE and WARDLINE_TLS_KEY_FILE go together: set both (HTTPS) or neither (HTTP)")
         }

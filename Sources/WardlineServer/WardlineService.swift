@@ -29,7 +29,7 @@ public final class WardlineService: @unchecked Sendable {
     private let logger: Logger
     private let registry = DeviceRegistry()
     /// Every part started so far, in start order; shutdown runs them in reverse.
-    private var parts: [PartService] = []
+    var parts: [PartService] = []
     private let shutdownClock: ShutdownClock
     private let mqttForCommands = Mutex<MQTTClient?>(nil)
 
@@ -44,12 +44,23 @@ public final class WardlineService: @unchecked Sendable {
     }
 
     /// Notes a started part and what stops it, in start order.
-    private func started(_ name: String, stop: @escaping @Sendable () async -> Void) {
+    func started(_ name: String, stop: @escaping @Sendable () async -> Void) {
         parts.append(PartService(name, stop: stop))
     }
 
-    /// Starts every part; throws with a clear message when something cannot be fixed by waiting.
+    /// Starts every part of this node's role; throws with a clear message when something cannot
+    /// be fixed by waiting.
     public func start() throws {
+        switch configuration.role {
+        case .all: try startAll()
+        case .ingest: try startIngest()
+        case .engine: try startEngine()
+        case .hub: try startHub()
+        }
+    }
+
+    /// `--role all`: the whole pipeline in one process, through the ring.
+    private func startAll() throws {
         let c = configuration
         let db = try waitForDatabase()
         let migrator = Migrator(db)
@@ -327,7 +338,7 @@ public final class WardlineService: @unchecked Sendable {
         return (server, sink)
     }
 
-    private func waitForDatabase() throws -> PostgresConnection {
+    func waitForDatabase() throws -> PostgresConnection {
         let deadline = wallClockMillis() + Int64(configuration.databaseWaitSeconds) * 1000
         var said = false
         while true {

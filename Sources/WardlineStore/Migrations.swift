@@ -262,6 +262,39 @@ public enum Migrations {
                 problems   text NOT NULL DEFAULT ''
             );
             """),
+        Migration(version: 10, name: "engine partitions, command answers, no default time index on vitals", sql: """
+            -- Past one machine: where each partition of the device-message topic is to be read
+            -- from again (the replay floor: every reading, alarm transition and outbox row caused
+            -- by an earlier record is committed), moved by the engine node that holds the
+            -- partition's advisory lock, in its own transaction after the writers committed.
+            -- floor_received_at: the ingest clock of the record at next_offset, so the next owner
+            -- knows which stored transitions its replay would regenerate.
+            CREATE TABLE engine_partitions (
+                topic             text    NOT NULL,
+                partition         integer NOT NULL CHECK (partition >= 0),
+                next_offset       bigint  NOT NULL CHECK (next_offset >= 0),
+                floor_received_at bigint,
+                owner             text    NOT NULL,
+                updated_at        timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (topic, partition)
+            );
+            -- The owning engine's answer to a command a hub appended to the topic (an
+            -- acknowledgement); the hub waits for its row. Old rows are deleted by the hubs.
+            CREATE TABLE engine_command_results (
+                request_id  uuid PRIMARY KEY,
+                status      integer NOT NULL,
+                code        text    NOT NULL,
+                message     text    NOT NULL,
+                alarm_id    text,
+                answered_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX engine_command_results_answered ON engine_command_results (answered_at);
+            -- create_hypertable made vitals_time_idx (time DESC); every query reads by patient
+            -- (vitals_patient_time) or device (the unique key), and drop_chunks needs no index,
+            -- while each COPY pays for it (400,000 rows: 186,000-209,000 rows/s with it,
+            -- 238,000-242,000 without, measured for issue 14).
+            DROP INDEX IF EXISTS vitals_time_idx;
+            """),
     ]
 }
 

@@ -32,9 +32,18 @@ func loadConfiguration() throws -> (WardlineConfiguration, Logger) {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the pipeline until SIGTERM or SIGINT.")
 
+    @Option(help: "all (one process, the default), or one stage past one machine: ingest, engine, hub. Overrides WARDLINE_ROLE.")
+    var role: NodeRole?
+
     func run() async throws {
         let signals = await StopSignals()
-        let (config, logger) = try loadConfiguration()
+        var (config, logger) = try loadConfiguration()
+        if let role {
+            do { try config.take(role: role) } catch {
+                FileHandle.standardError.write(Data("wardline: configuration error: \(error)\n".utf8))
+                throw ExitCode(78)
+            }
+        }
         if let problem = config.servingProblem() {
             FileHandle.standardError.write(Data("wardline: configuration error: \(problem)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG
@@ -82,3 +91,5 @@ struct Config: ParsableCommand {
         for o in ConfigurationOptions.all { print("\(o.name)=\(ConfigurationOptions.shown(o.name, values[o.name] ?? o.defaultValue))") }
     }
 }
+
+extension NodeRole: ExpressibleByArgument {}
