@@ -67,13 +67,14 @@ public final class KafkaProducer: @unchecked Sendable {
         rd_kafka_destroy(handle)
     }
 
-    /// Queues one message; `id` comes back in its delivery report.
-    public func send(topic: String, key: String, value: [UInt8], id: UInt64) throws {
+    /// Queues one message; `id` comes back in its delivery report. `partition` nil: librdkafka's
+    /// partitioner picks from the key; set: Wardline picked (`PatientPartition`).
+    public func send(topic: String, partition: Int32? = nil, key: String, value: [UInt8], id: UInt64) throws {
         let rkt = try topicHandle(topic)
         var key = key
         let rc = key.withUTF8 { k in
             value.withUnsafeBytes { v in
-                rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: v.baseAddress),
+                rd_kafka_produce(rkt, partition ?? RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, UnsafeMutableRawPointer(mutating: v.baseAddress),
                                  v.count, k.baseAddress, k.count, UnsafeMutableRawPointer(bitPattern: UInt(id)))
             }
         }
