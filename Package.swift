@@ -77,7 +77,7 @@ let package = Package(
         // The pipeline's stages, in the order data flows through them:
         // MQTT → journal → ring → engine, and readings to the database.
         .target(name: "WardlineIngest", dependencies: [
-            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineMQTT", "WardlineRuntime", "WardlineStore", "WardlineWard",
+            "WardlineCore", "WardlineEngine", "WardlineJournal", "WardlineKafka", "WardlineMQTT", "WardlineRuntime", "WardlineStore", "WardlineWard",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Engine events onwards: alarm transitions to the database and their outboxes, to Kafka,

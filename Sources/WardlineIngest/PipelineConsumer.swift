@@ -39,6 +39,8 @@ package final class PipelineConsumer: @unchecked Sendable {
     private let floorRaw: Atomic<UInt64>
     /// Set before `start`: the transitions the last run stored past the replay point.
     package var echoes = ReplayEchoes()
+    /// Echoes of partitions an engine node adopts while running, merged before the next command.
+    private let echoInbox = Mutex<[ReplayEchoes]>([])
     /// Beaten every turn of the loop (which turns at least every millisecond, work or not).
     package let heartbeat = Heartbeat("engine", kind: .loop)
 
@@ -60,6 +62,10 @@ package final class PipelineConsumer: @unchecked Sendable {
 
     package func start() { thread.start { [self] in run() } }
 
+    /// From another thread: these transitions are stored; a replay must not send them again.
+    /// In force before any command enqueued after this call runs.
+    package func merge(echoes more: ReplayEchoes) { echoInbox.withLock { $0.append(more) } }
+
     /// Tells the consumer that nothing more will be pushed; it drains the ring and stops.
     package func finishAfterDraining() { thread.requestStop() }
 
@@ -74,6 +80,8 @@ package final class PipelineConsumer: @unchecked Sendable {
             let n = ring.popBatch(max: 1024) { item in handle(item) }
             let now = wallClockMillis()
             heartbeat.beat(now: now)
+            let arrived = echoInbox.withLock { inbox in defer { inbox.removeAll() }; return inbox }
+            for e in arrived { echoes.merge(e) }
             for command in commands.drain() { dispatch(command(engine, now), replayFrom: nil) }
             if now - lastTick >= tickMillis {
                 lastTick = now

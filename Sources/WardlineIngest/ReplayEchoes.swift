@@ -21,6 +21,11 @@ package struct ReplayEchoes {
         }
     }
 
+    /// Adds the stored transitions of a partition just adopted (engine role).
+    package mutating func merge(_ other: ReplayEchoes) {
+        latestStored.merge(other.latestStored) { max($0, $1) }
+    }
+
     package var isEmpty: Bool { latestStored.isEmpty }
     package var count: Int { latestStored.count }
 

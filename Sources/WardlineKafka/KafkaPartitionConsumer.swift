@@ -23,7 +23,9 @@ public final class KafkaPartitionConsumer {
         var errstr = [CChar](repeating: 0, count: 512)
         for (key, value) in ["bootstrap.servers": brokers, "client.id": clientID, "group.id": "wardline-" + clientID,
                              "enable.auto.commit": "false", "enable.auto.offset.store": "false",
-                             "enable.partition.eof": "false", "fetch.wait.max.ms": "20", "socket.keepalive.enable": "true"]
+                             "enable.partition.eof": "false", "fetch.wait.max.ms": "20", "socket.keepalive.enable": "true",
+                             // A floor past the end (the broker lost the topic, e.g. memory storage): read what it has.
+                             "auto.offset.reset": "earliest"]
         where rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
             rd_kafka_conf_destroy(conf)
             throw KafkaError(operation: "configure \(key)", message: KafkaError.text(errstr))
@@ -49,9 +51,12 @@ public final class KafkaPartitionConsumer {
         defer { if let rkt { rd_kafka_topic_destroy(rkt) } }
         let err = rd_kafka_metadata(handle, 0, rkt, &metadata, timeoutMillis)
         defer { if let metadata { rd_kafka_metadata_destroy(metadata) } }
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md = metadata, md.pointee.topic_cnt > 0,
-              md.pointee.topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md = metadata, md.pointee.topic_cnt > 0 else {
             throw KafkaError(operation: "metadata for \(topic)", message: String(cString: rd_kafka_err2str(err)))
+        }
+        let topicError = md.pointee.topics[0].err
+        guard topicError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(operation: "metadata for \(topic)", message: String(cString: rd_kafka_err2str(topicError)))
         }
         return Int(md.pointee.topics[0].partition_cnt)
     }

@@ -54,6 +54,17 @@ public final class PipelineCounters: Sendable {
     public let tasksPublished = Counter()
     /// Rejected messages removed from `rejected_messages` by the retention job.
     public let rejectedExpired = Counter()
+    /// `--role ingest`: messages Kafka confirmed on the device-message topic, and sends tried again
+    /// (librdkafka's queue full, or a delivery given up: never dropped).
+    public let messagesForwarded = Counter()
+    public let forwardRetries = Counter()
+    /// `--role engine`: partitions of the device-message topic this node holds now, adopted so
+    /// far (taken over or first read), and the hubs' commands it answered.
+    public let partitionsHeld = Atomic<Int>(0)
+    public let partitionsAdopted = Counter()
+    public let commandsAnswered = Counter()
+    /// Records of the device-message topic that are not Wardline's (no valid header): skipped.
+    public let topicRecordsRefused = Counter()
     private let rejected: [Counter] = RejectReason.allCases.map { _ in Counter() }
     private let unsampled: [Counter] = RejectReason.allCases.map { _ in Counter() }
     private let putAside: [Counter] = PutAsideWriter.allCases.map { _ in Counter() }

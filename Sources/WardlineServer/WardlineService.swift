@@ -26,8 +26,8 @@ public final class WardlineService: @unchecked Sendable {
     public let counters = PipelineCounters()
     /// What `/ready` reports: each outside dependency's state, set by the part that uses it.
     public let health = HealthBoard()
-    private let logger: Logger
-    private let registry = DeviceRegistry()
+    let logger: Logger
+    let registry = DeviceRegistry()
     /// Every part started so far, in start order; shutdown runs them in reverse.
     var parts: [PartService] = []
     private let shutdownClock: ShutdownClock
@@ -52,22 +52,22 @@ public final class WardlineService: @unchecked Sendable {
     /// be fixed by waiting.
     public func start() throws {
         switch configuration.role {
-        case .all: try startAll()
+        case .all, .engine: try startPipeline()
         case .ingest: try startIngest()
-        case .engine: try startEngine()
         case .hub: try startHub()
         }
     }
 
-    /// `--role all`: the whole pipeline in one process, through the ring.
-    private func startAll() throws {
+    /// `--role all`: the whole pipeline in one process, through the ring. `--role engine`: the
+    /// same from the ring on, fed by the partitions of the device-message topic this node holds
+    /// (`PartitionIntake`) instead of MQTT, through a scratch journal emptied at start (the topic
+    /// and the floors in PostgreSQL are the record; another node may own those partitions now).
+    private func startPipeline() throws {
         let c = configuration
-        let db = try waitForDatabase()
-        let migrator = Migrator(db)
-        let missing = try migrator.pending()
-        guard missing.isEmpty else {
-            throw ConfigurationError(description: "database schema lacks migration(s) \(missing.map(\.version)), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
-        }
+        let isEngineNode = c.role == .engine
+        let journalDirectory = isEngineNode ? c.varDirectory + "/engine-journal" : c.journalDirectory
+        if isEngineNode { try? FileManager.default.removeItem(atPath: journalDirectory) }
+        let db = try waitForCurrentSchema()
         let commands = EngineCommandQueue()
         let refresher = SettingsRefresher(url: c.databaseURL, registry: registry, commands: commands,
                                           intervalSeconds: c.assignmentRefreshSeconds, logger: logger)
@@ -86,15 +86,15 @@ public final class WardlineService: @unchecked Sendable {
         limits.payloadPatientID = c.payloadPatientID
         let ring = RingBuffer<IngestItem>(capacity: c.ringCapacity)
         let badInputLog = RateLimitedLog(logger: logger)
-        let checkpoint = try JournalCheckpoint(directory: c.journalDirectory)
+        let checkpoint = try JournalCheckpoint(directory: journalDirectory)
         let keeper = CheckpointKeeper(checkpoint)
         let replayFrom = checkpoint.position
-        let reader = JournalReader(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes)
+        let reader = JournalReader(directory: journalDirectory, segmentBytes: c.journalSegmentBytes)
         let writer = BatchWriter(
             settings: .init(databaseURL: c.databaseURL, batchSize: c.batchSize, batchAgeMillis: Int64(c.batchAgeMillis)),
             memoryBound: c.writerMemoryReadings, counters: counters, logger: logger, reader: reader,
             keeper: keeper, decoder: MessageDecoder(registry: registry, limits: limits),
-            journalID: try JournalIdentity.load(directory: c.journalDirectory))
+            journalID: try JournalIdentity.load(directory: journalDirectory))
         // The engine continues the alarms that were open when Wardline stopped; it never raises them again.
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.clockOffsetAlarmAbove = Int64(c.deviceClockAlarmSeconds) * 1000
@@ -133,7 +133,8 @@ public final class WardlineService: @unchecked Sendable {
         ringGauge.withLock { $0 = { [ring] in ring.count } }
         writerGauge.withLock { $0 = { [writer] in writer.waiting } }
         var engineSinks: [any EngineSink] = [alarmWriter, web.sink]
-        if let brokers = c.kafkaBrokers, let topic = c.kafkaReadingsTopic {
+        // An engine node always feeds the scored readings: the hubs show them from there.
+        if let brokers = c.kafkaBrokers, let topic = isEngineNode ? c.scoredReadingsTopic : c.kafkaReadingsTopic {
             let feed = try ReadingsFeed(brokers: brokers, topic: topic, counters: counters, log: badInputLog)
             engineSinks.append(feed)
             started("readings feed") { feed.flush() }
@@ -148,6 +149,9 @@ public final class WardlineService: @unchecked Sendable {
                                         horizon: horizon)
         consumer.echoes = echoes
         consumerBox.withLock { $0 = consumer }
+        // Stopped after the checkpoint: each partition's floor as far as the writers committed.
+        let partitionIntake = isEngineNode ? try makePartitionIntake(pipeline: consumer, commands: commands, keeper: keeper, ring: ring) : nil
+        if let partitionIntake { started("partition floors") { partitionIntake.leave() } }
         // Stopped after both writers: as far as they committed; the rest is replayed at the next start.
         started("journal checkpoint") { keeper.advance() }
         rejectedUpkeep.start()
@@ -167,21 +171,54 @@ public final class WardlineService: @unchecked Sendable {
         started("engine") { consumer.finishAfterDraining(); await consumer.thread.finished() }
 
         // The journal must be replayed before the new segment opens and MQTT starts pushing.
-        let journal = try JournalWriter(directory: c.journalDirectory, segmentBytes: c.journalSegmentBytes,
+        let journal = try JournalWriter(directory: journalDirectory, segmentBytes: c.journalSegmentBytes,
                                         keptPayloadBytes: c.maxPayloadBytes + 1, syncEveryMillis: Int64(c.journalSyncMillis))
-        let gate = IntakeGate(room: JournalRoom(minFreeBytes: c.journalMinFreeBytes, segmentBytes: c.journalSegmentBytes,
-                                                maxSegments: c.journalMaxSegments),
-                              directory: c.journalDirectory, segment: journal.currentSegment,
-                              oldestNeeded: { [keeper] in keeper.position }, health: health, counters: counters, logger: logger)
-        journalGauge.withLock { $0 = { [gate] in (gate.freeBytesNow, gate.room.watermarkBytes, gate.isPaused) } }
+        let gate = isEngineNode ? nil : IntakeGate(
+            room: JournalRoom(minFreeBytes: c.journalMinFreeBytes, segmentBytes: c.journalSegmentBytes, maxSegments: c.journalMaxSegments),
+            directory: journalDirectory, segment: journal.currentSegment,
+            oldestNeeded: { [keeper] in keeper.position }, health: health, counters: counters, logger: logger)
+        if let gate { journalGauge.withLock { $0 = { [gate] in (gate.freeBytesNow, gate.room.watermarkBytes, gate.isPaused) } } }
         let ingest = MQTTIngest(journal: journal, decoder: MessageDecoder(registry: registry, limits: limits), ring: ring,
                                 counters: counters, gate: gate)
         consumer.replaying.store(true, ordering: .relaxed)
-        try replayJournal(from: replayFrom, before: journal.currentSegment, reader: reader, keeper: keeper,
-                          decoder: MessageDecoder(registry: registry, limits: limits), into: ingest)
+        try replayJournal(from: replayFrom, before: journal.currentSegment, reader: reader, keeper: keeper, into: ingest)
         consumer.replaying.store(false, ordering: .relaxed)
         if !echoes.isEmpty { logger.info("replay skips alarm transitions already stored", metadata: ["alarm_keys": "\(echoes.count)"]) }
 
+        if let partitionIntake {
+            try partitionIntake.start(into: ingest)
+            started("intake") { [logger] in
+                logger.notice("shutting down: stopping intake")
+                partitionIntake.stop()
+                await partitionIntake.thread.finished()
+                ingest.sync()
+            }
+            logger.notice("wardline serving", metadata: ["role": "engine", "topic": "\(c.kafkaDeviceTopic)", "node": "\(c.mqttClientID)"])
+        } else if let gate {
+            try startMQTTIntake(ingest: ingest, gate: gate)
+        }
+
+        refresher.start()
+        started("settings refresher") { refresher.stop(); await refresher.thread.finished() }
+        let watch = AlarmSystemWatch(
+            settings: .init(databaseURL: c.databaseURL, instance: c.mqttClientID, stallAfterMillis: c.stallAfterMillis,
+                            heartbeatMillis: c.heartbeatMillis, expectsWorkers: endpoint != nil),
+            parts: [ingest.heartbeat, consumer.heartbeat, alarmWriter.heartbeat], health: health, logger: logger,
+            post: { [web] frame, ok in web.server.post(.systemStatus(frame: frame, ok: ok)) })
+        watch.start()
+        // A stop on purpose is no outage: the row says so before the parts go quiet one by one.
+        started("alarm system watch") { [shutdownClock] in shutdownClock.begin(); watch.stop(); await watch.finished() }
+        if c.statsIntervalSeconds > 0 {
+            let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [health] in health.isUp("mqtt") }, logger: logger,
+                                      intervalSeconds: c.statsIntervalSeconds)
+            stats.start()
+            started("stats") { stats.stop(); await stats.thread.finished() }
+        }
+    }
+
+    /// MQTT into the journal and the ring (`--role all`).
+    func startMQTTIntake(ingest: MQTTIngest, gate: IntakeGate) throws {
+        let c = configuration
         var options = c.mqttOptions(clientID: c.mqttClientID)
         options.subscriptions = DeviceTopic.subscriptions
         options.tcpNoDelay = c.mqttTCPNoDelay
@@ -219,22 +256,6 @@ public final class WardlineService: @unchecked Sendable {
                                                      "payload_patient_id": "\(c.payloadPatientID.rawValue)",
                                                      "tls": "\(c.mqttTLS)"])
 
-        refresher.start()
-        started("settings refresher") { refresher.stop(); await refresher.thread.finished() }
-        let watch = AlarmSystemWatch(
-            settings: .init(databaseURL: c.databaseURL, instance: c.mqttClientID, stallAfterMillis: c.stallAfterMillis,
-                            heartbeatMillis: c.heartbeatMillis, expectsWorkers: endpoint != nil),
-            parts: [ingest.heartbeat, consumer.heartbeat, alarmWriter.heartbeat], health: health, logger: logger,
-            post: { [web] frame, ok in web.server.post(.systemStatus(frame: frame, ok: ok)) })
-        watch.start()
-        // A stop on purpose is no outage: the row says so before the parts go quiet one by one.
-        started("alarm system watch") { [shutdownClock] in shutdownClock.begin(); watch.stop(); await watch.finished() }
-        if c.statsIntervalSeconds > 0 {
-            let stats = StatsReporter(counters: counters, ring: ring, writer: writer, mqttConnected: { [health] in health.isUp("mqtt") }, logger: logger,
-                                      intervalSeconds: c.statsIntervalSeconds)
-            stats.start()
-            started("stats") { stats.stop(); await stats.thread.finished() }
-        }
     }
 
     /// Serves until SIGTERM or SIGINT (`signals`), then stops the parts in the reverse of their start order:
@@ -338,6 +359,17 @@ public final class WardlineService: @unchecked Sendable {
         return (server, sink)
     }
 
+    /// The database, once it answers, with every migration this build needs applied.
+    func waitForCurrentSchema() throws -> PostgresConnection {
+        let db = try waitForDatabase()
+        let migrator = Migrator(db)
+        let missing = try migrator.pending()
+        guard missing.isEmpty else {
+            throw ConfigurationError(description: "database schema lacks migration(s) \(missing.map(\.version)), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
+        }
+        return db
+    }
+
     func waitForDatabase() throws -> PostgresConnection {
         let deadline = wallClockMillis() + Int64(configuration.databaseWaitSeconds) * 1000
         var said = false
@@ -354,15 +386,13 @@ public final class WardlineService: @unchecked Sendable {
     }
 
     /// Pushes journalled messages the last run had not committed through the normal path.
-    private func replayJournal(from: JournalPosition, before segment: UInt32, reader: JournalReader, keeper: CheckpointKeeper,
-                               decoder: MessageDecoder, into ingest: MQTTIngest) throws {
+    func replayJournal(from: JournalPosition, before segment: UInt32, reader: JournalReader, keeper: CheckpointKeeper,
+                       into ingest: MQTTIngest) throws {
         var records = 0
         let result = try reader.read(from: from, through: JournalPosition(segment: segment, offset: 0)) { record in
             records += 1
-            for e in decoder.decode(topic: record.topic, payload: Data(record.payload), payloadSize: record.payloadSize,
-                                    receivedAt: record.receivedAt) {
-                ingest.push(IngestItem(position: record.position, event: e))
-            }
+            ingest.pass(position: record.position, topic: record.topic, payload: Data(record.payload), payloadSize: record.payloadSize,
+                        receivedAt: record.receivedAt)
             return true
         }
         if records == 0 {
