@@ -22,7 +22,7 @@ def node(wardline_factory, tmp_path, name, role, **settings):
     folder = tmp_path / name
     folder.mkdir()
     w = wardline_factory(WARDLINE_VAR=str(folder), WARDLINE_ROLE=role, WARDLINE_PAYLOAD_PATIENT_ID="refuse",
-                         WARDLINE_ALARM_REPLAY_S="30", **settings)
+                         WARDLINE_ALARM_REPLAY_S=str(settings.pop("replay_s", 0)), **settings)
     w.log_path = folder / "wardline.log"
     return w
 
@@ -42,7 +42,8 @@ def test_an_engine_node_killed_mid_deterioration_its_patients_alarm_once(wardlin
     falling = f"PAT-{prefix}-A"
     # A second patient on the same partition, whose alarm is already open when the node dies.
     open_already = next(f"PAT-{prefix}-B{i}" for i in range(1000) if partition_of(f"PAT-{prefix}-B{i}") == partition_of(falling))
-    devices = {falling: falling.lower() + "-oxi", open_already: open_already.lower() + "-oxi"}
+    steady = next(f"PAT-{prefix}-C{i}" for i in range(1000) if partition_of(f"PAT-{prefix}-C{i}") == partition_of(falling))
+    devices = {falling: falling.lower() + "-oxi", open_already: open_already.lower() + "-oxi", steady: steady.lower() + "-oxi"}
     for patient, device in devices.items():
         db.query("INSERT INTO device_assignments (device_id, patient_id, ward, bed) VALUES (%s, %s, 'ROLES', '1') RETURNING id",
                  device, patient)
@@ -76,13 +77,25 @@ def test_an_engine_node_killed_mid_deterioration_its_patients_alarm_once(wardlin
     assert db.scalar("SELECT count(*) FROM alerts WHERE patient_id = %s", falling) == 0
 
     p = partition_of(falling)
+    # With no replay horizon the floor follows the writers: the next owner reads only what comes
+    # after the open alarm was stored, so only the store can tell it the alarm is open.
+    # The floor moves in steps of the horizon's granule as newer records arrive: one more reading
+    # on the partition, a second later, carries it past the open alarm.
+    time.sleep(1)
+    steady_from = now_ms()
+    publisher.publish(f"devices/{devices[steady]}/vitals", {"v": 1, "seq": 1, "ts": now_ms(), "patient_id": steady,
+                                                            "hr": 70, "spo2": 97, "rr": 14})
+    publisher.wait_all_acked()
+    assert db.wait_for("SELECT count(*) FROM engine_partitions WHERE topic = 'wardline.device-messages' AND partition = %s "
+                       "AND floor_received_at >= %s", 1, p, steady_from, timeout=10) == 1, \
+        "the partition's floor did not follow the writers"
     owner = next(e for e in engines if adopted(e, p))
     survivors = [e for e in engines if e is not owner]
     owner.stop(signal.SIGKILL)
     killed = time.time()
 
     oximetry(publisher, devices[falling], falling, range(6, 31), t0, 84)
-    oximetry(publisher, devices[open_already], open_already, range(31, 41), t0, 84)
+    oximetry(publisher, devices[open_already], open_already, range(31, 71), t0, 84)
     publisher.wait_all_acked()
     raised = None
     while time.time() < killed + 30:
@@ -94,10 +107,10 @@ def test_an_engine_node_killed_mid_deterioration_its_patients_alarm_once(wardlin
     print(f"\nkill -9 of the owning engine → alarm stored {raised - killed:.2f} s later")
     assert raised - killed < 15
     assert db.wait_for("SELECT count(*) FROM vitals WHERE patient_id = %s", 30, falling, timeout=30) == 30
-    assert db.wait_for("SELECT count(*) FROM vitals WHERE patient_id = %s", 40, open_already, timeout=30) == 40
+    assert db.wait_for("SELECT count(*) FROM vitals WHERE patient_id = %s", 70, open_already, timeout=30) == 70
     time.sleep(2)
     # Exactly once: one alarm each, one 'raised' transition each.
-    for patient in devices:
+    for patient in (falling, open_already):
         assert db.scalar("SELECT count(*) FROM alerts WHERE patient_id = %s AND rule_id = 'spo2.low'", patient) == 1, patient
         assert db.scalar("SELECT count(*) FROM alert_transitions t JOIN alerts a ON a.id = t.alert_id "
                          "WHERE a.patient_id = %s AND t.kind = 'raised'", patient) == 1, patient
