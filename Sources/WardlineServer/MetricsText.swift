@@ -49,6 +49,18 @@ package struct MetricsText {
             counter("wardline_rejected_expired_total", "Rejected messages deleted by the retention job.", c.rejectedExpired.count)
             counter("wardline_rows_inserted_total", "Readings committed to TimescaleDB.", c.rowsInserted.count)
             counter("wardline_duplicate_readings_total", "Redelivered readings stored once.", c.duplicateReadings.count)
+            counter("wardline_messages_forwarded_total", "--role ingest: device messages Kafka confirmed on the device-message topic.",
+                    c.messagesForwarded.count)
+            counter("wardline_forward_retries_total", "--role ingest: sends to the device-message topic tried again (never dropped).",
+                    c.forwardRetries.count)
+            gauge("wardline_partitions_held", "--role engine: partitions of the device-message topic this node holds.",
+                  load(c.partitionsHeld))
+            counter("wardline_partitions_adopted_total", "--role engine: partitions adopted (first read or taken over).",
+                    c.partitionsAdopted.count)
+            counter("wardline_commands_answered_total", "--role engine: hubs' commands (acknowledgements) answered.",
+                    c.commandsAnswered.count)
+            counter("wardline_topic_records_refused_total", "--role engine: device-message topic records without a valid header, skipped.",
+                    c.topicRecordsRefused.count)
             gauge("wardline_ring_occupancy", "Items waiting in the ring between MQTT and the engine.", ringOccupancy())
             gauge("wardline_ring_capacity", "Slots in the ring.", ringCapacity)
             counter("wardline_ring_full_waits_total", "Times ingest waited on a full ring.", c.ringFullWaits.count)
