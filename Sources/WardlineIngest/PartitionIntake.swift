@@ -180,6 +180,10 @@ package final class PartitionIntake: @unchecked Sendable {
         adopted = []
         counters.partitionsHeld.store(0, ordering: .relaxed)
         let partitions = settings.partitions
+        // What was read while the locks were held goes through the engine with the state it
+        // belongs to (and on to the writers, which retry); only then is that state dropped.
+        let drainedBy = wallClockMillis() + 2000
+        while ringCount() > 0 && wallClockMillis() < drainedBy { sleepMicros(500) }
         _ = onEngine { engine, _ in
             engine.forgetPatients { gone.contains(PatientPartition.of(key: $0, partitions: partitions)) }
             return []
