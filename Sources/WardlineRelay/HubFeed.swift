@@ -74,21 +74,39 @@ package final class HubFeed: Sendable {
 
     private var component: String { "kafka " + settings.source.rawValue }
 
+    /// A record stamped this long before the feed began is skipped. Assigning "at the end" is
+    /// not enough on Tansu: its high watermark can lag the partition's last record (seen: 1 for a
+    /// partition holding 57 records written in one batch), so the first fetch brings back older
+    /// records. The margin allows for the producer's clock and batching (linger 5 ms).
+    static let skipsBefore: Int64 = 2000
+
     private func run() {
         // Made here, on the feed's thread, and used only here (the consumer is not thread-safe).
         let alarms = AlarmEventDecoder()
         let json = JSONDecoder()
         var consumer: KafkaPartitionConsumer?
+        // Records made before this feed began are the store's to tell (see `skipsBefore`).
+        var since: Int64 = 0
+        var older = 0
         health.report(component, ok: false, detail: "connecting to \(settings.brokers)")
         while !thread.isStopping {
             guard let c = consumer ?? connect() else {
                 thread.pause(millis: 1000)
                 continue
             }
+            if consumer == nil { since = wallClockMillis() - Self.skipsBefore }
             consumer = c
             do {
                 guard let record = try c.next(timeoutMillis: 100) else { continue }
                 counters.hubFeedRecords.add()
+                if let t = record.timestamp, t < since {
+                    older += 1
+                    if older == 1 || older % 1000 == 0 {
+                        logger.info("hub feed: records from before this hub started skipped", metadata: [
+                            "topic": "\(settings.topic)", "skipped": "\(older)"])
+                    }
+                    continue
+                }
                 handle(record, alarms: alarms, json: json)
             } catch {
                 // librdkafka reconnects by itself; the feed only says so.
@@ -103,9 +121,11 @@ package final class HubFeed: Sendable {
         do {
             let c = try KafkaPartitionConsumer(brokers: settings.brokers, topic: settings.topic, clientID: settings.clientID)
             let partitions = try c.partitionCount()
-            try c.assign((0..<partitions).map { (Int32($0), KafkaStart.end) })
+            let ends = try (0..<partitions).map { try c.highWatermark(Int32($0)) }
+            try c.assign(ends.enumerated().map { (Int32($0.offset), KafkaStart.offset($0.element)) })
             health.report(component, ok: true, detail: "")
-            logger.notice("hub feed reading", metadata: ["topic": "\(settings.topic)", "partitions": "\(partitions)"])
+            logger.notice("hub feed reading", metadata: ["topic": "\(settings.topic)", "partitions": "\(partitions)",
+                                                         "from": "\(ends.map(String.init).joined(separator: ","))"])
             return c
         } catch {
             health.report(component, ok: false, detail: "\(error)")

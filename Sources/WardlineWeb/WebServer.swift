@@ -543,7 +543,7 @@ public final class WebServer: @unchecked Sendable {
 
     /// The answer to a peer page's preflight: what the ward page sends (a bearer token, JSON).
     private func preflight(_ origin: String) -> HTTPResponse {
-        HTTPResponse(status: 204, headers: [
+        HTTPResponse(status: 204, contentType: "text/plain; charset=utf-8", headers: [
             ("access-control-allow-origin", origin), ("vary", "Origin"),
             ("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE"),
             ("access-control-allow-headers", "authorization, content-type, idempotency-key, x-request-id, x-correlation-id"),
