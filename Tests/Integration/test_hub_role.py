@@ -255,6 +255,18 @@ def test_an_acknowledgement_through_a_hub_goes_to_the_patients_partition_and_is_
     status, body, _ = answer["r"]
     assert status == 409 and body["error"]["code"] == "not_open" and body["message"] == "alarm is no longer open", body
 
+    # The socket's acknowledge frame takes the same road; a refusal comes back as an error frame.
+    ws = connect(hub_a, charge)
+    until(ws, "session:ready")
+    ws.send(json.dumps({"event": "alert:acknowledge", "data": {"alarm_id": alarm["id"]}}))
+    records = acknowledgements_on_the_device_topic(hub_a.env, alarm["id"], want=4)
+    assert len(records) == 4 and records[-1][0] == patient and records[-1][1] == partition_of(patient)
+    db.query("INSERT INTO engine_command_results (request_id, status, code, message, alarm_id) VALUES (%s::uuid, 409, "
+             "'not_open', 'alarm is no longer open', %s) RETURNING request_id", records[-1][3]["request_id"], alarm["id"])
+    error = until(ws, "error", where=lambda d: d.get("alarm_id") == alarm["id"])["data"]
+    assert error["code"] == "not_open", error
+    ws.close()
+
 
 def test_only_the_peer_hubs_origins_may_call_across_origins(ward):
     _, hub_a, hub_b = ward
