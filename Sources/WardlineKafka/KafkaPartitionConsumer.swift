@@ -57,27 +57,8 @@ public final class KafkaPartitionConsumer {
     }
 
     /// Starts reading these partitions (adding to those already read).
-    ///
-    /// `.end` is resolved here to the partition's high watermark, asked of the broker, rather
-    /// than left to librdkafka's OFFSET_END lookup: Tansu answers that lookup with the start of
-    /// the partition (a hub assigned at the end read wardline.alerts from offset 0).
     public func assign(_ partitions: [(partition: Int32, start: KafkaStart)]) throws {
-        let resolved = try partitions.map { p -> (Int32, KafkaStart) in
-            guard p.start == .end else { return (p.partition, p.start) }
-            return (p.partition, .offset(try highWatermark(p.partition)))
-        }
-        try change(resolved, add: true)
-    }
-
-    /// The offset the next record appended to the partition will have.
-    public func highWatermark(_ partition: Int32, timeoutMillis: Int32 = 5000) throws -> Int64 {
-        var low: Int64 = 0
-        var high: Int64 = 0
-        let err = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeoutMillis)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(operation: "watermarks of \(topic)[\(partition)]", message: String(cString: rd_kafka_err2str(err)))
-        }
-        return high
+        try change(partitions.map { ($0.partition, $0.start) }, add: true)
     }
 
     /// Stops reading these partitions; messages already fetched for them may still come out of

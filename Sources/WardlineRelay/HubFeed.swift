@@ -75,9 +75,9 @@ package final class HubFeed: Sendable {
     private var component: String { "kafka " + settings.source.rawValue }
 
     /// A record stamped this long before the feed began is skipped. Assigning "at the end" is
-    /// not enough on Tansu: its high watermark can lag the partition's last record (seen: 1 for a
-    /// partition holding 57 records written in one batch), so the first fetch brings back older
-    /// records. The margin allows for the producer's clock and batching (linger 5 ms).
+    /// not enough on Tansu: the end it reports can lag the partition's last record (seen: 1, and
+    /// the same from its watermarks, for a partition whose last offset was 56), so the first
+    /// fetch brings back older records. The margin allows for the producer's clock and linger.
     static let skipsBefore: Int64 = 2000
 
     private func run() {
@@ -121,11 +121,9 @@ package final class HubFeed: Sendable {
         do {
             let c = try KafkaPartitionConsumer(brokers: settings.brokers, topic: settings.topic, clientID: settings.clientID)
             let partitions = try c.partitionCount()
-            let ends = try (0..<partitions).map { try c.highWatermark(Int32($0)) }
-            try c.assign(ends.enumerated().map { (Int32($0.offset), KafkaStart.offset($0.element)) })
+            try c.assign((0..<partitions).map { (Int32($0), KafkaStart.end) })
             health.report(component, ok: true, detail: "")
-            logger.notice("hub feed reading", metadata: ["topic": "\(settings.topic)", "partitions": "\(partitions)",
-                                                         "from": "\(ends.map(String.init).joined(separator: ","))"])
+            logger.notice("hub feed reading", metadata: ["topic": "\(settings.topic)", "partitions": "\(partitions)"])
             return c
         } catch {
             health.report(component, ok: false, detail: "\(error)")
