@@ -1,12 +1,34 @@
 // The link to the Wardline server: REST calls (envelope, bearer token, timeout)
 // and the WebSocket with automatic reconnect (1 s, 2 s, 4 s … max 15 s) and a
 // watchdog that declares the data stale when no frame (heartbeats included)
-// arrived for 10 s.
+// arrived for 10 s. With several hubs (WARDLINE_HUB_PEERS, told in session:ready),
+// a hub that does not answer a reconnect is left for the next one, REST and socket.
 
 export const STALE_AFTER_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000];
 const REST_TIMEOUT_MS = 10_000;
+const NEXT_HUB_MS = 200; // a different hub needs no back-off: only a whole round of failures does
+
+/** The hubs this page may use (its own origin first) and the one in use. */
+export const hubs = { list: [location.origin], index: 0 };
+
+/** The base URL (origin) of the hub in use. */
+export function hubBase() {
+  return hubs.list[hubs.index] || location.origin;
+}
+
+/** Adds the peers a hub named (session:ready's `hubs`), keeping the order and the hub in use. */
+export function learnHubs(origins) {
+  if (!Array.isArray(origins)) return;
+  for (const o of origins) {
+    if (typeof o === "string" && /^https?:\/\/[^/]+$/.test(o) && !hubs.list.includes(o)) hubs.list.push(o);
+  }
+}
+
+function nextHub() {
+  hubs.index = (hubs.index + 1) % hubs.list.length;
+}
 
 export class ApiError extends Error {
   constructor(status, code, message, { network = false } = {}) {
@@ -26,7 +48,7 @@ export async function api(path, { token, method = "GET", body } = {}) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res;
   try {
-    res = await fetch(`${location.origin}/api/v1${path}`, {
+    res = await fetch(`${hubBase()}/api/v1${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -71,6 +93,7 @@ export class Connection {
     this.cb = { onFrame, onState, onAuthFailure, onConnectFailed };
     this.ws = null;
     this.attempt = 0;
+    this.hubsTried = 0; // hubs left since the last session:ready, without answer
     this.everReady = false; // got a session:ready at least once
     this.ready = false; // session:ready received on the current socket
     this.lastFrameAt = 0;
@@ -106,10 +129,11 @@ export class Connection {
   }
 
   #url() {
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const base = new URL(hubBase());
+    const proto = base.protocol === "https:" ? "wss:" : "ws:";
     // receipts=1: this page confirms each alarm frame once shown (alert:received), so the server
     // can tell a frozen screen (which still answers pings) from a live one.
-    return `${proto}//${location.host}/ws?token=${encodeURIComponent(this.token)}&receipts=1`;
+    return `${proto}//${base.host}/ws?token=${encodeURIComponent(this.token)}&receipts=1`;
   }
 
   #open() {
@@ -143,6 +167,7 @@ export class Connection {
         this.ready = true;
         this.everReady = true;
         this.attempt = 0;
+        this.hubsTried = 0;
       }
       try {
         this.cb.onFrame(frame.event, frame.data ?? {});
@@ -186,8 +211,18 @@ export class Connection {
 
   #scheduleRetry(hadOpened) {
     if (this.stopped) return;
-    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
-    this.attempt += 1;
+    let delay;
+    if (!hadOpened && hubs.list.length > 1) {
+      // This hub did not answer: the next one, at once until every hub failed in this round.
+      nextHub();
+      this.hubsTried += 1;
+      delay = this.hubsTried < hubs.list.length ? NEXT_HUB_MS : BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)];
+      if (this.hubsTried >= hubs.list.length) this.hubsTried = 0;
+    } else {
+      // A socket that was up dropped: its own hub first (a restart, a blip), then the others.
+      delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+      this.attempt += 1;
+    }
     this.retryAt = Date.now() + delay;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.#open(), delay);

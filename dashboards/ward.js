@@ -1,7 +1,7 @@
 // Wardline nurses' station: login, wiring of socket frames to the alarm
 // banner, the ward grid and the patient panel.
 
-import { api, ApiError, Connection } from "./connection.js";
+import { api, ApiError, Connection, hubBase, hubs, learnHubs } from "./connection.js";
 import { AlarmStore, AlarmBanner, alarmFromFrame, whoLabel, beep, unlockAudio } from "./alarms.js";
 import { TileGrid } from "./tiles.js";
 import { PatientPanel } from "./trends.js";
@@ -218,6 +218,8 @@ function onFrame(event, data) {
 }
 
 function onSessionReady(data) {
+  learnHubs(data.hubs);
+  document.body.dataset.hub = hubBase();
   app.system = null; // the server sends system:status after session:ready only while something is wrong
   app.user = data.user || {};
   $("#user-id").textContent = app.user.id ?? "?";
@@ -408,4 +410,4 @@ window.addEventListener("hashchange", () => {
 });
 
 // for the console / tests
-window.wardline = { app, store, grid, renderSystem };
+window.wardline = { app, store, grid, renderSystem, hubs };

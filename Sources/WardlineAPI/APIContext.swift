@@ -12,15 +12,36 @@ public final class DirectoryBox: Sendable {
     public func replace(_ d: WardDirectory) { value.withLock { $0 = d } }
 }
 
-/// A patient's most recent scored reading, kept by the pipeline for `/news2`.
+/// A patient's most recent scored reading, kept by the pipeline for `/news2`: as this process
+/// scored it, or (a `hub` node) as the readings topic carried it.
 public struct LatestScore: Sendable {
     public var time: Int64
     public var deviceID: String
-    public var score: News2Score
+    private var score: Score
+
+    private enum Score: Sendable {
+        case scored(News2Score)
+        case carried(News2Body)
+    }
+
     public init(time: Int64, deviceID: String, score: News2Score) {
         self.time = time
         self.deviceID = deviceID
-        self.score = score
+        self.score = .scored(score)
+    }
+
+    package init(time: Int64, deviceID: String, carried: News2Body) {
+        self.time = time
+        self.deviceID = deviceID
+        score = .carried(carried)
+    }
+
+    /// Built when asked (REST), not for every reading the consumer keeps.
+    package var news2: News2Body {
+        switch score {
+        case .scored(let s): News2Body(s)
+        case .carried(let body): body
+        }
     }
 }
 

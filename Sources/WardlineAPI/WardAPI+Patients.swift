@@ -109,7 +109,7 @@ extension WardAPI {
         let id = c.param("patient_id")
         try requireView(c, id)
         guard let latest = context.latestScore(id) else { throw APIError.notFound("no scored reading for patient \(id) since Wardline started") }
-        return .data(LatestNews2(patient_id: id, time: latest.time, device_id: latest.deviceID, news2: News2Body(latest.score)))
+        return .data(LatestNews2(patient_id: id, time: latest.time, device_id: latest.deviceID, news2: latest.news2))
     }
 
     func careAssignments(_ c: Call, _ db: PostgresConnection?) throws -> HTTPResult {

@@ -91,6 +91,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_WS_ALARM_MAX_WAIT_S", defaultValue: "10", help: "A WebSocket client whose oldest alarm (or heartbeat) has waited this long is disconnected, so a frozen screen never looks connected."),
         .init(name: "WARDLINE_WS_PING_S", defaultValue: "5", help: "Idle seconds before a WebSocket is pinged; one silent for 2.5 times as long is closed."),
         .init(name: "WARDLINE_WS_ORIGINS", defaultValue: "", help: "Web origins (`scheme://host[:port]`, comma-separated) whose pages may open a WebSocket; a handshake from any other `Origin` is refused (403) and counted. Empty: the server's own, `http(s)://WARDLINE_HTTP_HOST:WARDLINE_HTTP_PORT`, plus `127.0.0.1` and `localhost` on a loopback address (set it when listening on 0.0.0.0). A handshake without `Origin` (not from a browser, which always sends one) is allowed: its token is its only authority."),
+        .init(name: "WARDLINE_HUB_PEERS", defaultValue: "", help: "Base URLs of the other nodes serving the ward page (`http(s)://host:port`, comma-separated), e.g. the other `hub` nodes. The page is told them (in `session:ready`) and moves to the next when its own stops answering; their origins, and no others, may call this node's REST API from a page (CORS) and open its WebSocket. Empty: no failover."),
         .init(name: "WARDLINE_WS_MAX_CONNECTIONS", defaultValue: "1000", help: "Open WebSockets beyond which a handshake is refused (503, `too_many_connections`)."),
         .init(name: "WARDLINE_HTTP_UNAUTHENTICATED_BODY_BYTES", defaultValue: "4096", help: "A request body larger than this, without a valid token in the headers, is refused (401) before it is read; with one the bound is 1 MiB (413)."),
         .init(name: "WARDLINE_RATE_LIMIT_PER_S", defaultValue: "20", help: "Per token subject (`sub`): REST requests, and frames from its WebSockets (separate buckets), per second on average; beyond it REST answers 429 (`rate_limited`, `retry_after`, `Retry-After`) and a frame is dropped with an `error` frame saying so. Frames to the client, alarms above all, are never limited. 0: no limit."),
@@ -148,6 +149,8 @@ public struct WardlineConfiguration: Sendable {
     public var role: NodeRole = .all
     public var kafkaDeviceTopic: String = "wardline.device-messages"
     public var kafkaDevicePartitions: Int = 12
+    /// The other nodes serving the ward page (`WARDLINE_HUB_PEERS`), as origins; empty: none.
+    public var hubPeers: [String] = []
     public var rabbitmqURL: String?
     public var rabbitmqPrefetch: Int
     public var escalationSeconds: Int
@@ -352,6 +355,12 @@ public struct WardlineConfiguration: Sendable {
         config.role = role
         config.kafkaDeviceTopic = r.string("WARDLINE_KAFKA_DEVICE_TOPIC")
         config.kafkaDevicePartitions = try r.int("WARDLINE_KAFKA_DEVICE_PARTITIONS", 1...4096)
+        config.hubPeers = try r.list("WARDLINE_HUB_PEERS").map { url in
+            guard let origin = OriginPolicy.origin(ofURL: url) else {
+                throw ConfigurationError(description: "WARDLINE_HUB_PEERS: \(url) is not a base URL (http(s)://host[:port])")
+            }
+            return origin
+        }
         try config.checkRole()
         if (config.tlsCertificateFile == nil) != (config.tlsPrivateKeyFile == nil) {
             throw ConfigurationError(description: "WARDLINE_TLS_CERT_FILE and WARDLINE_TLS_KEY_FILE go together: set both (HTTPS) or neither (HTTP)")

@@ -27,7 +27,7 @@ extension WardlineConfiguration {
         }
         // The ingest node keys by the assignment alone; a reading that names its own patient would
         // land on its device's partition while that patient's state lives on another.
-        guard payloadPatientID != .unassigned else {
+        guard role == .hub || payloadPatientID != .unassigned else {
             throw ConfigurationError(description: "WARDLINE_ROLE=\(role.rawValue) needs WARDLINE_PAYLOAD_PATIENT_ID=refuse: past one machine only a device assignment makes a reading a patient's")
         }
         guard !kafkaDeviceTopic.isEmpty else {

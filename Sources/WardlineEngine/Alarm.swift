@@ -138,4 +138,22 @@ public struct AlarmTransition: Sendable, Hashable {
     public var threshold: Double?
     public var escalationLevel: Int
     public var resolution: Resolution?
+
+    /// For records read back from outside the engine (the alarm-event topic, on a hub).
+    package init(alarmID: String, revision: Int, kind: Kind, from: AlarmState?, to: AlarmState, priority: AlarmPriority, at: Int64,
+                 readingTime: Int64?, by: String?, value: Double?, threshold: Double?, escalationLevel: Int, resolution: Resolution?) {
+        self.alarmID = alarmID
+        self.revision = revision
+        self.kind = kind
+        self.from = from
+        self.to = to
+        self.priority = priority
+        self.at = at
+        self.readingTime = readingTime
+        self.by = by
+        self.value = value
+        self.threshold = threshold
+        self.escalationLevel = escalationLevel
+        self.resolution = resolution
+    }
 }

@@ -16,7 +16,7 @@ public enum EngineEvent: Sendable, Equatable {
     /// decides who that pages.
     indirect case escalationDue(Alarm, level: Int, AlarmTransition)
 
-    init(_ alarm: Alarm, _ t: AlarmTransition) {
+    package init(_ alarm: Alarm, _ t: AlarmTransition) {
         switch t.kind {
         case .raised: self = .alarmRaised(alarm, t)
         case .resolved: self = .alarmResolved(alarm, t)

@@ -50,7 +50,7 @@ struct VitalsBody: Encodable {
 }
 
 /// A NEWS2 score, as `vitals:update` and `/api/v1/patients/{id}/news2` give it.
-package struct News2Body: Encodable, Sendable {
+package struct News2Body: Codable, Sendable {
     let total: Int
     let risk: String
     let complete: Bool
@@ -134,4 +134,13 @@ package struct AlarmBody: Encodable, Sendable {
         escalation_level = a.escalationLevel
         self.transition = transition
     }
+}
+
+/// The fields of a scored reading on the readings topic that a `hub` node needs to route it and
+/// to answer `/news2`; the rest of the body goes to the sockets as it came.
+package struct ScoredReadingHeadline: Decodable, Sendable {
+    package let patient_id: String
+    package let device_id: String
+    package let time: Int64
+    package let news2: News2Body
 }

@@ -6,6 +6,10 @@ import WardlineWard
 /// What the hub fans out.
 public enum HubEvent: Sendable {
     case engine(EngineEvent)
+    /// A scored reading as the readings topic carries it (`FrameEncoder.scoredReadingBody`), on a
+    /// `hub` node: the body becomes the `vitals:update` frame's data unchanged, so its frame is
+    /// the one a single process sends, without decoding the score back into a `News2Score`.
+    case scoredReading(patientID: String, body: [UInt8])
     case deviceStatus(DeviceStatus, patientID: String?)
     case notification(id: String, kind: String, message: String, patientID: String?, time: Int64)
     /// The alarm system's own state (a `system:status` frame, already encoded): to every socket
@@ -61,9 +65,13 @@ public final class Hub {
     /// Client frames dropped by the rate limit (`admit` in `receive`).
     public private(set) var rateLimitedFrames = 0
 
-    public init(directory: WardDirectory = WardDirectory(), limits: Limits = Limits()) {
+    /// The other nodes serving the ward page, told to every socket so a page can move to one.
+    private let peers: [String]
+
+    public init(directory: WardDirectory = WardDirectory(), limits: Limits = Limits(), peers: [String] = []) {
         self.directory = directory
         self.limits = limits
+        self.peers = peers
     }
 
     public var sessionCount: Int { sessions.count }
@@ -84,7 +92,8 @@ public final class Hub {
         let own = ["user:" + principal.userID, "role:" + principal.role.rawValue]
         for room in own { rooms[room, default: []].insert(id) }
         send(id, "session:ready", SessionReady(user: WireFormat.User(principal), rooms: own,
-                                               patients: directory.visiblePatients(for: principal).map(WireFormat.place)), kind: .control)
+                                               patients: directory.visiblePatients(for: principal).map(WireFormat.place),
+                                               hubs: peers.isEmpty ? nil : peers), kind: .control)
         if let systemStatus { enqueue(id, systemStatus, kind: .control) }
     }
 
@@ -191,6 +200,10 @@ public final class Hub {
             guard let members = rooms["patient:" + reading.patientID], !members.isEmpty else { return }
             let frame = encoder.scoredReading(reading, score)
             for id in members { enqueue(id, frame, kind: .vitals(patientID: reading.patientID)) }
+        case .scoredReading(let patientID, let body):
+            guard let members = rooms["patient:" + patientID], !members.isEmpty else { return }
+            let frame = Self.vitalsFramePrefix + body + [0x7D]
+            for id in members { enqueue(id, frame, kind: .vitals(patientID: patientID)) }
         case .engine(let e):
             guard let alarm = e.alarm, let transition = e.transition else { return }
             deliverAlarm(alarm, transition)
@@ -208,6 +221,8 @@ public final class Hub {
             for id in sessions.keys { enqueue(id, frame, kind: .control) }
         }
     }
+
+    private static let vitalsFramePrefix = Array(#"{"event":"vitals:update","data":"#.utf8)
 
     /// Everyone in the patient's room, plus (for critical alarms) the on-call roles who may see them.
     private func deliverAlarm(_ alarm: Alarm, _ t: AlarmTransition) {
@@ -328,6 +343,8 @@ struct SessionReady: Encodable {
     let user: WireFormat.User
     let rooms: [String]
     let patients: [WireFormat.Place]
+    /// The other hubs' origins (`WARDLINE_HUB_PEERS`); absent when there are none.
+    let hubs: [String]?
 }
 
 struct PatientsBody: Encodable {

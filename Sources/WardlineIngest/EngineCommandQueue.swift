@@ -7,15 +7,10 @@ import WardlineEngine
 package final class EngineCommandQueue: Sendable {
     package typealias Command = @Sendable (AlertEngine, Int64) -> [EngineEvent]
     private let commands = Mutex<[Command]>([])
-    /// True on a node without an engine (`--role ingest`): the settings refresher's commands go nowhere.
-    private let discarding: Bool
 
-    package init(discarding: Bool = false) { self.discarding = discarding }
+    package init() {}
 
-    package func enqueue(_ command: @escaping Command) {
-        guard !discarding else { return }
-        commands.withLock { $0.append(command) }
-    }
+    package func enqueue(_ command: @escaping Command) { commands.withLock { $0.append(command) } }
 
     package func drain() -> [Command] {
         commands.withLock { c in

@@ -13,7 +13,8 @@ import WardlineWard
 package final class SettingsRefresher: @unchecked Sendable {
     private let url: String
     private let registry: DeviceRegistry
-    private let commands: EngineCommandQueue
+    /// Nil where no engine runs in this process (a `hub` node reads only wards and care).
+    private let commands: EngineCommandQueue?
     private let intervalMillis: Int64
     private let logger: Logger
     package let thread = PartThread(name: "wardline-settings")
@@ -27,7 +28,7 @@ package final class SettingsRefresher: @unchecked Sendable {
     private var assignments: [String: String] = [:]
     private var settings: [String: SettingsStore.PatientAlarmSettings] = [:]
 
-    package init(url: String, registry: DeviceRegistry, commands: EngineCommandQueue, intervalSeconds: Int, logger: Logger) {
+    package init(url: String, registry: DeviceRegistry, commands: EngineCommandQueue?, intervalSeconds: Int, logger: Logger) {
         self.url = url
         self.registry = registry
         self.commands = commands
@@ -103,12 +104,12 @@ package final class SettingsRefresher: @unchecked Sendable {
         registry.replaceAll(newAssignments)
         for device in Set(assignments.keys).union(newAssignments.keys) where assignments[device] != newAssignments[device] {
             let patient = newAssignments[device]
-            commands.enqueue { engine, now in engine.assign(device: device, to: patient, now: now) }
+            commands?.enqueue { engine, now in engine.assign(device: device, to: patient, now: now) }
         }
         for patient in Set(settings.keys).union(newSettings.keys) where settings[patient] != newSettings[patient] {
             let s = newSettings[patient] ?? SettingsStore.PatientAlarmSettings()
             let log = logger
-            commands.enqueue { engine, _ in
+            commands?.enqueue { engine, _ in
                 engine.setSpO2Scale(patientID: patient, scale: s.scale)
                 do { try engine.setThresholdOverrides(patientID: patient, rules: s.overrides) } catch {
                     log.error("threshold override refused", metadata: ["patient": "\(patient)", "error": "\(error)"])

@@ -104,6 +104,7 @@ public final class KafkaPartitionConsumer {
         }
         let key = msg.key.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: msg.key_len), as: UTF8.self) }
         let value = msg.payload.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: msg.len)) } ?? []
-        return KafkaRecord(partition: msg.partition, offset: msg.offset, key: key, value: value)
+        let time = rd_kafka_message_timestamp(m, nil)
+        return KafkaRecord(partition: msg.partition, offset: msg.offset, key: key, value: value, timestamp: time >= 0 ? time : nil)
     }
 }

@@ -6,6 +6,8 @@ public struct KafkaRecord: Sendable {
     public let offset: Int64
     public let key: String?
     public let value: [UInt8]
+    /// When the producer made it (epoch ms), if the broker kept it.
+    public var timestamp: Int64? = nil
 }
 
 /// The one owner of a librdkafka consumer used to read a topic from the beginning, with partitions

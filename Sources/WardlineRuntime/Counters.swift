@@ -48,6 +48,10 @@ public final class PipelineCounters: Sendable {
     /// Scored readings the broker confirmed on the readings feed, and those it never got.
     public let readingsFed = Counter()
     public let readingsNotFed = Counter()
+    /// A hub node's feed: records read off the alarm-event and scored-readings topics, and those
+    /// it could not read (counted and skipped; the feed goes on).
+    public let hubFeedRecords = Counter()
+    public let hubFeedBadRecords = Counter()
     /// Alarms open in the engine now (raised minus resolved), set by the consumer.
     public let openAlarms = Atomic<Int>(0)
     /// Task-queue jobs (pages, escalation timers) confirmed by RabbitMQ.

@@ -87,6 +87,8 @@ package struct MetricsText {
             counter("wardline_events_published_total", "Alarm events delivered to Kafka.", c.eventsPublished.count)
             counter("wardline_readings_fed_total", "Scored readings confirmed on the Kafka readings feed.", c.readingsFed.count)
             counter("wardline_readings_not_fed_total", "Scored readings the Kafka readings feed could not take.", c.readingsNotFed.count)
+            counter("wardline_hub_feed_records_total", "Records a hub node read off the alarm-event and scored-readings topics.", c.hubFeedRecords.count)
+            counter("wardline_hub_feed_bad_records_total", "Records a hub node could not read and skipped.", c.hubFeedBadRecords.count)
             let w = web
             gauge("wardline_websocket_sessions", "Authenticated WebSocket sessions open.", load(w.sessions))
             counter("wardline_websocket_frames_sent_total", "Frames written to WebSocket clients.", load(w.framesSent))

@@ -13,7 +13,7 @@ extension WardlineService {
         let c = configuration
         guard let brokers = c.kafkaBrokers else { throw ConfigurationError(description: "--role ingest needs WARDLINE_KAFKA_BROKERS") }
         let db = try waitForCurrentSchema()
-        let refresher = SettingsRefresher(url: c.databaseURL, registry: registry, commands: EngineCommandQueue(discarding: true),
+        let refresher = SettingsRefresher(url: c.databaseURL, registry: registry, commands: nil,
                                           intervalSeconds: c.assignmentRefreshSeconds, logger: logger)
         try refresher.loadNow(db)
         let checkpoint = try JournalCheckpoint(directory: c.journalDirectory)

@@ -72,7 +72,28 @@ public final class WardlineService: @unchecked Sendable {
         let refresher = SettingsRefresher(url: c.databaseURL, registry: registry, commands: commands,
                                           intervalSeconds: c.assignmentRefreshSeconds, logger: logger)
         let directory = DirectoryBox()
-        let web = try startWebServer(commands: commands, directory: directory, refresher: refresher)
+        let policy = accessPolicy
+        let acknowledge: @Sendable (String, Principal) -> Result<Alarm, APIError>
+        if isEngineNode, let brokers = c.kafkaBrokers {
+            // This node's engine holds only its own partitions' alarms: an acknowledgement takes
+            // the same road as through a hub, to whichever engine owns the patient.
+            let sender = try DeviceTopicSender(brokers: brokers, topic: c.kafkaDeviceTopic, clientID: "wardline-engine-acks-" + c.mqttClientID)
+            let routed = HubAcknowledger(databaseURL: c.databaseURL, partitions: c.kafkaDevicePartitions, counters: counters,
+                                         authorise: { who, action in policy.check(who, action, in: directory.current) },
+                                         append: { try sender.append($0, key: $1, partition: $2) })
+            started("acknowledgement sender") { sender.flush() }
+            acknowledge = { routed.acknowledge($0, by: $1) }
+        } else {
+            let local = Acknowledger(commands: commands, counters: counters,
+                                     authorise: { who, action in policy.check(who, action, in: directory.current) })
+            acknowledge = { local.acknowledge($0, by: $1) }
+        }
+        let sinkBox = Mutex<HubSink?>(nil)
+        let server = try startWebServer(directory: directory, refresher: refresher, front: WebFront(
+            policy: policy, acknowledge: acknowledge,
+            latestScore: { patient in sinkBox.withLock { $0 }?.latestScore(patient) }))
+        let web = (server: server, sink: HubSink(server: server, registry: registry))
+        sinkBox.withLock { $0 = web.sink }
         started("web server") { web.server.stop() }
         refresher.onDirectory = { [web] d in
             directory.replace(d)
@@ -276,9 +297,21 @@ public final class WardlineService: @unchecked Sendable {
     private let writerGauge = Mutex<@Sendable () -> Int>({ 0 })
     private let journalGauge = Mutex<@Sendable () -> (freeBytes: Int, watermarkBytes: Int, paused: Bool)>({ (0, 0, false) })
 
-    /// The ward page, the REST API and the WebSocket hub, on one libwebsockets server.
-    private func startWebServer(commands: EngineCommandQueue, directory: DirectoryBox,
-                                refresher: SettingsRefresher) throws -> (server: WebServer, sink: HubSink) {
+    /// Who may do what, from the configuration: the same for every role.
+    var accessPolicy: AccessPolicy { AccessPolicy(commandGrants: configuration.commandGrants) }
+
+    /// What the ward page's server takes from the role it serves: where acknowledgements go and
+    /// where each patient's newest NEWS2 comes from.
+    struct WebFront {
+        var policy: AccessPolicy
+        /// Waits for the engine's answer; called off the socket thread.
+        var acknowledge: @Sendable (String, Principal) -> Result<Alarm, APIError>
+        var latestScore: @Sendable (String) -> LatestScore?
+    }
+
+    /// The ward page, the REST API and the WebSocket hub, on one libwebsockets server (listening
+    /// and serving when this returns).
+    func startWebServer(directory: DirectoryBox, refresher: SettingsRefresher, front: WebFront) throws -> WebServer {
         let c = configuration
         if c.usesDemoSecret && c.acceptsHS256 {
             logger.warning("WARDLINE_JWT_SECRET is the demo default: anyone can mint tokens; set a secret outside loopback demos")
@@ -286,10 +319,8 @@ public final class WardlineService: @unchecked Sendable {
         let tokens = try c.tokenAuthority()
         logger.notice("tokens", metadata: ["algorithms": "\(tokens.acceptedAlgorithms.joined(separator: ","))",
                                            "issuer_checked": "\(c.jwtIssuer != nil)", "audience_checked": "\(c.jwtAudience != nil)"])
-        let policy = AccessPolicy(commandGrants: c.commandGrants)
-        let acknowledger = Acknowledger(commands: commands, counters: counters,
-                                        authorise: { who, action in policy.check(who, action, in: directory.current) })
-        let sinkBox = Mutex<HubSink?>(nil)
+        let policy = front.policy
+        let acknowledge = front.acknowledge
         let webStats = Mutex<WebStats?>(nil)
         let health = health
         let counters = counters
@@ -297,14 +328,14 @@ public final class WardlineService: @unchecked Sendable {
         let clocks = deviceClocks
         let context = APIContext(
             databaseURL: c.databaseURL, tokens: tokens, directory: directory, policy: policy,
-            acknowledge: { acknowledger.acknowledge($0, by: $1) },
+            acknowledge: acknowledge,
             publishCommand: { [weak self] device, payload in
                 guard let mqtt = self?.mqttForCommands.withLock({ $0 }) else { throw ConfigurationError(description: "not connected to the MQTT broker") }
                 _ = try mqtt.publish(topic: "devices/\(device)/commands", payload: payload, qos: 1)
             },
             directoryChanged: { refresher.refreshAndWait() },
             settingsChanged: { refresher.refreshAndWait() },
-            latestScore: { patient in sinkBox.withLock { $0 }?.latestScore(patient) },
+            latestScore: front.latestScore,
             clockOffset: { clocks.offset(of: $0) },
             readiness: { health.snapshot.map { Readiness(component: $0.0, ok: $0.1.ok, required: $0.1.required, detail: $0.1.detail) } },
             metrics: { [weak self] in
@@ -328,6 +359,7 @@ public final class WardlineService: @unchecked Sendable {
         options.hubLimits.alarmQueue = c.wsAlarmQueue
         options.alarmMaxWaitMillis = Int64(c.wsAlarmMaxWaitSeconds) * 1000
         options.origins = c.wsOrigins.map { OriginPolicy(allowed: $0) }
+        options.peers = c.hubPeers
         options.maxWebSockets = c.wsMaxConnections
         options.unauthenticatedBodyBytes = c.unauthenticatedBodyBytes
         options.rateLimit = RateLimiter.Rule(ratePerSecond: Double(c.rateLimitPerSecond), burst: Double(c.rateLimitBurst))
@@ -341,7 +373,7 @@ public final class WardlineService: @unchecked Sendable {
             case .acknowledge(let alarmID, let who, let session):
                 // Off the socket thread: the acknowledgement waits for the engine.
                 DispatchQueue.global().async {
-                    if case .failure(let e) = acknowledger.acknowledge(alarmID, by: who) {
+                    if case .failure(let e) = acknowledge(alarmID, who) {
                         serverBox.withLock { $0 }?.postError(session: session, code: e.code, message: e.message, extra: ["alarm_id": alarmID])
                     }
                 }
@@ -353,20 +385,23 @@ public final class WardlineService: @unchecked Sendable {
             throw ConfigurationError(description: "\(error) (WARDLINE_HTTP_HOST/WARDLINE_HTTP_PORT\(c.tlsCertificateFile == nil ? "" : "/WARDLINE_TLS_CERT_FILE/WARDLINE_TLS_KEY_FILE"))")
         }
         api.start()
-        let sink = HubSink(server: server, registry: registry)
-        sinkBox.withLock { $0 = sink }
         log.notice("ward page, REST API and WebSocket hub listening", metadata: ["url": "\(c.webURL)"])
-        return (server, sink)
+        return server
     }
 
-    /// The database, once it answers, with every migration this build needs applied.
-    func waitForCurrentSchema() throws -> PostgresConnection {
-        let db = try waitForDatabase()
+    /// Refuses to start on a database that lacks a migration.
+    func requireSchema(_ db: PostgresConnection) throws {
         let migrator = Migrator(db)
         let missing = try migrator.pending()
         guard missing.isEmpty else {
             throw ConfigurationError(description: "database schema lacks migration(s) \(missing.map(\.version)), Wardline needs \(migrator.latestVersion): run `wardline migrate`")
         }
+    }
+
+    /// The database, once it answers, with every migration this build needs applied.
+    func waitForCurrentSchema() throws -> PostgresConnection {
+        let db = try waitForDatabase()
+        try requireSchema(db)
         return db
     }
 

@@ -28,6 +28,20 @@ public struct OriginPolicy: Sendable, Equatable {
         return OriginPolicy(allowed: origins)
     }
 
+    /// The same policy allowing these origins too (the ward page's other hubs).
+    public func adding(_ origins: [String]) -> OriginPolicy { OriginPolicy(allowed: Array(allowed) + origins) }
+
+    /// `scheme://host[:port]` of a base URL (`http://127.0.0.1:18991/`), as a browser writes the
+    /// `Origin` of a page served from it; nil when it is not an http(s) URL with a host.
+    public static func origin(ofURL url: String) -> String? {
+        guard let c = URLComponents(string: url.trimmingCharacters(in: .whitespaces)), let scheme = c.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = c.host, !host.isEmpty, c.user == nil,
+              c.query == nil, c.fragment == nil, c.path.isEmpty || c.path == "/" else { return nil }
+        let defaultPort = scheme == "https" ? 443 : 80
+        let port = c.port.map { $0 == defaultPort ? "" : ":\($0)" } ?? ""
+        return normalise("\(scheme)://\(host.contains(":") ? "[\(host)]" : host)\(port)")
+    }
+
     /// Whether a handshake with this `Origin` header (nil: none sent) may proceed.
     public func allows(_ origin: String?) -> Bool {
         guard let origin else { return true }

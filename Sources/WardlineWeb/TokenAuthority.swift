@@ -167,6 +167,10 @@ enum Base64URL {
         }) else { return nil }
         var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         s += String(repeating: "=", count: (4 - s.utf8.count % 4) % 4)
-        return Data(base64Encoded: s).map(Array.init)
+        guard let bytes = Data(base64Encoded: s).map(Array.init) else { return nil }
+        // Only the canonical spelling: the last character's unused bits must be zero, or one
+        // token (signature included) would have several spellings that all verify.
+        guard encode(bytes).utf8.elementsEqual(text.utf8) else { return nil }
+        return bytes
     }
 }

@@ -28,6 +28,10 @@ public final class WebServer: @unchecked Sendable {
         public var hubLimits = Hub.Limits()
         /// Pages whose `Origin` may open a WebSocket; nil: the server's own (`OriginPolicy.own`).
         public var origins: OriginPolicy?
+        /// The other nodes serving the ward page, as origins (`WARDLINE_HUB_PEERS`): told to each
+        /// socket in `session:ready`, allowed to open a WebSocket, and the only origins whose
+        /// pages may call the REST API across origins (CORS).
+        public var peers: [String] = []
         /// Open WebSockets (authenticated or not) beyond which a handshake is refused (503).
         public var maxWebSockets = 1000
         /// A request body larger than this is refused (401) unless a valid token came with the
@@ -88,6 +92,8 @@ public final class WebServer: @unchecked Sendable {
     private var lastHeartbeat: Int64 = 0
     private var lastAgeCheck: Int64 = 0
     private let originPolicy: OriginPolicy
+    /// Pages that may call the REST API from another origin: the peers only, never a wildcard.
+    private let crossOrigin: OriginPolicy
     private var limiter = RateLimiter()
     /// Sockets past their handshake (or about to be), counted against `maxWebSockets`.
     private var webSockets: Set<UInt64> = []
@@ -109,7 +115,7 @@ public final class WebServer: @unchecked Sendable {
         self.tokens = tokens
         self.handler = handler
         self.onClientRequest = onClientRequest
-        hub = Hub(directory: directory, limits: options.hubLimits)
+        hub = Hub(directory: directory, limits: options.hubLimits, peers: options.peers)
         protocolName = strdup("wardline")
         rawRole = strdup("raw-skt")
         iface = strdup(options.host)
@@ -127,7 +133,8 @@ public final class WebServer: @unchecked Sendable {
         // HTTP/1.1 only, over TLS too: the REST and WebSocket paths are the same as in plain HTTP
         // (no WebSockets over HTTP/2 streams).
         alpn = strdup("http/1.1")
-        originPolicy = options.origins ?? .own(host: options.host, port: options.port, tls: options.usesTLS)
+        originPolicy = (options.origins ?? .own(host: options.host, port: options.port, tls: options.usesTLS)).adding(options.peers)
+        crossOrigin = OriginPolicy(allowed: options.peers)
     }
 
     deinit {
@@ -268,7 +275,7 @@ public final class WebServer: @unchecked Sendable {
             let id = connectionID(wsi)
             guard let exchange = exchanges[id], let response = exchange.response else { return 0 }
             exchanges[id] = nil
-            return writeHTTP(wsi, response, withBody: exchange.request.method != "HEAD")
+            return writeHTTP(wsi, withCORS(response, exchange.request.headers["origin"]), withBody: exchange.request.method != "HEAD")
         case LWS_CALLBACK_RAW_RX:
             guard let wsi, let input else { return -1 }
             return rawRequest(wsi, UnsafeRawBufferPointer(start: input, count: len))
@@ -480,6 +487,10 @@ public final class WebServer: @unchecked Sendable {
         if let auth = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) { headers["authorization"] = auth }
         if let type = header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE) { headers["content-type"] = type }
         for name in ["x-request-id", "x-correlation-id", "idempotency-key"] { if let v = customHeader(wsi, name) { headers[name] = v } }
+        if let origin = header(wsi, WSI_TOKEN_ORIGIN), crossOrigin.allows(origin) {
+            headers["origin"] = origin
+            if method == "OPTIONS" { return writeHTTP(wsi, preflight(origin)) }
+        }
         var request = HTTPRequest(method: method, path: path, query: query(wsi), headers: headers)
         request.unreadable = Self.unreadable(path: path, query: request.query)
         stats.httpRequests.add(1, ordering: .relaxed)
@@ -517,7 +528,27 @@ public final class WebServer: @unchecked Sendable {
     }
 
     private func refuse(_ wsi: OpaquePointer, _ headers: [String: String], _ refusal: EdgeRefusal) -> Int32 {
-        writeHTTP(wsi, refusal.response(requestID: headers["x-request-id"], correlationID: headers["x-correlation-id"]))
+        writeHTTP(wsi, withCORS(refusal.response(requestID: headers["x-request-id"], correlationID: headers["x-correlation-id"]),
+                                headers["origin"]))
+    }
+
+    /// A peer's page may read this answer (`origin` was checked against the peers in beginHTTP).
+    private func withCORS(_ response: HTTPResponse, _ origin: String?) -> HTTPResponse {
+        guard let origin else { return response }
+        var r = response
+        r.headers += [("access-control-allow-origin", origin), ("vary", "Origin"),
+                      ("access-control-expose-headers", "x-request-id, x-correlation-id, retry-after")]
+        return r
+    }
+
+    /// The answer to a peer page's preflight: what the ward page sends (a bearer token, JSON).
+    private func preflight(_ origin: String) -> HTTPResponse {
+        HTTPResponse(status: 204, contentType: "text/plain; charset=utf-8", headers: [
+            ("access-control-allow-origin", origin), ("vary", "Origin"),
+            ("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE"),
+            ("access-control-allow-headers", "authorization, content-type, idempotency-key, x-request-id, x-correlation-id"),
+            ("access-control-max-age", "600"),
+        ], body: [])
     }
 
     // MARK: WebSocket handshake

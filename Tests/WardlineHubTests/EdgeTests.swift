@@ -117,3 +117,26 @@ import WardlineWard
         #expect(WebServer.unreadable(path: "/api/v1/alarms", query: ["state": "open"]) == nil)
     }
 }
+
+/// `WARDLINE_HUB_PEERS`: base URLs become the origins a browser sends; only they are added.
+@Suite struct HubPeerOriginTests {
+    @Test(arguments: [
+        ("http://127.0.0.1:18991", "http://127.0.0.1:18991"), ("http://127.0.0.1:18991/", "http://127.0.0.1:18991"),
+        ("HTTPS://Ward-Hub.example:443/", "https://ward-hub.example"), ("http://hub-b.example:80", "http://hub-b.example"),
+        ("https://hub-c.example:8443", "https://hub-c.example:8443"),
+    ])
+    func aBaseURLIsItsOrigin(url: String, origin: String) {
+        #expect(OriginPolicy.origin(ofURL: url) == origin)
+    }
+
+    @Test(arguments: ["127.0.0.1:18991", "ftp://hub.example", "http://hub.example/ward", "http://user@hub.example", "http://", "*"])
+    func notABaseURL(url: String) {
+        #expect(OriginPolicy.origin(ofURL: url) == nil)
+    }
+
+    @Test func peersAreAllowedBesideTheServersOwnAndNothingElse() {
+        let policy = OriginPolicy.own(host: "127.0.0.1", port: 18990, tls: false).adding(["http://127.0.0.1:18991"])
+        #expect(policy.allows("http://127.0.0.1:18990") && policy.allows("http://127.0.0.1:18991"))
+        #expect(!policy.allows("http://127.0.0.1:18992") && !policy.allows("null") && !policy.allows("http://evil.example"))
+    }
+}

@@ -251,3 +251,39 @@ private func reading(_ patient: String, hr: Double) -> EngineEvent {
         #expect(drain(hub, 3).map(\.0) == ["session:ready"], "all well: nothing to say to a new socket")
     }
 }
+
+/// What a `hub` node adds to the hub: scored readings as the readings topic carries them, and
+/// the other hubs told to each page.
+@Suite struct HubNodeTests {
+    @Test func aCarriedScoredReadingIsTheFrameOneProcessSendsAndOnlyToItsRoom() throws {
+        let hub = Hub(directory: ward)
+        hub.open(1, principal: Principal(userID: "n1", role: .nurse, ward: "4B"))
+        hub.open(2, principal: Principal(userID: "c1", role: .chargeNurse, ward: "4B"))
+        _ = hub.receive(1, text: Array(#"{"event":"subscribe:patient","data":{"patient_id":"P1"}}"#.utf8))
+        _ = hub.receive(2, text: Array(#"{"event":"subscribe:patient","data":{"patient_id":"P2"}}"#.utf8))
+        _ = drain(hub, 1)
+        _ = drain(hub, 2)
+        let r = Reading(deviceID: "d-P1", patientID: "P1", seq: 4, time: 10, receivedAt: 11, vitals: Vitals(heartRate: 131, spo2: 89))
+        let score = News2Score(respirationRate: nil, spo2: 89, onOxygen: false, systolicBP: nil, pulse: 131, consciousness: nil,
+                               temperature: nil)
+        let body = FrameEncoder().scoredReadingBody(r, score)
+        hub.deliver(.scoredReading(patientID: "P1", body: body))
+        let own = try #require(hub.nextFrame(1))
+        #expect(hub.nextFrame(2) == nil)
+        let a = try JSONSerialization.jsonObject(with: Data(own)) as! NSDictionary
+        let b = try JSONSerialization.jsonObject(with: Data(FrameEncoder().scoredReading(r, score))) as! NSDictionary
+        #expect(a == b)
+        let headline = try JSONDecoder().decode(ScoredReadingHeadline.self, from: Data(body))
+        #expect(headline.patient_id == "P1" && headline.device_id == "d-P1" && headline.time == 10)
+        #expect(headline.news2.total == score.total)
+    }
+
+    @Test func sessionReadyNamesTheOtherHubsWhenThereAreAny() {
+        let alone = Hub(directory: ward)
+        alone.open(1, principal: Principal(userID: "n1", role: .nurse, ward: "4B"))
+        #expect(drain(alone, 1)[0].1["hubs"] == nil)
+        let peered = Hub(directory: ward, peers: ["http://127.0.0.1:18991"])
+        peered.open(1, principal: Principal(userID: "n1", role: .nurse, ward: "4B"))
+        #expect(drain(peered, 1)[0].1["hubs"] as? [String] == ["http://127.0.0.1:18991"])
+    }
+}

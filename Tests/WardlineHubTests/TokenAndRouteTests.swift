@@ -42,11 +42,22 @@ import WardlineWard
             [parts[0], parts[1], ""],                        // no signature
             [parts[0], parts[1], parts[2] + "AAAA"],         // a longer one
             [parts[0], parts[1], "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"],  // 32 zero bytes
+            [parts[0], parts[1], Self.otherSpelling(parts[2])],  // the same 32 bytes, the unused low bits set
         ]
         for t in tampered {
             #expect(throws: TokenRefusal.malformedOrBadSignature) { try authority.verify(t.joined(separator: ".")) }
         }
         #expect(try authority.verify(token) == nurse)
+    }
+
+    /// 32 bytes are 43 base64url characters whose last 2 bits are unused: setting them spells the
+    /// same signature another way, which a decoder that ignores them would accept.
+    static func otherSpelling(_ signature: String) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var chars = Array(signature)
+        let v = alphabet.firstIndex(of: chars[chars.count - 1])!
+        chars[chars.count - 1] = alphabet[v | 3]
+        return String(chars)
     }
 
     /// Known answers: RFC 4231 test case 2, and the HS256 example of RFC 7515 appendix A.1.

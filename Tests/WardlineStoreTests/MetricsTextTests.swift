@@ -42,6 +42,8 @@ import WardlineServer
         ("wardline_events_published_total", "counter", "Alarm events delivered to Kafka."),
         ("wardline_readings_fed_total", "counter", "Scored readings confirmed on the Kafka readings feed."),
         ("wardline_readings_not_fed_total", "counter", "Scored readings the Kafka readings feed could not take."),
+        ("wardline_hub_feed_records_total", "counter", "Records a hub node read off the alarm-event and scored-readings topics."),
+        ("wardline_hub_feed_bad_records_total", "counter", "Records a hub node could not read and skipped."),
         ("wardline_websocket_sessions", "gauge", "Authenticated WebSocket sessions open."),
         ("wardline_websocket_frames_sent_total", "counter", "Frames written to WebSocket clients."),
         ("wardline_websocket_auth_refused_total", "counter", "WebSocket connections refused for their token."),
