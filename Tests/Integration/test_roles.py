@@ -143,7 +143,7 @@ def test_an_engine_node_killed_mid_deterioration_its_patients_alarm_once(wardlin
     assert status == 200 and body["data"]["id"] == stored_id, body
     assert db.wait_for("SELECT state FROM alerts WHERE id = %s", "acknowledged", stored_id, timeout=10) == "acknowledged"
     assert db.scalar("SELECT acknowledged_by FROM alerts WHERE id = %s", stored_id) == "n-" + prefix
-    acked = until(nurse, "alert:critical", seconds=10, where=lambda d: d["id"] == stored_id and d["state"] == "acknowledged")
+    acked = until(nurse, "alert:updated", seconds=10, where=lambda d: d["id"] == stored_id and d["state"] == "acknowledged")
     assert acked["data"]["acknowledged_by"] == "n-" + prefix
     assert gateway.wait_for(falling, "on_call"), "the adopting engine's page did not reach the on-call clinician"
     deadline = time.time() + 15
