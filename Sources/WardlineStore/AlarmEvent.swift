@@ -25,7 +25,8 @@ enum AlarmEvent {
                                  state: a.state.rawValue, latching: a.latching, message: a.message, raised_at: iso(a.raisedAt),
                                  escalation_level: a.escalationLevel, revision: t.revision, transition: transition,
                                  patient_id: a.patientID, device_id: a.deviceID, vital: a.vital?.rawValue,
-                                 acknowledged_by: a.acknowledgedBy, value: t.value, threshold: t.threshold)
+                                 acknowledged_by: a.acknowledgedBy, value: t.value, threshold: t.threshold,
+                                 rule_set: a.ruleSet)
         return JSONText.string(Envelope(event_type: type(of: t), timestamp: iso(t.at), correlation_id: a.id, data: data), .sorted)
     }
 
@@ -58,6 +59,7 @@ enum AlarmEvent {
             let acknowledged_by: String?
             let value: Double?
             let threshold: Double?
+            let rule_set: String?
         }
 
         let event_type: String
