@@ -38,6 +38,8 @@ let package = Package(
         // The pure core: models, decoder, ring buffer; then the engine. No C library in either.
         .target(name: "WardlineCore"),
         .target(name: "WardlineEngine", dependencies: ["WardlineCore"]),
+        // Pure Swift: rule-set files (rules/*.json) read into the engine's configuration.
+        .target(name: "WardlineRules", dependencies: ["WardlineCore", "WardlineEngine"]),
         // The hospital's own words that every stage shares: wards, patients' places, staff and
         // what each may do (one authorisation function for REST and the socket alike). Pure.
         .target(name: "WardlineWard"),
@@ -95,11 +97,11 @@ let package = Package(
         // The assembly: `wardline serve` wires the stages together and watches them.
         .target(name: "WardlineServer", dependencies: [
             "WardlineAPI", "WardlineConfig", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineIngest", "WardlineJournal",
-            "WardlineMQTT", "WardlineRelay", "WardlineRuntime", "WardlineStore", "WardlineTasks", "WardlineWard", "WardlineWeb",
+            "WardlineMQTT", "WardlineRelay", "WardlineRules", "WardlineRuntime", "WardlineStore", "WardlineTasks", "WardlineWard", "WardlineWeb",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
-            "WardlineConfig", "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWard", "WardlineWeb", "WardlineHub",
+            "WardlineConfig", "WardlineRules", "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWard", "WardlineWeb", "WardlineHub",
             "WardlineRuntime", "WardlineTasks", "WardlineTaskQueue", "WardlineWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -115,7 +117,7 @@ let package = Package(
         .testTarget(name: "WardlineCoreTests", dependencies: [
             "WardlineCore", "WardlineJournal", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine"]),
+        .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine", "WardlineRules"]),
         .testTarget(name: "WardlineStoreTests", dependencies: [
             "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard", "WardlineWeb",
             "WardlineWorker",

@@ -34,6 +34,7 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_KAFKA_BROKERS", defaultValue: "127.0.0.1:19092", help: "Kafka bootstrap servers for alarm DomainEvents (published from the outbox); empty: no Kafka, no outbox rows."),
         .init(name: "WARDLINE_KAFKA_ALERTS_TOPIC", defaultValue: "wardline.alerts", help: "Kafka topic of alarm events, keyed by patient id."),
         .init(name: "WARDLINE_KAFKA_READINGS_TOPIC", defaultValue: "", help: "If set, every scored reading (with NEWS2) also goes to this Kafka topic, keyed by device: the feed for another Wardline node or analytics. Empty: off."),
+        .init(name: "WARDLINE_RULES_FILE", defaultValue: "", help: "The alarm rule set (a `rules/*.json` file: thresholds, bands, priorities, persistence, hysteresis, anomaly rules, NEWS2 alarm settings, ward sets; `wardline rules check FILE` validates one). Read at start, and again on SIGHUP: a file that does not pass is refused and the rules in force stay. Each alarm records the set's version. Empty: the built-in hospital defaults (the same as `rules/hospital-default.json`), version `built-in`."),
         .init(name: "WARDLINE_ROLE", defaultValue: "all", help: "What this node does (`serve --role` wins over it). `all`: the whole pipeline in one process. Past one machine: `ingest` (MQTT → journal → WARDLINE_KAFKA_DEVICE_TOPIC, keyed by patient), `engine` (owns some of that topic's partitions through PostgreSQL advisory locks; stores readings and alarms, writes the outboxes, publishes scored readings to WARDLINE_KAFKA_READINGS_TOPIC), `hub` (ward page, REST and sockets from the alarm-event and scored-readings topics; acknowledgements go to the owning engine on the patient's key)."),
         .init(name: "WARDLINE_KAFKA_DEVICE_TOPIC", defaultValue: "wardline.device-messages", help: "Roles other than `all`: the topic of device messages and acknowledgements, keyed by patient (unassigned devices by `device:<id>`)."),
         .init(name: "WARDLINE_KAFKA_DEVICE_PARTITIONS", defaultValue: "12", help: "Its partition count, the same on every node (the deploy scripts create it so): the unit an engine node owns."),
@@ -147,6 +148,8 @@ public struct WardlineConfiguration: Sendable {
     public var kafkaAlertsTopic: String
     public var kafkaReadingsTopic: String?
     public var role: NodeRole = .all
+    /// Nil: the built-in hospital defaults.
+    public var rulesFile: String?
     public var kafkaDeviceTopic: String = "wardline.device-messages"
     public var kafkaDevicePartitions: Int = 12
     /// The other nodes serving the ward page (`WARDLINE_HUB_PEERS`), as origins; empty: none.
@@ -353,6 +356,7 @@ public struct WardlineConfiguration: Sendable {
             throw ConfigurationError(description: "WARDLINE_ROLE=\(r.string("WARDLINE_ROLE")) is not all, ingest, engine or hub")
         }
         config.role = role
+        config.rulesFile = r.optional("WARDLINE_RULES_FILE")
         config.kafkaDeviceTopic = r.string("WARDLINE_KAFKA_DEVICE_TOPIC")
         config.kafkaDevicePartitions = try r.int("WARDLINE_KAFKA_DEVICE_PARTITIONS", 1...4096)
         config.hubPeers = try r.list("WARDLINE_HUB_PEERS").map { url in

@@ -60,6 +60,8 @@ public struct Alarm: Sendable, Hashable, Identifiable {
     public var escalationLevel: Int
     /// Number of transitions so far (1 after raising); (id, revision) identifies each record.
     public var revision: Int
+    /// The version of the rule set that raised it (nil: stored before rule sets were recorded).
+    public var ruleSet: String?
 
     public init(id: String, patientID: String?, deviceID: String?, ruleID: String, category: AlarmCategory,
                 vital: Vital?, priority: AlarmPriority, state: AlarmState = .active, latching: Bool,

@@ -22,9 +22,10 @@ extension AlertEngine {
             return
         }
         let seed = AlarmIDSeed(patientID: p.patientID, deviceID: device, ruleID: rule, category: category, raisedAt: now)
-        let alarm = Alarm(id: nextAlarmID(seed), patientID: p.patientID, deviceID: device, ruleID: rule,
+        var alarm = Alarm(id: nextAlarmID(seed), patientID: p.patientID, deviceID: device, ruleID: rule,
                           category: category, vital: vital, priority: priority, latching: latching, message: message(),
                           value: value, threshold: threshold, conditionSince: since, raisedAt: now)
+        alarm.ruleSet = configuration.ruleSetVersion
         p.alarms.append(OpenAlarm(alarm: alarm, lastEvidenceAt: now))
         alarmIndex[alarm.id] = p.key
         events.append(.alarmRaised(alarm, alarm.raisedTransition(readingTime: readingTime)))

@@ -37,6 +37,11 @@ extension AlertEngine {
 
     public func spo2Scale(for patientID: String) -> SpO2Scale { settings[patientID]?.scale ?? .scale1 }
 
+    /// The patient's ward, whose rule set (if the configuration has one) applies to them.
+    public func setWard(patientID: String, ward: String?) {
+        updateSettings(patientID) { $0.ward = ward }
+    }
+
     private func updateSettings(_ patientID: String, _ change: (inout PatientSettings) -> Void) {
         var s = settings[patientID] ?? PatientSettings()
         change(&s)

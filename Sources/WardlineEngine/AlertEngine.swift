@@ -10,7 +10,7 @@ import WardlineCore
 /// escalation, device-alert quiet periods) on the `now` passed in, epoch ms. The same inputs
 /// always give the same events, alarm ids included.
 public final class AlertEngine {
-    public let configuration: EngineConfiguration
+    public internal(set) var configuration: EngineConfiguration
     /// Who makes alarm ids; nil for the deterministic "<patient>/<rule>[@device]/<raisedAt>".
     private let makeAlarmID: ((AlarmIDSeed) -> String)?
     var patients: [String: PatientState] = [:]
@@ -18,8 +18,8 @@ public final class AlertEngine {
     var devices: [String: DeviceWatch] = [:]
     /// Open alarm id → the key of the patient state holding it.
     var alarmIndex: [String: String] = [:]
-    private let defaultRules: [ThresholdRule]
-    private let defaultChecks: [RuleCheck]
+    var defaultRules: [ThresholdRule]
+    var defaultChecks: [RuleCheck]
     /// The vitals with windows (those some anomaly rule watches), and each anomaly rule's window.
     let windowedVitals: [Vital]
     private let anomalyWindow: [Int]
@@ -35,7 +35,7 @@ public final class AlertEngine {
         self.configuration = configuration
         self.makeAlarmID = makeAlarmID
         defaultRules = configuration.thresholdRules
-        defaultChecks = defaultRules.map(RuleCheck.init)
+        defaultChecks = configuration.thresholdRules.map(RuleCheck.init)
         var vitals: [Vital] = []
         for r in configuration.anomalyRules where !vitals.contains(r.vital) { vitals.append(r.vital) }
         windowedVitals = vitals

@@ -8,6 +8,11 @@ public struct EngineConfiguration: Sendable {
     /// Rules that replace the ones with the same id for patients scored on SpO2 scale 2.
     public var scale2ThresholdRules = HospitalDefaults.scale2ThresholdRules
     public var anomalyRules = HospitalDefaults.anomalyRules
+    /// Ward rule sets (a COPD ward, a paediatric ward): rules that replace the hospital rule with
+    /// the same id (or add one) for the patients of that ward, before scale 2 and the patient's own.
+    public var wardThresholdRules: [String: [ThresholdRule]] = [:]
+    /// The rule set's version, recorded on every alarm it raises ("built-in": `HospitalDefaults`).
+    public var ruleSetVersion = "built-in"
     public var news2Alarm = News2AlarmRule()
     /// A NEWS2 parameter counts only while its newest value is at most this old (on the clock of
     /// the device that measured it, plus any silence since).
@@ -57,6 +62,9 @@ public struct EngineConfiguration: Sendable {
     public var problems: [String] {
         var p: [String] = []
         for r in thresholdRules + scale2ThresholdRules { p += r.problems.map { "\(r.id): \($0)" } }
+        for (ward, rules) in wardThresholdRules.sorted(by: { $0.key < $1.key }) {
+            for r in rules { p += r.problems.map { "ward \(ward): \(r.id): \($0)" } }
+        }
         for r in anomalyRules { p += r.problems.map { "\(r.id): \($0)" } }
         let ids = thresholdRules.map(\.id) + anomalyRules.map(\.id) + ["news2"]
         if Set(ids).count != ids.count { p.append("rule ids must be unique") }

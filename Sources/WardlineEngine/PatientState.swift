@@ -6,15 +6,19 @@ struct PatientSettings: Equatable {
     var scale = SpO2Scale.scale1
     /// Per-patient threshold rules, replacing the hospital rule with the same id.
     var overrides: [ThresholdRule] = []
+    /// The patient's ward, for its rule set (nil: the hospital's alone).
+    var ward: String?
 
-    var isDefault: Bool { scale == .scale1 && overrides.isEmpty }
+    var isDefault: Bool { scale == .scale1 && overrides.isEmpty && ward == nil }
 
-    /// The hospital rules, then scale 2's replacements, then the patient's overrides, by id.
+    /// The hospital rules, then the ward's, then scale 2's replacements, then the patient's
+    /// overrides, by id.
     func effectiveRules(_ c: EngineConfiguration) -> [ThresholdRule] {
         var rules = c.thresholdRules
         func apply(_ r: ThresholdRule) {
             if let i = rules.firstIndex(where: { $0.id == r.id }) { rules[i] = r } else { rules.append(r) }
         }
+        if let ward, let wardRules = c.wardThresholdRules[ward] { wardRules.forEach(apply) }
         if scale == .scale2 { c.scale2ThresholdRules.forEach(apply) }
         overrides.forEach(apply)
         return rules

@@ -109,6 +109,8 @@ package struct AlarmBody: Encodable, Sendable {
     let latching: Bool
     let condition_present: Bool
     let escalation_level: Int
+    /// The version of the rule set that raised it.
+    let rule_set: String?
     let transition: String?
 
     package init(_ a: Alarm, transition: String? = nil) {
@@ -128,6 +130,7 @@ package struct AlarmBody: Encodable, Sendable {
         acknowledged_at = a.acknowledgedAt
         acknowledged_by = a.acknowledgedBy
         resolved_at = a.resolvedAt
+        rule_set = a.ruleSet
         revision = a.revision
         latching = a.latching
         condition_present = a.conditionPresent

@@ -27,6 +27,8 @@ package final class SettingsRefresher: @unchecked Sendable {
     private var directory: WardDirectory?
     private var assignments: [String: String] = [:]
     private var settings: [String: SettingsStore.PatientAlarmSettings] = [:]
+    /// Each admitted patient's ward, as the engine was told it (for the ward's rule set).
+    private var wards: [String: String] = [:]
 
     package init(url: String, registry: DeviceRegistry, commands: EngineCommandQueue?, intervalSeconds: Int, logger: Logger) {
         self.url = url
@@ -99,6 +101,12 @@ package final class SettingsRefresher: @unchecked Sendable {
             directory = newDirectory
             onDirectory?(newDirectory)
         }
+        let newWards = newDirectory.places.mapValues(\.ward)
+        for patient in Set(wards.keys).union(newWards.keys) where wards[patient] != newWards[patient] {
+            let ward = newWards[patient]
+            commands?.enqueue { engine, _ in engine.setWard(patientID: patient, ward: ward); return [] }
+        }
+        wards = newWards
         let newAssignments = try VitalsStore(db: db).loadAssignments()
         let (newSettings, refused) = try SettingsStore(db: db).load()
         registry.replaceAll(newAssignments)

@@ -27,3 +27,16 @@ package struct StopSignals: Sendable {
         }
     }
 }
+
+/// SIGHUP, the conventional "read your configuration again": each one calls `body` (serve reloads
+/// its rule-set file). Trapped from start, so an early one is not the default action (exit).
+package struct ReloadSignals: Sendable {
+    private let signals: UnixSignalsSequence
+
+    package init() async { signals = await UnixSignalsSequence(trapping: .sighup) }
+
+    /// Calls `body` for each SIGHUP until the task is cancelled.
+    package func forEach(_ body: @Sendable () -> Void) async {
+        for await _ in signals { body() }
+    }
+}

@@ -10,6 +10,7 @@ import WardlineIngest
 import WardlineJournal
 import WardlineMQTT
 import WardlineRelay
+import WardlineRules
 import WardlineRuntime
 import WardlineStore
 import WardlineTasks
@@ -119,6 +120,15 @@ public final class WardlineService: @unchecked Sendable {
         // The engine continues the alarms that were open when Wardline stopped; it never raises them again.
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.clockOffsetAlarmAbove = Int64(c.deviceClockAlarmSeconds) * 1000
+        if let file = c.rulesFile {
+            let set = try RuleSetFile.load(file, base: engineConfiguration)
+            engineConfiguration = set.configuration
+            logger.notice("rule set loaded", metadata: ["version": "\(set.version)", "title": "\(set.title)", "file": "\(file)",
+                                                        "ward_sets": "\(set.configuration.wardThresholdRules.keys.sorted())"])
+        } else {
+            logger.notice("rule set: the built-in hospital defaults", metadata: ["version": "\(engineConfiguration.ruleSetVersion)"])
+        }
+        rulesReload = RulesReload(base: engineConfiguration, commands: commands, logger: logger)
         let engine = try AlertEngine(configuration: engineConfiguration)
         let alarmStore = AlarmStore(db: db)
         let openAlarms = try alarmStore.openAlarms()
@@ -283,6 +293,17 @@ public final class WardlineService: @unchecked Sendable {
     /// intake, the engine once the ring is drained, the writers once they flushed (or the database
     /// was unreachable for the shutdown grace: the journal keeps the rest), the relays, the web server.
     package func run(until signals: StopSignals) async throws {
+        let hangups = await ReloadSignals()
+        let reloads = Task { [rulesReload, file = configuration.rulesFile, logger] in
+            await hangups.forEach {
+                guard let rulesReload, let file else {
+                    logger.warning("SIGHUP: no rule-set file (WARDLINE_RULES_FILE) to reload here; the rules in force stay")
+                    return
+                }
+                rulesReload.reload(from: file)
+            }
+        }
+        defer { reloads.cancel() }
         try await signals.run(parts, logger: logger)
         logger.notice("shutdown complete", metadata: ["rows_inserted": "\(counters.rowsInserted.count)"])
     }
@@ -293,6 +314,8 @@ public final class WardlineService: @unchecked Sendable {
         for part in parts.reversed() { await part.stop() }
     }
 
+    /// Set once the engine exists (`--role all|engine`).
+    private var rulesReload: RulesReload?
     private let ringGauge = Mutex<@Sendable () -> Int>({ 0 })
     private let writerGauge = Mutex<@Sendable () -> Int>({ 0 })
     private let journalGauge = Mutex<@Sendable () -> (freeBytes: Int, watermarkBytes: Int, paused: Bool)>({ (0, 0, false) })

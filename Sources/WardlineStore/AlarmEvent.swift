@@ -25,7 +25,8 @@ package enum AlarmEvent {
                                  state: a.state.rawValue, latching: a.latching, message: a.message, raised_at: iso(a.raisedAt),
                                  escalation_level: a.escalationLevel, revision: t.revision, transition: transition,
                                  patient_id: a.patientID, device_id: a.deviceID, vital: a.vital?.rawValue,
-                                 acknowledged_by: a.acknowledgedBy, value: t.value, threshold: t.threshold)
+                                 acknowledged_by: a.acknowledgedBy, value: t.value, threshold: t.threshold,
+                                 rule_set: a.ruleSet)
         return JSONText.string(Envelope(event_type: type(of: t), timestamp: iso(t.at), correlation_id: a.id, data: data), .sorted)
     }
 
@@ -58,6 +59,7 @@ package enum AlarmEvent {
             let acknowledged_by: String?
             let value: Double?
             let threshold: Double?
+            let rule_set: String?
         }
 
         let event_type: String
@@ -131,12 +133,13 @@ package final class AlarmEventDecoder {
         }
         let raisedAt = try millis(d.raised_at, "raised_at")
         let at = try millis(d.transition.at, "transition at")
-        let alarm = Alarm(id: d.alert_id, patientID: d.patient_id, deviceID: d.device_id, ruleID: d.rule_id, category: category,
+        var alarm = Alarm(id: d.alert_id, patientID: d.patient_id, deviceID: d.device_id, ruleID: d.rule_id, category: category,
                           vital: vital, priority: priority, state: state, latching: d.latching,
                           conditionPresent: state != .resolved && kind != .latched, message: d.message, value: d.value,
                           threshold: d.threshold, conditionSince: raisedAt, raisedAt: raisedAt,
                           acknowledgedAt: kind == .acknowledged ? at : nil, acknowledgedBy: d.acknowledged_by,
                           resolvedAt: state == .resolved ? at : nil, escalationLevel: d.escalation_level, revision: d.revision)
+        alarm.ruleSet = d.rule_set
         let transition = AlarmTransition(alarmID: d.alert_id, revision: d.revision, kind: kind, from: from, to: to, priority: priority,
                                          at: at, readingTime: nil, by: d.transition.by, value: d.value, threshold: d.threshold,
                                          escalationLevel: d.escalation_level, resolution: resolution)

@@ -82,17 +82,17 @@ public final class AlarmStore {
         id, patient_id, device_id, rule_id, category, vital, priority, state, latching, condition_present,
         message, value, threshold, \(millis("condition_since")), \(millis("raised_at")),
         \(millis("active_since")), \(millis("acknowledged_at")), acknowledged_by, escalation_level, revision,
-        \(millis("resolved_at"))
+        \(millis("resolved_at")), rule_set
         """
 
     private func upsert(_ a: Alarm) throws {
         try db.execute("""
             INSERT INTO alerts (id, patient_id, device_id, rule_id, category, vital, priority, state, latching,
                                 condition_present, message, value, threshold, condition_since, raised_at, active_since,
-                                acknowledged_at, acknowledged_by, resolved_at, escalation_level, revision, updated_at)
+                                acknowledged_at, acknowledged_by, resolved_at, escalation_level, revision, rule_set, updated_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::boolean, $11, $12::float8, $13::float8,
                     \(Self.time(14)), \(Self.time(15)), \(Self.time(16)), \(Self.time(17)), $18, \(Self.time(19)),
-                    $20::int, $21::int, now())
+                    $20::int, $21::int, $22, now())
             ON CONFLICT (id) DO UPDATE SET
                 priority = excluded.priority, state = excluded.state, condition_present = excluded.condition_present,
                 message = excluded.message, value = excluded.value, threshold = excluded.threshold,
@@ -104,7 +104,7 @@ public final class AlarmStore {
                   a.state.rawValue, String(a.latching), String(a.conditionPresent), a.message,
                   a.value.map { String($0) }, a.threshold.map { String($0) }, String(a.conditionSince),
                   String(a.raisedAt), String(a.activeSince), a.acknowledgedAt.map(String.init), a.acknowledgedBy,
-                  a.resolvedAt.map(String.init), String(a.escalationLevel), String(a.revision)])
+                  a.resolvedAt.map(String.init), String(a.escalationLevel), String(a.revision), a.ruleSet])
     }
 
     /// Epoch milliseconds in parameter `n` as a timestamptz (NULL stays NULL).
@@ -117,12 +117,14 @@ public final class AlarmStore {
               let priority = r[6].flatMap(AlarmPriority.init(rawValue:)), let state = r[7].flatMap(AlarmState.init(rawValue:)),
               let message = r[10], let since = r[13].flatMap(Int64.init), let raised = r[14].flatMap(Int64.init)
         else { return nil }
-        return Alarm(id: id, patientID: r[1], deviceID: r[2], ruleID: rule, category: category,
+        var alarm = Alarm(id: id, patientID: r[1], deviceID: r[2], ruleID: rule, category: category,
                      vital: r[5].flatMap(Vital.init(rawValue:)), priority: priority, state: state,
                      latching: r[8] == "t", conditionPresent: r[9] == "t", message: message,
                      value: r[11].flatMap(Double.init), threshold: r[12].flatMap(Double.init),
                      conditionSince: since, raisedAt: raised, activeSince: r[15].flatMap(Int64.init),
                      acknowledgedAt: r[16].flatMap(Int64.init), acknowledgedBy: r[17], resolvedAt: r[20].flatMap(Int64.init),
                      escalationLevel: r[18].flatMap(Int.init) ?? 0, revision: r[19].flatMap(Int.init) ?? 1)
+        alarm.ruleSet = r.count > 21 ? r[21] : nil
+        return alarm
     }
 }

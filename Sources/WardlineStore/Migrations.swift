@@ -295,6 +295,11 @@ public enum Migrations {
             -- 238,000-242,000 without, measured for issue 14).
             DROP INDEX IF EXISTS vitals_time_idx;
             """),
+        Migration(version: 11, name: "the rule set that raised each alarm", sql: """
+            -- The version of the rule-set file (WARDLINE_RULES_FILE) in force when the alarm was
+            -- raised; NULL for alarms raised before rule sets were recorded.
+            ALTER TABLE alerts ADD COLUMN rule_set text;
+            """),
     ]
 }
 
