@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "WardlineEngine", dependencies: ["WardlineCore"]),
         // Pure Swift: rule-set files (rules/*.json) read into the engine's configuration.
         .target(name: "WardlineRules", dependencies: ["WardlineCore", "WardlineEngine"]),
+        // Pure Swift: recorded readings through two engines, and the comparison of their alarms.
+        .target(name: "WardlineReplay", dependencies: ["WardlineCore", "WardlineEngine"]),
         // The hospital's own words that every stage shares: wards, patients' places, staff and
         // what each may do (one authorisation function for REST and the socket alike). Pure.
         .target(name: "WardlineWard"),
@@ -101,7 +103,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "wardline", dependencies: [
-            "WardlineConfig", "WardlineRules", "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWard", "WardlineWeb", "WardlineHub",
+            "WardlineConfig", "WardlineReplay", "WardlineRules", "WardlineServer", "WardlineStore", "WardlineKafka", "WardlineWard", "WardlineWeb", "WardlineHub",
             "WardlineRuntime", "WardlineTasks", "WardlineTaskQueue", "WardlineWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -117,7 +119,7 @@ let package = Package(
         .testTarget(name: "WardlineCoreTests", dependencies: [
             "WardlineCore", "WardlineJournal", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine", "WardlineRules"]),
+        .testTarget(name: "WardlineEngineTests", dependencies: ["WardlineEngine", "WardlineReplay", "WardlineRules"]),
         .testTarget(name: "WardlineStoreTests", dependencies: [
             "WardlineConfig", "WardlineIngest", "WardlineRuntime", "WardlineServer", "WardlineStore", "WardlineWard", "WardlineWeb",
             "WardlineWorker",

@@ -11,7 +11,7 @@ struct Wardline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wardline",
         abstract: "Bedside-vitals ingestion and real-time alerting.",
-        subcommands: [Serve.self, Migrate.self, Config.self, Rules.self, Events.self, Token.self, Worker.self, DeadLetters.self, Queues.self, Devices.self])
+        subcommands: [Serve.self, Migrate.self, Config.self, Rules.self, Replay.self, Events.self, Token.self, Worker.self, DeadLetters.self, Queues.self, Devices.self])
 }
 
 /// Loads the configuration and sets up logging, or exits with the configuration's own message.
