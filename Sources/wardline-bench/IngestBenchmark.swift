@@ -47,6 +47,7 @@ struct IngestBenchmark: ParsableCommand {
         let work = NSTemporaryDirectory() + "wardline-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 
+        let loadAtStart = Self.loadAverage()
         print("stream: \(readings) QoS 1 readings from \(devices) devices over \(connections) publisher connections, \(mode.rawValue) mode, TCP_NODELAY \(nodelay)")
         let admin = try PostgresConnection(url: adminURL)
         try admin.execute("DROP DATABASE IF EXISTS wardline_bench WITH (FORCE)")
@@ -121,7 +122,14 @@ struct IngestBenchmark: ParsableCommand {
         print(String(format: "Wardline peak resident set: %8.0f MiB", peaks.max()!))
         print("CPU per reading, µs (user + system from /proc, mean of \(rounds) round(s)):")
         for run in cpu.runs { print("  \(run): \(cpu.line(run: run))") }
+        print("load average (1, 5, 15 min) at start: \(loadAtStart); at the end: \(Self.loadAverage())")
         try? FileManager.default.removeItem(atPath: work)
+    }
+
+    /// The machine's load averages, from /proc/loadavg (the benchmark shares 2 cores).
+    static func loadAverage() -> String {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
     }
 
     /// Migration 10 drops the time index create_hypertable made; says whether it is gone.

@@ -36,6 +36,16 @@ enum ProcessCPU {
         return total
     }
 
+    /// Busy CPU seconds of the whole machine (every core, every process: /proc/stat's first line
+    /// less idle and iowait), to tell what else ran during a measurement.
+    static func machineSeconds() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard v.count >= 8 else { return nil }
+        return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick  // user nice system irq softirq steal
+    }
+
     /// The process's command name, to check a pid file still names what it should.
     static func command(_ pid: Int32) -> String? {
         (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -49,6 +59,8 @@ struct CPUMeter {
 
     static func process(_ name: String, _ pid: Int32) -> CPUMeter { CPUMeter(name: name, read: { ProcessCPU.seconds(pid) }) }
     static func tree(_ name: String, _ pid: Int32) -> CPUMeter { CPUMeter(name: name, read: { ProcessCPU.treeSeconds(pid) }) }
+    /// Everything on the machine: the gap to the processes measured is what else ran meanwhile.
+    static var machine: CPUMeter { CPUMeter(name: "whole machine", read: { ProcessCPU.machineSeconds() }) }
 }
 
 /// CPU seconds of a set of meters over one window.
@@ -57,8 +69,8 @@ struct CPUWindow {
     private let start: [Double?]
 
     init(_ meters: [CPUMeter]) {
-        self.meters = meters
-        start = meters.map { $0.read() }
+        self.meters = meters + [.machine]
+        start = self.meters.map { $0.read() }
     }
 
     /// Each meter's µs of CPU per reading since the window opened (nil: the process was not readable).
@@ -123,7 +135,14 @@ struct CPUTable {
         }.joined(separator: ", ")
     }
 
+    /// "name µs  name µs …", then what the rest of the machine used in the same window.
     static func format(_ measured: [(name: String, micros: Double?)]) -> String {
-        measured.map { $0.name + " " + ($0.micros.map { String(format: "%.1f", $0) } ?? "n/a") }.joined(separator: "  ")
+        let processes = measured.filter { $0.name != CPUMeter.machine.name }
+        var text = processes.map { $0.name + " " + ($0.micros.map { String(format: "%.1f", $0) } ?? "n/a") }.joined(separator: "  ")
+        if let machine = measured.first(where: { $0.name == CPUMeter.machine.name })?.micros {
+            let rest = machine - processes.compactMap(\.micros).reduce(0, +)
+            text += String(format: "  | rest of the machine %.1f", rest)
+        }
+        return text
     }
 }
