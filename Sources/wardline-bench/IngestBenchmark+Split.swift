@@ -180,7 +180,7 @@ extension IngestBenchmark {
         Thread.sleep(forTimeInterval: 0.3)
 
         let firstSeq = seq
-        let others = services.brokerMeter + services.kafkaMeter + services.databaseMeter
+        let others = services.brokerMeter + services.kafkaMeter + services.databaseMeter + [.process("bench (polling)", getpid())]
         func meters() -> [CPUMeter] {
             [.process("ingest", ingest.pid)] + engineNodes.map { CPUMeter.process($0.name, $0.pid) } + others
         }

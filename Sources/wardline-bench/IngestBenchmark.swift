@@ -232,7 +232,7 @@ struct IngestBenchmark: ParsableCommand {
         }
         Thread.sleep(forTimeInterval: 0.3)
         var second = first
-        let others = services.brokerMeter + services.databaseMeter + services.kafkaMeter
+        let others = services.brokerMeter + services.databaseMeter + services.kafkaMeter + [.process("bench (polling)", getpid())]
         var t0 = monotonicSeconds()
         var window = CPUWindow([.process("wardline", first.processIdentifier)] + others)
         let lastSent: [(device: String, seq: Int)]
