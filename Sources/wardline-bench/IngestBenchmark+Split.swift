@@ -116,8 +116,8 @@ extension IngestBenchmark {
                 throw BenchError(description: "\(topic) has \(found) partitions; WARDLINE_KAFKA_DEVICE_PARTITIONS says \(partitions)")
             }
             // Tansu 0.6's high watermark can lag the records it serves (seen: 19,549 for 20,000
-            // records over 12 partitions, about one producer batch a partition), so the ends are
-            // the watermarks, then whatever can still be read past them.
+            // records over 12 partitions; cause not examined), so the ends are the watermarks,
+            // then whatever can still be read past them.
             let watermarks = try (0..<partitions).map { try kafka.highWatermark(partition: Int32($0)) }
             var ends = watermarks
             try kafka.assign(ends.enumerated().map { (Int32($0.offset), KafkaStart.offset($0.element)) })

@@ -36,6 +36,12 @@ struct IngestBenchmark: ParsableCommand {
 
     enum Mode: String, ExpressibleByArgument { case backlog, live }
 
+    func validate() throws {
+        guard readings > 0, devices > 0, connections > 0, rounds > 0, engines > 0 else {
+            throw ValidationError("--readings, --devices, --connections, --rounds and --engines must be at least 1")
+        }
+    }
+
     func run() throws {
         let env = ProcessInfo.processInfo.environment
         // Creating a database and TimescaleDB in it takes the superuser (deploy/env.sh's admin URL);
