@@ -61,6 +61,17 @@ public final class KafkaPartitionConsumer {
         return Int(md.pointee.topics[0].partition_cnt)
     }
 
+    /// The partition's high watermark (the offset the next record appended will get), asked of
+    /// the broker.
+    public func highWatermark(partition: Int32, timeoutMillis: Int32 = 5000) throws -> Int64 {
+        var low: Int64 = 0, high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeoutMillis)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(operation: "watermarks of \(topic)[\(partition)]", message: String(cString: rd_kafka_err2str(err)))
+        }
+        return high
+    }
+
     /// Starts reading these partitions (adding to those already read).
     public func assign(_ partitions: [(partition: Int32, start: KafkaStart)]) throws {
         try change(partitions.map { ($0.partition, $0.start) }, add: true)
