@@ -20,10 +20,15 @@ extension WardAPI {
         // One row more than a page: each row gives at least one Observation, so a page that fills
         // knows whether anything follows it.
         let limit = search.count + 1
+        // A cursor is a key, and only one inside the range (or its first hour) reaches the query:
+        // every row comes after one before it, none after one beyond it.
+        let start = search.cursor.flatMap { $0.time < search.from - 3_600_000 ? nil : $0 }
         let rows: [SearchPage.Row]
-        if search.isHourly {
+        if let c = search.cursor, c.time >= search.to {
+            rows = []
+        } else if search.isHourly {
             let hours = try queries.hourlyMeans(patientID: search.patientID, fromMillis: search.from, toMillis: search.to,
-                                                startingAt: search.cursor.map { ($0.time, $0.deviceID) },
+                                                startingAt: start.map { ($0.time, $0.deviceID) },
                                                 columns: search.kinds.flatMap(\.columnGroups).flatMap { $0 }, limit: limit)
             rows = hours.map { h in
                 let hour = HourOfReadings(hourStart: h.hourStart, deviceID: h.deviceID, means: h.vitals.mapValues {
@@ -36,7 +41,7 @@ extension WardAPI {
         } else {
             let scale = search.kinds.contains(.news2) ? try queries.spo2Scale(patientID: search.patientID) : .scale1
             let readings = try queries.readings(patientID: search.patientID, fromMillis: search.from, toMillis: search.to,
-                                                startingAt: search.cursor.map { ($0.time, $0.deviceID, $0.seq) },
+                                                startingAt: start.map { ($0.time, $0.deviceID, $0.seq) },
                                                 anyOf: search.kinds.flatMap(\.columnGroups), limit: limit)
             rows = readings.map { r in
                 SearchPage.Row(key: PageCursor(time: r.time, deviceID: r.deviceID, seq: r.seq, skip: 0),
