@@ -271,7 +271,8 @@ install_schemathesis() {
     run_logged schemathesis "$VENV_DIR/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 }
 install_fhir_resources() {
-    if [[ -x $VENV_DIR/bin/python ]] && "$VENV_DIR/bin/python" -m pip show fhir.resources 2>/dev/null | grep -qx "Version: $FHIR_RESOURCES_VERSION"; then
+    if [[ -x $VENV_DIR/bin/python ]] && "$VENV_DIR/bin/python" -c \
+        'import importlib.metadata as m, sys; sys.exit(m.version("fhir.resources") != sys.argv[1])' "$FHIR_RESOURCES_VERSION" 2>/dev/null; then
         say "fhir.resources: $FHIR_RESOURCES_VERSION already in $VENV_DIR, skipping"
         return
     fi
