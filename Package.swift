@@ -70,9 +70,11 @@ let package = Package(
         .target(name: "WardlineHub", dependencies: ["WardlineCore", "WardlineEngine", "WardlineWard"]),
         // The libwebsockets server and the token signer: the only files that see lws or libcrypto.
         .target(name: "WardlineWeb", dependencies: ["CLibwebsockets", "CLibcrypto", "WardlineHub", "WardlineWard"]),
+        // FHIR R4 for the health record: Observations, search parameters and paging as pure Swift.
+        .target(name: "WardlineFHIR", dependencies: ["WardlineCore", "WardlineEngine"]),
         // REST routes and handlers over the store; no C library of its own.
         .target(name: "WardlineAPI", dependencies: [
-            "CLibcrypto", "WardlineCore", "WardlineEngine", "WardlineHub", "WardlineStore", "WardlineWard", "WardlineWeb",
+            "CLibcrypto", "WardlineCore", "WardlineEngine", "WardlineFHIR", "WardlineHub", "WardlineStore", "WardlineWard", "WardlineWeb",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["openapi.yaml"]),
         // The one typed configuration (environment variables, defaults for loopback, the README table).
@@ -126,6 +128,7 @@ let package = Package(
         ]),
         .testTarget(name: "WardlineKafkaTests", dependencies: ["WardlineKafka"]),
         .testTarget(name: "WardlineHubTests", dependencies: ["WardlineHub", "WardlineWard", "WardlineWeb", "WardlineAPI", "WardlineEngine", "WardlineCore", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "WardlineFHIRTests", dependencies: ["WardlineFHIR", "WardlineCore", "WardlineEngine"]),
         .testTarget(name: "WardlineTasksTests", dependencies: ["WardlineTasks", "WardlineEngine"]),
     ],
     swiftLanguageModes: [.v6]

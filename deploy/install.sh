@@ -255,9 +255,11 @@ PY
     say "tansu: installed at $bin"
 }
 
-# schemathesis (the REST API against openapi.yaml, Tests/Integration/test_contract.py) from PyPI
-# into its own venv, pinned; skipped when that version is there.
+# schemathesis (the REST API against openapi.yaml, Tests/Integration/test_contract.py) and
+# fhir.resources (the FHIR export's resources validated by a maintained model,
+# Tests/Integration/test_fhir.py) from PyPI into one venv, pinned; each skipped when that version is there.
 SCHEMATHESIS_VERSION=4.32.5
+FHIR_RESOURCES_VERSION=8.3.0
 VENV_DIR=${WARDLINE_VENV:-$VAR/venv}
 install_schemathesis() {
     if [[ -x $VENV_DIR/bin/st ]] && "$VENV_DIR/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
@@ -267,6 +269,16 @@ install_schemathesis() {
     say "schemathesis: installing $SCHEMATHESIS_VERSION into $VENV_DIR"
     run_logged venv /usr/bin/python3 -m venv "$VENV_DIR"
     run_logged schemathesis "$VENV_DIR/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+}
+install_fhir_resources() {
+    if [[ -x $VENV_DIR/bin/python ]] && "$VENV_DIR/bin/python" -c \
+        'import importlib.metadata as m, sys; sys.exit(m.version("fhir.resources") != sys.argv[1])' "$FHIR_RESOURCES_VERSION" 2>/dev/null; then
+        say "fhir.resources: $FHIR_RESOURCES_VERSION already in $VENV_DIR, skipping"
+        return
+    fi
+    say "fhir.resources: installing $FHIR_RESOURCES_VERSION into $VENV_DIR"
+    [[ -x $VENV_DIR/bin/python ]] || run_logged venv /usr/bin/python3 -m venv "$VENV_DIR"
+    run_logged fhir-resources "$VENV_DIR/bin/pip" install --quiet "fhir.resources==$FHIR_RESOURCES_VERSION"
 }
 
 main() {
@@ -279,6 +291,7 @@ main() {
     remove_libwebsockets_dev
     install_tansu
     install_schemathesis
+    install_fhir_resources
     say "install: done in $((SECONDS - start))s"
 }
 

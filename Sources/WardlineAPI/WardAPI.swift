@@ -46,6 +46,8 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         (Route("GET", "/api/v1/care-assignments", "care assignments"), true, { api, c, db in try api.careAssignments(c, db) }),
         (Route("POST", "/api/v1/care-assignments", "assign care"), true, { api, c, db in try api.assignCare(c, db) }),
         (Route("DELETE", "/api/v1/care-assignments/{user_id}/{patient_id}", "end care"), true, { api, c, db in try api.endCare(c, db) }),
+        // FHIR R4 for the health record (WardAPI+FHIR.swift); its refusals are OperationOutcomes.
+        (Route("GET", "/fhir/Observation", "fhir observations"), true, { api, c, db in try api.fhirObservations(c, db) }),
     ]
 
     /// Every route: the list above and those kept beside their handlers (`credentialRoutes`).
@@ -83,10 +85,13 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    /// Routes, authenticates and runs one request; every failure becomes an enveloped error.
+    /// Routes, authenticates and runs one request; every failure becomes an enveloped error (under
+    /// `/fhir/`, an OperationOutcome: an EHR's FHIR client reads no other kind of refusal).
     func answer(_ request: HTTPRequest, _ db: PostgresConnection?) -> HTTPResponse {
         let envelope = Envelope(request)
-        if let why = request.unreadable { return envelope.failure(APIError(400, "bad_request", why)) }
+        let fhir = request.path.hasPrefix("/fhir/")
+        func refuse(_ e: APIError) -> HTTPResponse { fhir ? FHIRAnswer.outcome(e, envelope) : envelope.failure(e) }
+        if let why = request.unreadable { return refuse(APIError(400, "bad_request", why)) }
         let path = request.path.split(separator: "/")
         // HEAD is GET without the body (the web server leaves it out).
         let method = request.method == "HEAD" ? "GET" : request.method
@@ -95,10 +100,10 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         let fits = Self.allRoutes.compactMap { entry in entry.0.match(path).map { (entry, $0) } }
         let specific = fits.map(\.0.0.literalCount).max()
         let owners = fits.filter { $0.0.0.literalCount == specific }
-        guard !owners.isEmpty else { return envelope.failure(.notFound("no route \(request.method) \(request.path)")) }
+        guard !owners.isEmpty else { return refuse(.notFound("no route \(request.method) \(request.path)")) }
         guard let ((route, needsToken, handler), params) = owners.first(where: { $0.0.0.method == method }) else {
             let allow = owners.map(\.0.0.method).joined(separator: ", ")
-            var refusal = envelope.failure(APIError(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path); allowed: \(allow)"))
+            var refusal = refuse(APIError(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path); allowed: \(allow)"))
             refusal.headers.append(("allow", allow))
             return refusal
         }
@@ -107,12 +112,12 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
             do throws(TokenRefusal) {
                 principal = try context.tokens.verify(Self.bearer(request))
             } catch {
-                return envelope.failure(APIError(401, "unauthorized", error.description))
+                return refuse(APIError(401, "unauthorized", error.description))
             }
         }
         let call = Call(request: request, principal: principal, params: params)
         guard route.method == "POST", let key = request.headers["idempotency-key"], let subject = principal?.userID else {
-            return run(route, handler, call, db, envelope)
+            return run(route, handler, call, db, envelope, fhir: fhir)
         }
         guard IdempotencyKeys.isWellFormed(key) else {
             return envelope.failure(.validation("Idempotency-Key", "must be 1–255 printable ASCII characters"))
@@ -132,22 +137,26 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         }
     }
 
-    private func run(_ route: Route, _ handler: Handler, _ call: Call, _ db: PostgresConnection?, _ envelope: Envelope) -> HTTPResponse {
+    private func run(_ route: Route, _ handler: Handler, _ call: Call, _ db: PostgresConnection?, _ envelope: Envelope,
+                     fhir: Bool = false) -> HTTPResponse {
+        func refuse(_ e: APIError) -> HTTPResponse { fhir ? FHIRAnswer.outcome(e, envelope) : envelope.failure(e) }
         do {
             try checkIDs(call)
             switch try handler(self, call, db) {
             case .data(let data, let status, let message): return envelope.success(data, status: status, message: message)
             case .text(let text):
                 return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
-            case .raw(let response): return response
+            case .raw(var response):
+                if fhir { response.headers += [("x-request-id", envelope.requestID), ("x-correlation-id", envelope.correlationID)] }
+                return response
             }
         } catch let e as APIError {
-            return envelope.failure(e)
+            return refuse(e)
         } catch let e as APIErrorWithData {
             return envelope.failure(e.error, data: e.data)
         } catch {
             logger.error("request failed", metadata: ["route": "\(route.name)", "error": "\(error)"])
-            return envelope.failure(.databaseUnavailable("the database did not answer: \(error)"))
+            return refuse(.databaseUnavailable("the database did not answer: \(error)"))
         }
     }
 

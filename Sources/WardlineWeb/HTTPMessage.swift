@@ -3,6 +3,9 @@ public struct HTTPRequest: Sendable {
     public var method: String
     public var path: String
     public var query: [String: String]
+    /// The query's arguments in order, a repeated name as often as it came (FHIR's `date=ge…&date=le…`);
+    /// `query` keeps the last of each.
+    public var queryItems: [(name: String, value: String)]
     /// Lower-case names: `authorization`, `x-request-id`, `x-correlation-id`, `content-type`.
     public var headers: [String: String]
     public var body: [UInt8]
@@ -14,6 +17,7 @@ public struct HTTPRequest: Sendable {
         self.method = method
         self.path = path
         self.query = query
+        queryItems = query.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
         self.headers = headers
         self.body = body
     }

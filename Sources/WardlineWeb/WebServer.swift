@@ -299,7 +299,7 @@ public final class WebServer: @unchecked Sendable {
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
             guard let wsi else { return -1 }
             let id = connectionID(wsi)
-            let args = query(wsi)
+            let args = Dictionary(query(wsi), uniquingKeysWith: { $1 })
             do throws(TokenRefusal) {
                 pendingAuth[id] = .success(try tokens.verifyToken(bearerToken(wsi) ?? args["token"]))
             } catch { pendingAuth[id] = .failure(error) }
@@ -479,7 +479,7 @@ public final class WebServer: @unchecked Sendable {
         let id = connectionID(wsi)
         connections[id] = wsi
         let method = Self.method(wsi)
-        if path == "/" || !(path.hasPrefix("/api/") || path == "/health" || path == "/ready" || path == "/metrics"
+        if path == "/" || !(path.hasPrefix("/api/") || path.hasPrefix("/fhir/") || path == "/health" || path == "/ready" || path == "/metrics"
                             || path == "/openapi.yaml" || path == "/api") {
             return serveStatic(wsi, path: path == "/" ? "/index.html" : path)
         }
@@ -491,8 +491,10 @@ public final class WebServer: @unchecked Sendable {
             headers["origin"] = origin
             if method == "OPTIONS" { return writeHTTP(wsi, preflight(origin)) }
         }
-        var request = HTTPRequest(method: method, path: path, query: query(wsi), headers: headers)
-        request.unreadable = Self.unreadable(path: path, query: request.query)
+        let arguments = query(wsi)
+        var request = HTTPRequest(method: method, path: path, query: Dictionary(arguments, uniquingKeysWith: { $1 }), headers: headers)
+        request.queryItems = arguments.map { (name: $0.0, value: $0.1) }
+        request.unreadable = Self.unreadable(path: path, query: arguments)
         stats.httpRequests.add(1, ordering: .relaxed)
         let length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH).flatMap { Int($0) } ?? 0
         // The token is checked here as well as by the handler (one HMAC): it decides how much
@@ -714,14 +716,14 @@ public final class WebServer: @unchecked Sendable {
     /// never read as a C string: lws 4.3 lets a decoded NUL (`%00`) through in a value (one anywhere
     /// else in the target ends the connection inside lws), and it must reach `unreadable` (400), not
     /// end the value. The buffer holds the whole query, so no argument is too long to copy.
-    private func query(_ wsi: OpaquePointer) -> [String: String] {
+    private func query(_ wsi: OpaquePointer) -> [(String, String)] {
         let total = Int(lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS))
-        guard total > 0 else { return [:] }
-        var result: [String: String] = [:]
+        guard total > 0 else { return [] }
+        var result: [(String, String)] = []
         var buf = [CChar](repeating: 0, count: total + 1)
         var index: Int32 = 0
         while case let n = lws_hdr_copy_fragment(wsi, &buf, Int32(buf.count), WSI_TOKEN_HTTP_URI_ARGS, index), n >= 0 {
-            if let (name, value) = Self.queryArgument(buf.prefix(Int(n)).map { UInt8(bitPattern: $0) }) { result[name] = value }
+            if let (name, value) = Self.queryArgument(buf.prefix(Int(n)).map { UInt8(bitPattern: $0) }) { result.append((name, value)) }
             index += 1
         }
         return result
@@ -737,11 +739,16 @@ public final class WebServer: @unchecked Sendable {
     /// lws has percent-decoded the target; what it let through may still be bytes no id, date or
     /// filter is made of (invalid UTF-8, control characters). Said here, refused with a 400 by the API.
     static func unreadable(path: String, query: [String: String]) -> String? {
+        unreadable(path: path, query: query.map { ($0.key, $0.value) })
+    }
+
+    /// Every argument, repeats included: a bad byte in the first of two `date`s is still refused.
+    static func unreadable(path: String, query: [(String, String)]) -> String? {
         func bad(_ s: String) -> Bool {
             s.unicodeScalars.contains { $0 == "\u{FFFD}" || $0.value < 0x20 || $0.value == 0x7F }
         }
         if bad(path) { return "the path holds invalid UTF-8 or a control character" }
-        if let (name, _) = query.first(where: { bad($0.key) || bad($0.value) }) {
+        if let (name, _) = query.first(where: { bad($0.0) || bad($0.1) }) {
             return "the query parameter \(name.unicodeScalars.count <= 64 && !bad(name) ? name : "name") holds invalid UTF-8 or a control character"
         }
         return nil
