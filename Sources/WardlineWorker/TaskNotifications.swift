@@ -103,11 +103,14 @@ package enum TaskNotifications {
 
         enum CodingKeys: String, CodingKey { case report, report_api }
 
+        /// RFC 3986's unreserved characters, ASCII only: what a query value may carry unescaped.
+        static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
         func encode(to encoder: any Encoder) throws {
             try line.encode(to: encoder)
             guard line.ward != "unassigned" else { return }
             // Ward ids are id characters already (admission checks them); escaped anyway, as a link.
-            let ward = line.ward.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let ward = line.ward.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? ""
             let query = "ward=\(ward)&from=\(end - 86_400_000)&to=\(end)"
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode("/reports.html?" + query, forKey: .report)
