@@ -95,7 +95,7 @@ def expected_report(db, ward, start, end):
     flapping = []
     for key in sorted({(r[1], r[3]) for r in alarms}):
         raises = sorted(r[5] for r in alarms if (r[1], r[3]) == key)
-        most = max(sum(1 for b in raises if a <= b < a + HOUR) for a in raises)
+        most = max(sum(1 for b in raises if a <= b <= a + HOUR) for a in raises)
         if most >= 3:
             flapping.append({"patient_id": key[0], "rule_id": key[1], "raises": len(raises), "most_in_an_hour": most})
 
