@@ -5,7 +5,7 @@ import Foundation
 /// counts the same alarms.
 ///
 /// Which alarms: those raised in [from, to) of the patients the `patients` table places on the
-/// ward now (as `wardline replay` chooses them). Patient-days: the distinct patient-hours with at
+/// ward now (as `wardline replay` chooses them). Patient-days: the distinct patient-hours (UTC) with at
 /// least one reading in the period, divided by 24 — a patient monitored for an hour counts an
 /// hour whether they sent one reading or thousands.
 public struct AlarmBurdenQueries {
