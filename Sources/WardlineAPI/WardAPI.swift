@@ -46,6 +46,7 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         (Route("GET", "/api/v1/care-assignments", "care assignments"), true, { api, c, db in try api.careAssignments(c, db) }),
         (Route("POST", "/api/v1/care-assignments", "assign care"), true, { api, c, db in try api.assignCare(c, db) }),
         (Route("DELETE", "/api/v1/care-assignments/{user_id}/{patient_id}", "end care"), true, { api, c, db in try api.endCare(c, db) }),
+        (Route("GET", "/api/v1/reports/alarm-burden", "alarm burden"), true, { api, c, db in try api.alarmBurden(c, db) }),
         // FHIR R4 for the health record (WardAPI+FHIR.swift); its refusals are OperationOutcomes.
         (Route("GET", "/fhir/Observation", "fhir observations"), true, { api, c, db in try api.fhirObservations(c, db) }),
     ]

@@ -17,6 +17,8 @@ public enum StaffAction: Sendable, Equatable {
     case viewDevice(current: PatientPlace?)
     case unassignDevice(current: PatientPlace?)
     case commandDevice(DeviceCommand.Name, current: PatientPlace?)
+    /// The ward's alarm-burden report: how the ward's alarms are set and answered.
+    case viewWardReport(ward: String)
 }
 
 /// Which roles may send which device commands: the hospital's setting
@@ -63,6 +65,7 @@ public struct CommandGrants: Sendable, Equatable {
 /// - Alarm limits: physicians (and admins) who may see the patient.
 /// - Admission, discharge, care assignments, and device assignment: the charge nurse of the ward
 ///   (every ward involved: where the patient or device comes from and where it goes) and admins.
+/// - The alarm-burden report of a ward: its charge nurse and admins.
 /// - Device commands: roles the hospital grants that command (`CommandGrants`), on a device whose
 ///   current patient they may see; a device serving nobody, charge nurses and hospital-wide roles.
 public struct AccessPolicy: Sendable, Equatable {
@@ -112,6 +115,10 @@ public struct AccessPolicy: Sendable, Equatable {
                     : .notPermitted("a device serving no patient takes commands from charge nurses and hospital-wide roles only")
             }
             return reaches(who, current, directory)
+        case .viewWardReport(let ward):
+            // A ward-management view (who answers alarms how fast), not a bedside one: nurses
+            // and physicians are refused even on their own ward.
+            return manages(who, ward)
         }
     }
 

@@ -52,7 +52,7 @@ package enum TaskNotifications {
         let raised = lines.reduce(0) { $0 + $1.raised }
         let acknowledged = lines.reduce(0) { $0 + $1.acknowledged }
         let text = "Ward summary, 24 h to \(Date(timeIntervalSince1970: Double(end) / 1000)): \(raised) alarms, \(acknowledged) acknowledged"
-        let body = Summary(job_id: job.jobID, period_end: end, text: text, wards: lines)
+        let body = Summary(job_id: job.jobID, period_end: end, text: text, wards: lines.map { SummaryWard(line: $0, end: end) })
         return ClinicalNotice(jobID: job.jobID, kind: "ward_summary", text: text, logLine: text, json: JSONText.encode(body, .sorted))
     }
 
@@ -91,6 +91,30 @@ package enum TaskNotifications {
         let period_end: Int64
         var period_hours = 24
         let text: String
-        let wards: [TaskQueries.WardLine]
+        let wards: [SummaryWard]
+    }
+
+    /// A ward's line with where to read its alarm-burden report for the same 24 hours: the page
+    /// (`report`, relative to the ward page's origin) and the REST path (`report_api`). None for
+    /// "unassigned", which is no ward.
+    struct SummaryWard: Encodable {
+        let line: TaskQueries.WardLine
+        let end: Int64
+
+        enum CodingKeys: String, CodingKey { case report, report_api }
+
+        /// RFC 3986's unreserved characters, ASCII only: what a query value may carry unescaped.
+        static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+        func encode(to encoder: any Encoder) throws {
+            try line.encode(to: encoder)
+            guard line.ward != "unassigned" else { return }
+            // Ward ids are id characters already (admission checks them); escaped anyway, as a link.
+            let ward = line.ward.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? ""
+            let query = "ward=\(ward)&from=\(end - 86_400_000)&to=\(end)"
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode("/reports.html?" + query, forKey: .report)
+            try c.encode("/api/v1/reports/alarm-burden?" + query, forKey: .report_api)
+        }
     }
 }

@@ -309,6 +309,10 @@ def test_the_ward_summary_counts_the_last_day_per_ward(wardline_factory, worker_
     mine = [line for line in summaries[0]["wards"] if line["ward"] == ward]
     assert mine and mine[0]["raised"] == 1 and mine[0]["high"] == 1 and mine[0]["acknowledged"] == 0
     assert summaries[0]["period_hours"] == 24
+    end = summaries[0]["period_end"]
+    query = f"ward={ward}&from={end - 86_400_000}&to={end}"
+    assert mine[0]["report"] == "/reports.html?" + query, "the summary links its ward's alarm-burden report"
+    assert mine[0]["report_api"] == "/api/v1/reports/alarm-burden?" + query
     w.stop()
 
 

@@ -56,6 +56,13 @@ import WardlineWard
         (charge7A, .manageCare(bed1), false),
         (nurse4B, .manageCare(bed1), false),
         (charge7A, .manageCare(nil), true),
+        // The alarm-burden report: ward management, not bedside care.
+        (charge4B, .viewWardReport(ward: "4B"), true),
+        (charge7A, .viewWardReport(ward: "4B"), false),
+        (nurse4B, .viewWardReport(ward: "4B"), false),
+        (physician4B, .viewWardReport(ward: "4B"), false),
+        (rapid, .viewWardReport(ward: "4B"), false),
+        (admin, .viewWardReport(ward: "9Z"), true),
         // Device assignment: the ward it comes from and the ward it goes to.
         (charge4B, .assignDevice(current: nil, target: bed1), true),
         (charge4B, .assignDevice(current: bed2, target: bed1), true),
