@@ -69,12 +69,13 @@ public final class HistoryQueries {
                        nowMillis: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws -> [VitalsBucket] {
         let rows: [[String?]]
         if Self.readsRollups(fromMillis: fromMillis, toMillis: toMillis, bucketSeconds: bucketSeconds, nowMillis: nowMillis) {
+            let watermark = try RollupStore(db: db).watermark().map { String($0) }
             rows = try db.execute("""
-                WITH \(RollupMinutes.cte)
+                WITH \(RollupMinutes.cte(watermark: 5))
                 SELECT \(Self.millis("time_bucket(make_interval(secs => $4::int), t)")) AS b, sum(n),
                        \(Self.vitalColumns.map { RollupMinutes.spread($0) }.joined(separator: ", "))
                 FROM minutes GROUP BY b ORDER BY b
-                """, [patientID, String(fromMillis), String(toMillis), String(bucketSeconds)]).rows
+                """, [patientID, String(fromMillis), String(toMillis), String(bucketSeconds), watermark]).rows
         } else {
             rows = try rawVitals(patientID: patientID, fromMillis: fromMillis, toMillis: toMillis, bucketSeconds: bucketSeconds)
         }

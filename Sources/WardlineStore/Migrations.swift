@@ -331,8 +331,10 @@ public enum Migrations {
                 through timestamptz NOT NULL
             );
             -- The rollup reads vitals by received_at. BRIN, not B-tree: rows land in received
-            -- order, so a range of pages per 128 is enough, and the COPY path barely pays for it.
-            CREATE INDEX vitals_received_brin ON vitals USING brin (received_at);
+            -- order, so a summary per range of pages is enough, and the COPY path barely pays for
+            -- it. autosummarize: a filled range is summarized at once, not at the next vacuum
+            -- (an unsummarized range matches every search).
+            CREATE INDEX vitals_received_brin ON vitals USING brin (received_at) WITH (pages_per_range = 32, autosummarize = on);
 
             -- drop_chunks needs the hypertables' owner; Wardline's role owns nothing. This
             -- function (the owner's rights, a fixed search_path) drops raw chunks past raw_days

@@ -64,17 +64,18 @@ public final class ObservationQueries {
         guard !vitals.isEmpty else { return [] }
         // Rows before the page's hour cannot be in it: start the scan there.
         let from = max(fromMillis, after?.hour ?? fromMillis)
-        var params: [String?] = [patientID, String(from), String(toMillis), String(limit)]
+        var params: [String?] = [patientID, String(from), String(toMillis), String(limit),
+                                 try RollupStore(db: db).watermark().map { String($0) }]
         var start = ""
         // From the minute rollups where complete, raw readings elsewhere (`RollupMinutes`): a
         // long range no longer reads every reading, and outlives the raw retention.
         if let after {
             params += [String(after.hour), after.deviceID]
-            start = "AND (time_bucket(interval '1 hour', t), device_id) >= (timestamptz 'epoch' + $5::bigint * interval '1 millisecond', $6)"
+            start = "AND (time_bucket(interval '1 hour', t), device_id) >= (timestamptz 'epoch' + $6::bigint * interval '1 millisecond', $7)"
         }
         let present = vitals.map { "sum(\($0)_n) > 0" }.joined(separator: " OR ")
         let rows = try db.execute("""
-            WITH \(RollupMinutes.cte)
+            WITH \(RollupMinutes.cte(watermark: 5))
             SELECT \(AlarmStore.millis("time_bucket(interval '1 hour', t)")) AS hour, device_id,
                    \(vitals.map { RollupMinutes.spread($0) }.joined(separator: ", "))
             FROM minutes

@@ -5,8 +5,11 @@
 /// half from each. Shared by the history (`HistoryQueries.vitals`) and the FHIR hourly means.
 enum RollupMinutes {
     /// The CTEs `wm`, `late` and `minutes` (t, device_id, n, then <vital>_n, _min, _avg, _max
-    /// per vital in `HistoryQueries.vitalColumns`), for patient $1 and the range [$2, $3) in ms.
-    static let cte: String = {
+    /// per vital in `HistoryQueries.vitalColumns`), for patient $1 and the range [$2, $3) in ms,
+    /// with the watermark (ms, or NULL before the first rollup) as parameter `$<watermark>`. The
+    /// caller reads it first (`RollupStore.watermark`) so the planner sees its value and finds the
+    /// few rows received after it through the BRIN index, not by reading the patient's range.
+    static func cte(watermark: Int) -> String {
         let v = HistoryQueries.vitalColumns
         let rollupColumns = v.map { "r.\($0)_n, r.\($0)_min, r.\($0)_avg, r.\($0)_max" }.joined(separator: ", ")
         let rawAggregates = v.map { "count(x.\($0)), min(x.\($0)), avg(x.\($0)), max(x.\($0))" }.joined(separator: ", ")
@@ -15,13 +18,13 @@ enum RollupMinutes {
         let minute = "time_bucket(interval '1 minute', x.time)"
         return """
             wm AS (
-                SELECT coalesce(max(through), '-infinity') AS through,
-                       coalesce(time_bucket(interval '1 minute', max(through)), '-infinity') AS cut
-                FROM rollup_watermarks WHERE name = '\(RollupStore.watermarkName)'
+                SELECT coalesce(w, '-infinity') AS through, coalesce(time_bucket(interval '1 minute', w), '-infinity') AS cut
+                FROM (SELECT timestamptz 'epoch' + $\(watermark)::bigint * interval '1 millisecond' AS w) given
             ), late AS (
                 SELECT DISTINCT v.device_id, time_bucket(interval '1 minute', v.time) AS m
                 FROM vitals v, wm
-                WHERE v.patient_id = $1 AND v.received_at > wm.through
+                WHERE v.patient_id = $1
+                  AND v.received_at > coalesce(timestamptz 'epoch' + $\(watermark)::bigint * interval '1 millisecond', '-infinity')
                   AND v.time >= \(from) AND v.time < least(\(to), wm.cut)
             ), minutes AS (
                 SELECT r.bucket AS t, r.device_id, r.n, \(rollupColumns)
@@ -37,7 +40,7 @@ enum RollupMinutes {
                 GROUP BY 1, 2
             )
             """
-    }()
+    }
 
     /// count, min, weighted mean, max of `vital` over the minutes grouped.
     static func spread(_ vital: String) -> String {
