@@ -12,7 +12,7 @@ import WardlineStore
 /// then delivered outbox rows past `deliveredDays` and command answers past a day are deleted.
 /// Every step is idempotent, so a run cut short by a stop, a lost lock or a database outage is
 /// simply done again. Logs counts only, never a patient's values.
-package final class RollupUpkeep: @unchecked Sendable {
+package final class RollupUpkeep: Sendable {
     package struct Settings: Sendable {
         package var databaseURL: String
         package var everyMillis: Int64
