@@ -64,6 +64,11 @@ public enum ConfigurationOptions {
         .init(name: "WARDLINE_DEVICE_CLOCK_ALARM_S", defaultValue: "60", help: "A device whose clock is further than this from Wardline's (median of its last five live readings) raises the low-priority technical alarm device.clock; 0: measured and shown, never an alarm. The rules run on each device's own clock either way."),
         .init(name: "WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON", defaultValue: "20", help: "Rejected messages stored with their payload in `rejected_messages` per device, reason and clock hour; the rest are only counted (`rejected_message_counts`, `wardline_rejected_unsampled_total`). 0: count, never store."),
         .init(name: "WARDLINE_REJECTED_RETENTION_DAYS", defaultValue: "30", help: "Rejected messages (and their counts) older than this are deleted by the one `wardline serve` leading the retention (a PostgreSQL advisory lock): when it takes the lead (at start, when no other leads) and every 5 minutes."),
+        .init(name: "WARDLINE_ROLLUP_INTERVAL_S", defaultValue: "60", help: "How often the one `wardline serve` leading the vitals rollup (a PostgreSQL advisory lock) writes the minute rollups (`vitals_1m`) of the readings received since its watermark, then applies the retentions below."),
+        .init(name: "WARDLINE_ROLLUP_SETTLE_S", defaultValue: "120", help: "The rollup reads readings received up to this long ago, not later: what the batch writer has received but not yet committed. A reading that arrives late, or from a device whose clock is behind, is received after the watermark and its minute is recomputed on the next run."),
+        .init(name: "WARDLINE_RAW_RETENTION_DAYS", defaultValue: "30", help: "Raw readings (`vitals` chunks, one a day) older than this are dropped, but only once the rollup's watermark has passed every row in the chunk; history and FHIR means over longer ranges come from the rollups."),
+        .init(name: "WARDLINE_ROLLUP_RETENTION_DAYS", defaultValue: "730", help: "Minute rollups (`vitals_1m` chunks, 30 days each) older than this are dropped."),
+        .init(name: "WARDLINE_DELIVERED_RETENTION_DAYS", defaultValue: "7", help: "Alarm-event outbox rows delivered to Kafka, and task-outbox rows published to RabbitMQ, longer ago than this are deleted (never one not yet delivered); engine command answers after a day. Alarms and their transitions are the medical record and are never deleted, nor are rows put aside."),
         .init(name: "WARDLINE_BATCH_SIZE", defaultValue: "5000", help: "Readings per database batch (a batch is flushed when full or old)."),
         .init(name: "WARDLINE_BATCH_AGE_MS", defaultValue: "100", help: "Oldest a pending reading gets before its batch is flushed."),
         .init(name: "WARDLINE_WRITER_MEMORY_READINGS", defaultValue: "200000", help: "Readings held in memory while the database is down; beyond this they wait in the journal on disk."),
@@ -179,6 +184,11 @@ public struct WardlineConfiguration: Sendable {
     public var deviceClockAlarmSeconds: Int
     public var rejectedSamplesPerDeviceReason: Int
     public var rejectedRetentionDays: Int
+    public var rollupIntervalSeconds: Int
+    public var rollupSettleSeconds: Int
+    public var rawRetentionDays: Int
+    public var rollupRetentionDays: Int
+    public var deliveredRetentionDays: Int
     public var batchSize: Int
     public var batchAgeMillis: Int
     public var writerMemoryReadings: Int
@@ -325,6 +335,11 @@ public struct WardlineConfiguration: Sendable {
             deviceClockAlarmSeconds: r.int("WARDLINE_DEVICE_CLOCK_ALARM_S", 0...86400),
             rejectedSamplesPerDeviceReason: r.int("WARDLINE_REJECTED_SAMPLES_PER_DEVICE_REASON", 0...100_000),
             rejectedRetentionDays: r.int("WARDLINE_REJECTED_RETENTION_DAYS", 1...3650),
+            rollupIntervalSeconds: r.int("WARDLINE_ROLLUP_INTERVAL_S", 1...86400),
+            rollupSettleSeconds: r.int("WARDLINE_ROLLUP_SETTLE_S", 0...86400),
+            rawRetentionDays: r.int("WARDLINE_RAW_RETENTION_DAYS", 1...36500),
+            rollupRetentionDays: r.int("WARDLINE_ROLLUP_RETENTION_DAYS", 1...36500),
+            deliveredRetentionDays: r.int("WARDLINE_DELIVERED_RETENTION_DAYS", 1...3650),
             batchSize: r.int("WARDLINE_BATCH_SIZE", 1...100_000), batchAgeMillis: r.int("WARDLINE_BATCH_AGE_MS", 1...60_000),
             writerMemoryReadings: r.int("WARDLINE_WRITER_MEMORY_READINGS", 1...10_000_000),
             shutdownGraceSeconds: r.int("WARDLINE_SHUTDOWN_GRACE_S", 0...3600),

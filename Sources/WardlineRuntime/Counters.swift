@@ -58,6 +58,16 @@ public final class PipelineCounters: Sendable {
     public let tasksPublished = Counter()
     /// Rejected messages removed from `rejected_messages` by the retention job.
     public let rejectedExpired = Counter()
+    /// The vitals rollup (one serve leads it): minute rows written and the readings they hold;
+    /// raw `vitals` and `vitals_1m` chunks dropped past their retention; delivered outbox rows,
+    /// published task-outbox rows and engine command answers deleted past theirs.
+    public let rollupMinutes = Counter()
+    public let rollupReadings = Counter()
+    public let rawChunksDropped = Counter()
+    public let rollupChunksDropped = Counter()
+    public let outboxExpired = Counter()
+    public let taskOutboxExpired = Counter()
+    public let commandResultsExpired = Counter()
     /// `--role ingest`: messages Kafka confirmed on the device-message topic, and sends tried again
     /// (librdkafka's queue full, or a delivery given up: never dropped).
     public let messagesForwarded = Counter()

@@ -47,6 +47,14 @@ package struct MetricsText {
                     "Rejections past the per-device, per-reason sampling budget: counted in rejected_message_counts, not stored.",
                     "reason", c.rejectedUnsampledByReason.map { ($0.0.rawValue, $0.1) })
             counter("wardline_rejected_expired_total", "Rejected messages deleted by the retention job.", c.rejectedExpired.count)
+            counter("wardline_rollup_minutes_total", "Minute rollups (vitals_1m rows) written by the rollup job.", c.rollupMinutes.count)
+            counter("wardline_rollup_readings_total", "Readings in the minute rollups the rollup job wrote (recomputed minutes again).",
+                    c.rollupReadings.count)
+            counter("wardline_chunks_dropped_total", "Hypertable chunks dropped past their retention, by hypertable.",
+                    "hypertable", [("vitals", c.rawChunksDropped.count), ("vitals_1m", c.rollupChunksDropped.count)])
+            counter("wardline_rows_expired_total", "Rows deleted past their retention by the rollup job, by table.",
+                    "table", [("outbox", c.outboxExpired.count), ("task_outbox", c.taskOutboxExpired.count),
+                              ("engine_command_results", c.commandResultsExpired.count)])
             counter("wardline_rows_inserted_total", "Readings committed to TimescaleDB.", c.rowsInserted.count)
             counter("wardline_duplicate_readings_total", "Redelivered readings stored once.", c.duplicateReadings.count)
             counter("wardline_messages_forwarded_total", "--role ingest: device messages Kafka confirmed on the device-message topic.",

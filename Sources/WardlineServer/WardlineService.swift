@@ -187,6 +187,13 @@ public final class WardlineService: @unchecked Sendable {
         started("journal checkpoint") { keeper.advance() }
         rejectedUpkeep.start()
         started("rejected-message upkeep") { rejectedUpkeep.stop(); await rejectedUpkeep.thread.finished() }
+        let rollupUpkeep = RollupUpkeep(
+            settings: .init(databaseURL: c.databaseURL, everyMillis: Int64(c.rollupIntervalSeconds) * 1000,
+                            settleMillis: Int64(c.rollupSettleSeconds) * 1000, rawDays: c.rawRetentionDays,
+                            rollupDays: c.rollupRetentionDays, deliveredDays: c.deliveredRetentionDays),
+            counters: counters, logger: logger, health: health)
+        rollupUpkeep.start()
+        started("vitals rollup") { rollupUpkeep.stop(); await rollupUpkeep.thread.finished() }
         alarmWriter.start()
         started("alarm writer") { [shutdownClock] in
             alarmWriter.stopAfterFlushing(deadline: shutdownClock.deadline)

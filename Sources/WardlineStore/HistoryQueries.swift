@@ -1,3 +1,4 @@
+import Foundation
 import WardlineEngine
 import WardlineWard
 
@@ -51,10 +52,50 @@ public final class HistoryQueries {
 
     private static func millis(_ column: String) -> String { AlarmStore.millis(column) }
 
-    /// TimescaleDB `time_bucket` min/avg/max of each vital, oldest first.
-    public func vitals(patientID: String, fromMillis: Int64, toMillis: Int64, bucketSeconds: Int) throws -> [VitalsBucket] {
-        let aggregates = Self.vitalColumns.map { "min(\($0)), avg(\($0)), max(\($0))" }.joined(separator: ", ")
-        let rows = try db.execute("""
+    /// Ranges longer than this (with a bucket of whole minutes) are read from the minute rollups.
+    public static let rollupBeyondMillis: Int64 = 6 * 3600 * 1000
+
+    /// Whether `vitals` reads the minute rollups: the bucket is whole minutes (so minutes nest in
+    /// it) and the range is longer than 6 hours, or starts more than a day ago (the shortest raw
+    /// retention allowed, so raw chunks may be gone).
+    public static func readsRollups(fromMillis: Int64, toMillis: Int64, bucketSeconds: Int, nowMillis: Int64) -> Bool {
+        bucketSeconds >= 60 && bucketSeconds % 60 == 0
+            && (toMillis - fromMillis > rollupBeyondMillis || fromMillis < nowMillis - 86_400_000)
+    }
+
+    /// TimescaleDB `time_bucket` min/avg/max of each vital, oldest first. Long ranges come from
+    /// the minute rollups (`RollupMinutes`), the mean weighted by each minute's readings.
+    public func vitals(patientID: String, fromMillis: Int64, toMillis: Int64, bucketSeconds: Int,
+                       nowMillis: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws -> [VitalsBucket] {
+        let rows: [[String?]]
+        if Self.readsRollups(fromMillis: fromMillis, toMillis: toMillis, bucketSeconds: bucketSeconds, nowMillis: nowMillis) {
+            let watermark = try RollupStore(db: db).watermark().map { String($0) }
+            rows = try db.execute("""
+                WITH \(RollupMinutes.cte(watermark: 5))
+                SELECT \(Self.millis("time_bucket(make_interval(secs => $4::int), t)")) AS b, sum(n),
+                       \(Self.vitalColumns.map { RollupMinutes.spread($0) }.joined(separator: ", "))
+                FROM minutes GROUP BY b ORDER BY b
+                """, [patientID, String(fromMillis), String(toMillis), String(bucketSeconds), watermark]).rows
+        } else {
+            rows = try rawVitals(patientID: patientID, fromMillis: fromMillis, toMillis: toMillis, bucketSeconds: bucketSeconds)
+        }
+        return rows.compactMap { r in
+            guard let t = r[0].flatMap(Int64.init) else { return nil }
+            var vitals: [String: VitalSpread] = [:]
+            for (i, name) in Self.vitalColumns.enumerated() {
+                let at = 2 + i * 4
+                if let n = r[at].flatMap(Int.init), n > 0, let lo = r[at + 1].flatMap(Double.init),
+                   let avg = r[at + 2].flatMap(Double.init), let hi = r[at + 3].flatMap(Double.init) {
+                    vitals[name] = VitalSpread(min: lo, avg: avg, max: hi)
+                }
+            }
+            return VitalsBucket(time: t, count: r[1].flatMap(Int.init) ?? 0, vitals: vitals)
+        }
+    }
+
+    private func rawVitals(patientID: String, fromMillis: Int64, toMillis: Int64, bucketSeconds: Int) throws -> [[String?]] {
+        let aggregates = Self.vitalColumns.map { "count(\($0)), min(\($0)), avg(\($0)), max(\($0))" }.joined(separator: ", ")
+        return try db.execute("""
             SELECT \(Self.millis("time_bucket(make_interval(secs => $4::int), time)")) AS b, count(*), \(aggregates)
             FROM vitals
             WHERE patient_id = $1
@@ -62,17 +103,6 @@ public final class HistoryQueries {
               AND time <  timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
             GROUP BY b ORDER BY b
             """, [patientID, String(fromMillis), String(toMillis), String(bucketSeconds)]).rows
-        return rows.compactMap { r in
-            guard let t = r[0].flatMap(Int64.init) else { return nil }
-            var vitals: [String: VitalSpread] = [:]
-            for (i, name) in Self.vitalColumns.enumerated() {
-                if let lo = r[2 + i * 3].flatMap(Double.init), let avg = r[3 + i * 3].flatMap(Double.init),
-                   let hi = r[4 + i * 3].flatMap(Double.init) {
-                    vitals[name] = VitalSpread(min: lo, avg: avg, max: hi)
-                }
-            }
-            return VitalsBucket(time: t, count: r[1].flatMap(Int.init) ?? 0, vitals: vitals)
-        }
     }
 
     public struct AlarmFilter: Sendable {

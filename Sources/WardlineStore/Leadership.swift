@@ -23,6 +23,10 @@ public struct LeadDuty: Sendable, Hashable, CustomStringConvertible {
     /// Deleting rejected messages past `WARDLINE_REJECTED_RETENTION_DAYS` (key
     /// -4792337509592655494; in `pg_locks`: classid 3179164269, objid 150149498, objsubid 1).
     public static let rejectedRetention = LeadDuty(name: "wardline.rejected_retention", title: "the rejected-message retention")
+    /// The vitals' minute rollup and the retention of raw chunks, rollups and delivered outboxes
+    /// (`RollupUpkeep`; key 5586156078050084121; in `pg_locks`: classid 1300628315, objid 873497881,
+    /// objsubid 1).
+    public static let vitalsRollup = LeadDuty(name: "wardline.vitals_rollup", title: "the vitals rollup and retention")
 
     /// The advisory-lock key: FNV-1a (64 bits) of the UTF-8 name, as PostgreSQL's signed bigint.
     public var key: Int64 { Self.key(name) }

@@ -300,6 +300,82 @@ public enum Migrations {
             -- raised; NULL for alarms raised before rule sets were recorded.
             ALTER TABLE alerts ADD COLUMN rule_set text;
             """),
+        Migration(version: 12, name: "minute rollups of vitals, their watermark, retention by chunk", sql: """
+            -- One row per patient, device and minute: n readings, and per vital how many had it
+            -- (<vital>_n: a mean over several minutes is weighted by it, not by n, since a reading
+            -- may lack a vital) with their min, mean and max. Written by the one serve leading
+            -- the rollup (RollupUpkeep), recomputed whole from vitals each time a reading of the
+            -- minute arrives, so writing a minute twice stores the same row (never with fewer
+            -- readings than stored: those would be a minute whose raw chunk is gone).
+            CREATE TABLE vitals_1m (
+                patient_id text COLLATE "C" NOT NULL,
+                device_id  text COLLATE "C" NOT NULL,
+                bucket     timestamptz NOT NULL,
+                n          integer NOT NULL,
+                hr_n integer NOT NULL, hr_min real, hr_avg double precision, hr_max real,
+                spo2_n integer NOT NULL, spo2_min real, spo2_avg double precision, spo2_max real,
+                temp_n integer NOT NULL, temp_min real, temp_avg double precision, temp_max real,
+                rr_n integer NOT NULL, rr_min real, rr_avg double precision, rr_max real,
+                sbp_n integer NOT NULL, sbp_min real, sbp_avg double precision, sbp_max real,
+                dbp_n integer NOT NULL, dbp_min real, dbp_avg double precision, dbp_max real,
+                PRIMARY KEY (patient_id, device_id, bucket)
+            );
+            -- Kept two years by default, read over months: 30-day chunks.
+            SELECT create_hypertable('vitals_1m', 'bucket', chunk_time_interval => interval '30 days');
+
+            -- How far each rollup has read, by the time readings were received (received_at), not
+            -- their device time: a late reading or a device clock behind is received after the
+            -- watermark and so is rolled up on the next run.
+            CREATE TABLE rollup_watermarks (
+                name    text PRIMARY KEY,
+                through timestamptz NOT NULL
+            );
+            -- The rollup reads vitals by received_at. BRIN, not B-tree: rows land in received
+            -- order, so a summary per range of pages is enough, and the COPY path barely pays for
+            -- it. autosummarize: a filled range is summarized at once, not at the next vacuum
+            -- (an unsummarized range matches every search).
+            CREATE INDEX vitals_received_brin ON vitals USING brin (received_at) WITH (pages_per_range = 32, autosummarize = on);
+
+            -- drop_chunks needs the hypertables' owner; Wardline's role owns nothing. This
+            -- function (the owner's rights, a fixed search_path) drops raw chunks past raw_days
+            -- only while none of their rows was received after the rollup's watermark (never
+            -- what is not rolled up), oldest first, and rollup chunks past rollup_days. It gives
+            -- the caller nothing it could not do already with DELETE, so EXECUTE stays public
+            -- (only the owner and Wardline's role may connect).
+            CREATE FUNCTION wardline_drop_old_chunks(raw_days integer, rollup_days integer,
+                                                     OUT raw_chunks integer, OUT rollup_chunks integer)
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+            DECLARE
+                wm timestamptz;
+                c record;
+                unrolled boolean;
+                safe_end timestamptz;
+            BEGIN
+                raw_chunks := 0;
+                rollup_chunks := 0;
+                IF raw_days < 1 OR rollup_days < 1 THEN
+                    RAISE EXCEPTION 'retention must be at least a day';
+                END IF;
+                SELECT through INTO wm FROM rollup_watermarks WHERE name = 'vitals_1m';
+                IF wm IS NOT NULL THEN
+                    FOR c IN SELECT chunk_schema, chunk_name, range_end FROM timescaledb_information.chunks
+                             WHERE hypertable_schema = 'public' AND hypertable_name = 'vitals'
+                               AND range_end <= now() - raw_days * interval '1 day'
+                             ORDER BY range_end LOOP
+                        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE received_at > $1)', c.chunk_schema, c.chunk_name)
+                            INTO unrolled USING wm;
+                        EXIT WHEN unrolled;
+                        safe_end := c.range_end;
+                    END LOOP;
+                    IF safe_end IS NOT NULL THEN
+                        SELECT count(*) INTO raw_chunks FROM drop_chunks('vitals', older_than => safe_end);
+                    END IF;
+                END IF;
+                SELECT count(*) INTO rollup_chunks
+                FROM drop_chunks('vitals_1m', older_than => now() - rollup_days * interval '1 day');
+            END
+            $fn$;
+            """),
     ]
 }
 

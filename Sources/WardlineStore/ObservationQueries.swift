@@ -64,22 +64,23 @@ public final class ObservationQueries {
         guard !vitals.isEmpty else { return [] }
         // Rows before the page's hour cannot be in it: start the scan there.
         let from = max(fromMillis, after?.hour ?? fromMillis)
-        var params: [String?] = [patientID, String(from), String(toMillis), String(limit)]
+        var params: [String?] = [patientID, String(from), String(toMillis), String(limit),
+                                 try RollupStore(db: db).watermark().map { String($0) }]
         var start = ""
+        // From the minute rollups where complete, raw readings elsewhere (`RollupMinutes`): a
+        // long range no longer reads every reading, and outlives the raw retention.
         if let after {
             params += [String(after.hour), after.deviceID]
-            start = "HAVING (time_bucket(interval '1 hour', time), device_id) >= (timestamptz 'epoch' + $5::bigint * interval '1 millisecond', $6)"
+            start = "AND (time_bucket(interval '1 hour', t), device_id) >= (timestamptz 'epoch' + $6::bigint * interval '1 millisecond', $7)"
         }
-        let aggregates = vitals.map { "count(\($0)), avg(\($0)), min(\($0)), max(\($0))" }.joined(separator: ", ")
+        let present = vitals.map { "sum(\($0)_n) > 0" }.joined(separator: " OR ")
         let rows = try db.execute("""
-            SELECT \(AlarmStore.millis("time_bucket(interval '1 hour', time)")) AS hour, device_id, \(aggregates)
-            FROM vitals
-            WHERE patient_id = $1
-              AND time >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
-              AND time <  timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
-              AND (\(Self.present(vitals.map { [$0] })))
-            GROUP BY time_bucket(interval '1 hour', time), device_id
-            \(start)
+            WITH \(RollupMinutes.cte(watermark: 5))
+            SELECT \(AlarmStore.millis("time_bucket(interval '1 hour', t)")) AS hour, device_id,
+                   \(vitals.map { RollupMinutes.spread($0) }.joined(separator: ", "))
+            FROM minutes
+            GROUP BY time_bucket(interval '1 hour', t), device_id
+            HAVING (\(present)) \(start)
             ORDER BY 1, 2 LIMIT $4::int
             """, params).rows
         return rows.compactMap { r in
@@ -87,8 +88,8 @@ public final class ObservationQueries {
             var means: [String: HourlyVital] = [:]
             for (i, name) in vitals.enumerated() {
                 let at = 2 + i * 4
-                guard let n = r[at].flatMap(Int.init), n > 0, let avg = r[at + 1].flatMap(Double.init),
-                      let lo = r[at + 2].flatMap(Double.init), let hi = r[at + 3].flatMap(Double.init) else { continue }
+                guard let n = r[at].flatMap(Int.init), n > 0, let lo = r[at + 1].flatMap(Double.init),
+                      let avg = r[at + 2].flatMap(Double.init), let hi = r[at + 3].flatMap(Double.init) else { continue }
                 means[name] = HourlyVital(mean: avg, readings: n, min: lo, max: hi)
             }
             return DeviceHour(hourStart: hour, deviceID: device, vitals: means)

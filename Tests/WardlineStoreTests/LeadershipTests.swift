@@ -9,6 +9,7 @@ import WardlineStore
     @Test func lockKeysAreFixed() {
         #expect(LeadDuty.wardSummary.key == -8083895966367229924)
         #expect(LeadDuty.rejectedRetention.key == -4792337509592655494)
+        #expect(LeadDuty.vitalsRollup.key == 5586156078050084121)
         #expect(LeadDuty.key("") == Int64(bitPattern: 0xcbf29ce484222325), "FNV-1a's offset basis")
         #expect(LeadDuty.key("a") == Int64(bitPattern: 0xaf63dc4c8601ec8c), "FNV-1a 64 of \"a\"")
         #expect(LeadDuty.wardSummary.key != LeadDuty.rejectedRetention.key)
