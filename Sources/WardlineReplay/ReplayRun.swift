@@ -22,6 +22,24 @@ public struct AlarmEpisode: Sendable, Equatable {
     public var value: Double?
     public var threshold: Double?
 
+    public init(id: String, patientID: String?, deviceID: String?, ruleID: String, category: AlarmCategory, raisedAt: Int64,
+                raisedReadingTime: Int64?, priority: AlarmPriority, highAt: Int64?, highReadingTime: Int64?, clearedAt: Int64?,
+                value: Double?, threshold: Double?) {
+        self.id = id
+        self.patientID = patientID
+        self.deviceID = deviceID
+        self.ruleID = ruleID
+        self.category = category
+        self.raisedAt = raisedAt
+        self.raisedReadingTime = raisedReadingTime
+        self.priority = priority
+        self.highAt = highAt
+        self.highReadingTime = highReadingTime
+        self.clearedAt = clearedAt
+        self.value = value
+        self.threshold = threshold
+    }
+
     /// Raise to end of condition (or to `end`).
     public func duration(end: Int64) -> Int64 { (clearedAt ?? end) - raisedAt }
 }
