@@ -221,6 +221,18 @@ def wardline_factory(database_url, tmp_path):
         if w.env.get("WARDLINE_MQTT_USERNAME") == client_id:
             forget_session(client_id, w.env["WARDLINE_MQTT_PASSWORD"])
             revoke(client_id)
+    # The nodes this test started are decommissioned, as an operator would: otherwise every later
+    # worker pages the technical on-call for each of them at start, one webhook call apiece.
+    by_database = {}
+    for w in started:
+        by_database.setdefault(w.env["WARDLINE_DATABASE_URL"], []).append(w.env["WARDLINE_MQTT_CLIENT_ID"])
+    for url, instances in by_database.items():
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as c:
+                c.execute("UPDATE system_heartbeats SET stopped_at = now() WHERE instance = ANY(%s) AND stopped_at IS NULL",
+                          (instances,))
+        except psycopg.Error:
+            pass  # a test's own database that is gone or read-only (test_db_failover)
 
 
 class Worker(Wardline):
