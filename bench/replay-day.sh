@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 CANDIDATE=${1:-rules/candidates/fewer-nuisance.json}
 SPEED=${2:-300}
 BIN=.build/release/wardline
+WARDLINE_DATABASE_URL=$WARDLINE_OWNER_DATABASE_URL "$BIN" migrate >/dev/null
 WORK=$(mktemp -d /tmp/wardline-replay-day.XXXXXX)
 ID=replayday$$
 PASSWORD=$("$BIN" devices provision --kind wardline "$ID" | awk '{print $2}')
@@ -27,7 +28,8 @@ export WARDLINE_RULES_FILE=rules/hospital-default.json WARDLINE_PAYLOAD_PATIENT_
 export WARDLINE_RABBITMQ_URL= WARDLINE_DEVICE_CLOCK_ALARM_S=0
 "$BIN" serve >"$WORK/serve.log" 2>&1 &
 SERVE=$!
-for _ in $(seq 100); do grep -q "mqtt connected" "$WORK/serve.log" && break; sleep 0.2; done
+for _ in $(seq 150); do grep -q "mqtt connected" "$WORK/serve.log" && break; sleep 0.2; done
+grep -q "mqtt connected" "$WORK/serve.log" || { tail -5 "$WORK/serve.log" >&2; exit 1; }
 FROM=$(date -u +%s%3N)
 DURATION=$((86400 / SPEED))
 echo "recording 24 h of device time at ${SPEED}x: ${DURATION} s"

@@ -57,7 +57,8 @@ struct Replay: ParsableCommand {
             let t0 = DispatchTime.now().uptimeNanoseconds
             for r in batch {
                 readingCount += 1
-                patientHours.insert("\(r.patientID)|\(r.receivedAt / 3_600_000)")
+                // On the patient's (device) time: an accelerated recording covers its hours in minutes of receipt.
+                patientHours.insert("\(r.patientID)|\(r.time / 3_600_000)")
             }
             for run in runs { for r in batch { run.feed(r) } }
             feeding += DispatchTime.now().uptimeNanoseconds - t0
