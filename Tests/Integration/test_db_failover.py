@@ -200,6 +200,24 @@ def assert_every_reading_once(db, stream):
     assert got == expected and len(rows) == stream.devices and not wrong, (got, expected, wrong[:5])
 
 
+def assert_every_alarm_transition_once(db, stream):
+    """Each oximeter's spo2.low alarms and transitions, exactly as its dips make them; returns
+    (patient, transition kinds) for each."""
+    out = []
+    for i, (_, patient) in enumerate(stream.oximeters):
+        episodes = expected_episodes(i)
+        kinds = [k for (k,) in db.query(KINDS, patient)]
+        alarms = db.query(SPO2_ALARMS, patient)
+        if i < LATCHING:
+            assert alarms == [("high", "active")], (patient, alarms)
+            assert kinds == ["raised"] + ["latched", "condition_returned"] * (episodes - 1) + ["latched"], (patient, kinds)
+        else:
+            assert alarms == [("medium", "resolved")] * episodes, (patient, alarms)
+            assert kinds == ["raised", "resolved"] * episodes, (patient, kinds)
+        out.append((patient, kinds))
+    return out
+
+
 def wait_until(probe, timeout, every=0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -267,16 +285,7 @@ def test_promote_the_database_standby_mid_stream_nothing_lost(pair, wardline_fac
 
     # Alarm transitions: every one, once, in order, though some were raised while no database took writes.
     time.sleep(2)
-    for i, (_, patient) in enumerate(stream.oximeters):
-        episodes = expected_episodes(i)
-        kinds = [k for (k,) in db.query(KINDS, patient)]
-        alarms = db.query(SPO2_ALARMS, patient)
-        if i < LATCHING:
-            assert alarms == [("high", "active")], (patient, alarms)
-            assert kinds == ["raised"] + ["latched", "condition_returned"] * (episodes - 1) + ["latched"], (patient, kinds)
-        else:
-            assert alarms == [("medium", "resolved")] * episodes, (patient, alarms)
-            assert kinds == ["raised", "resolved"] * episodes, (patient, kinds)
+    for patient, kinds in assert_every_alarm_transition_once(db, stream):
         # Their DomainEvents in the outbox with them, and delivered to Kafka by a relay that moved too.
         assert db.wait_for("SELECT count(*) FROM outbox WHERE key = %s AND payload->'data'->>'rule_id' = 'spo2.low'",
                            len(kinds), patient) == len(kinds)
@@ -392,16 +401,7 @@ def test_promote_the_standby_under_split_roles_nothing_lost(pair, wardline_facto
     stream.finish()
     assert_every_reading_once(db, stream)
     time.sleep(2)
-    for i, (_, patient) in enumerate(stream.oximeters):
-        episodes = expected_episodes(i)
-        kinds = [k for (k,) in db.query(KINDS, patient)]
-        alarms = db.query(SPO2_ALARMS, patient)
-        if i < LATCHING:
-            assert alarms == [("high", "active")], (patient, alarms)
-            assert kinds == ["raised"] + ["latched", "condition_returned"] * (episodes - 1) + ["latched"], (patient, kinds)
-        else:
-            assert alarms == [("medium", "resolved")] * episodes, (patient, alarms)
-            assert kinds == ["raised", "resolved"] * episodes, (patient, kinds)
+    assert_every_alarm_transition_once(db, stream)
     # Every partition held again, by exactly one of the two, on the new primary.
     held = sum(int(m) for e in engines for m in [e.log().count("partition adopted")])
     assert held >= 2 * 12, "the partitions were not adopted again after the failover"
