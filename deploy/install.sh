@@ -37,6 +37,9 @@ RDKAFKA_DIR=$VAR/build/librdkafka
 RDKAFKA_PREFIX=/usr/local
 LWS_DIR=$VAR/build/libwebsockets
 LWS_PREFIX=/usr/local
+# Names the patch level of libwebsockets (patch_libwebsockets) in its version, so a machine with an
+# older patched build rebuilds.
+LWS_PATCH_LEVEL=wardline2
 TOOLS_DIR=$VAR/tools
 
 missing_packages() {
@@ -174,11 +177,11 @@ install_librdkafka() {
 # installed). No git: lws would stamp its version with the hash of the repository around var/.
 # Only the upstream tarball is fetched and built, as for librdkafka (Debian's patches are not
 # applied); --tar-only because the mirror has had trixie's tarball but not its newest .dsc.
-# Patched (patch_libwebsockets), so its version says "-wardline". Skipped when that build is
+# Patched (patch_libwebsockets), so its version says "-$LWS_PATCH_LEVEL". Skipped when that build is
 # already installed.
 install_libwebsockets() {
     local pc=$LWS_PREFIX/lib/pkgconfig/libwebsockets.pc tarball src
-    if [[ -r $pc ]] && grep -q '^Version: 4\.\([3-9]\|[1-9][0-9]\)\.[0-9]*-wardline$' "$pc"; then
+    if [[ -r $pc ]] && grep -q "^Version: 4\\.\\([3-9]\\|[1-9][0-9]\\)\\.[0-9]*-$LWS_PATCH_LEVEL\$" "$pc"; then
         say "libwebsockets: $(awk '/^Version:/{print $2}' "$pc") already installed in $LWS_PREFIX, skipping build"
         return
     fi
@@ -197,7 +200,7 @@ install_libwebsockets() {
         -DLWS_WITHOUT_TESTAPPS=ON -DLWS_WITH_MINIMAL_EXAMPLES=OFF -DLWS_WITH_SSL=ON \
         -DLWS_WITH_HTTP2=OFF -DLWS_WITH_HTTP_UNCOMMON_HEADERS=ON -DLWS_WITH_CUSTOM_HEADERS=ON \
         -DLWS_IPV6=ON -DLWS_WITH_NETLINK=OFF -DLWS_WITH_EVLIB_PLUGINS=OFF -DLWS_HAVE_LIBCAP=OFF \
-        -DCMAKE_DISABLE_FIND_PACKAGE_Git=ON -DLWS_BUILD_HASH=wardline -DDISABLE_WERROR=ON
+        -DCMAKE_DISABLE_FIND_PACKAGE_Git=ON -DLWS_BUILD_HASH=$LWS_PATCH_LEVEL -DDISABLE_WERROR=ON
     run_logged libwebsockets-make make -C "$src/build" -j"$(nproc)"
     run_logged libwebsockets-install as_root make -C "$src/build" install
     as_root ldconfig
@@ -212,13 +215,15 @@ install_libwebsockets() {
 # - lws ends the connection on a NUL in an argument's name (only values may hold one, its
 #   README.http_parser.md says, for code that reads names as C strings); Wardline reads both by
 #   length, so a name may hold one too, and the client gets its 400 instead of a closed socket.
-# A NUL in the path still ends the connection inside lws, before any callback.
+# - lws ends the connection on a NUL in the path too (user code often reads a path as a C string).
+#   There it becomes DEL (0x7f) instead: still no NUL in the path, and a control character that
+#   Wardline refuses with its 400 like any other, so the client learns what was wrong.
 patch_libwebsockets() {
     local f=$1/lib/roles/http/parsers.c
     replace_once "$f" 'if (!c && ah->parser_state != WSI_TOKEN_HTTP_URI_ARGS)' \
         $'if (!c && ah->parser_state != WSI_TOKEN_HTTP_URI_ARGS &&\n\t\t\t\t    !(m < LWS_ARRAY_SIZE(methods) && ah->parser_state == methods[m]))'
     replace_once "$f" $'if (!c && (!ah->frag_index[WSI_TOKEN_HTTP_URI_ARGS] ||\n\t\t   !ah->post_literal_equal)) {' \
-        'if (!c && !ah->frag_index[WSI_TOKEN_HTTP_URI_ARGS]) {'
+        $'if (!c && !ah->frag_index[WSI_TOKEN_HTTP_URI_ARGS]) {\n\t\t*_c = c = 0x7f; /* wardline: DEL, refused with a 400 */\n\t}\n\tif (0) {'
 }
 
 # replace_once FILE OLD NEW: the text OLD, found exactly once in FILE, becomes NEW (no patterns).
