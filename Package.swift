@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "WardlineTaskQueue", dependencies: ["CRabbitMQ", "WardlineTasks"]),
         .target(name: "WardlineNotify", dependencies: ["CCurl", "WardlineTasks", .product(name: "Logging", package: "swift-log")]),
         .target(name: "WardlineStore", dependencies: [
-            "CLibpq", "WardlineCore", "WardlineEngine", "WardlineWard", "WardlineTasks", .product(name: "Logging", package: "swift-log"),
+            "CLibpq", "WardlineCore", "WardlineEngine", "WardlineReplay", "WardlineWard", "WardlineTasks", .product(name: "Logging", package: "swift-log"),
         ]),
         // The hub's rooms and per-socket queues: pure Swift, tested without a socket.
         .target(name: "WardlineHub", dependencies: ["WardlineCore", "WardlineEngine", "WardlineWard"]),
@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "WardlineFHIR", dependencies: ["WardlineCore", "WardlineEngine"]),
         // REST routes and handlers over the store; no C library of its own.
         .target(name: "WardlineAPI", dependencies: [
-            "CLibcrypto", "WardlineCore", "WardlineEngine", "WardlineFHIR", "WardlineHub", "WardlineStore", "WardlineWard", "WardlineWeb",
+            "CLibcrypto", "WardlineCore", "WardlineEngine", "WardlineFHIR", "WardlineHub", "WardlineReplay", "WardlineRules", "WardlineStore", "WardlineWard", "WardlineWeb",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["openapi.yaml"]),
         // The one typed configuration (environment variables, defaults for loopback, the README table).

@@ -31,11 +31,12 @@ function nextHub() {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message, { network = false } = {}) {
+  constructor(status, code, message, { network = false, details = [] } = {}) {
     super(message);
     this.status = status; // HTTP status, 0 for a network failure / timeout
     this.code = code;
     this.network = network;
+    this.details = details; // a validation error's [{field, problem}]
   }
 }
 
@@ -69,7 +70,8 @@ export async function api(path, { token, method = "GET", body } = {}) {
   if (!res.ok || !env || env.success === false) {
     const code = env?.error?.code ?? (res.status === 401 ? "unauthorized" : "http_" + res.status);
     const msg = env?.message || env?.error?.details || res.statusText || `HTTP ${res.status}`;
-    throw new ApiError(res.status, code, typeof msg === "string" ? msg : JSON.stringify(msg));
+    const details = Array.isArray(env?.error?.details) ? env.error.details : [];
+    throw new ApiError(res.status, code, typeof msg === "string" ? msg : JSON.stringify(msg), { details });
   }
   return env.data;
 }

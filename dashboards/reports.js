@@ -2,46 +2,11 @@
 // GET /api/v1/reports/alarm-burden and show its tables with CSS bars.
 // Same token handling as the ward page (fragment, sessionStorage, login form).
 import { api } from "./connection.js";
+import { claims, fmt, showLogin, signIn, toLocalInput } from "./signin.js";
 import { el, parseTime } from "./util.js";
 
-const TOKEN_KEY = "wardline.token";
 const $ = (s) => document.querySelector(s);
 let token = null;
-
-function tokenFromFragment() {
-  const m = location.hash.match(/(?:^#|&)token=([^&]+)/);
-  if (!m) return null;
-  history.replaceState(null, "", location.pathname + location.search); // never leave the token in the address bar
-  return decodeURIComponent(m[1]).trim();
-}
-
-function claims(t) {
-  try {
-    const part = t.split(".")[1];
-    const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
-    return JSON.parse(atob(b64));
-  } catch {
-    return null;
-  }
-}
-
-function showLogin(reason) {
-  $("#login").hidden = false;
-  $("#login-reason").hidden = !reason;
-  $("#login-reason").textContent = reason || "";
-  $("#token-input").focus();
-}
-
-/** datetime-local wants local wall time without a zone. */
-function toLocalInput(ms) {
-  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
-  return d.toISOString().slice(0, 19);
-}
-
-function fmt(n, digits = 2) {
-  if (n === null || n === undefined) return "—";
-  return Number.isInteger(n) ? String(n) : n.toFixed(digits);
-}
 
 const figure = (name, label, value) =>
   el("div", { class: "figure" }, el("strong", { dataset: { figure: name } }, value), label);
@@ -129,8 +94,6 @@ function submit(ev) {
 
 function start(t) {
   token = t;
-  sessionStorage.setItem(TOKEN_KEY, t);
-  $("#login").hidden = true;
   const params = new URLSearchParams(location.search);
   const c = claims(t);
   const ward = params.get("ward") || (c && c.ward !== "*" ? c.ward : "");
@@ -144,14 +107,5 @@ function start(t) {
 }
 
 $("#report-form").addEventListener("submit", submit);
-$("#login-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const t = $("#token-input").value.trim().replace(/^Bearer\s+/i, "");
-  $("#token-input").value = "";
-  if (t.split(".").length === 3) start(t);
-  else showLogin("That is not a token (a JWT has three parts separated by dots).");
-});
-const initial = tokenFromFragment() || sessionStorage.getItem(TOKEN_KEY);
-if (initial) start(initial);
-else showLogin("");
+signIn(start);
 window.wardlineReport = { load };

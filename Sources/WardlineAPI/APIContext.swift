@@ -81,6 +81,10 @@ public struct APIContext: Sendable {
     public var metrics: @Sendable () -> String
     /// Device credentials in the broker (`/api/v1/devices/{id}/credentials`); nil: not configured.
     public var deviceCredentials: DeviceCredentials?
+    /// Replays of recorded history (`/api/v1/replays`); nil: this node runs none.
+    public var replays: ReplayJobs?
+    /// The rule set in force here now, what a replay compares a candidate with by default.
+    public var rulesInForce: @Sendable () -> EngineConfiguration = { EngineConfiguration() }
 
     public init(databaseURL: String, tokens: TokenAuthority, directory: DirectoryBox, policy: AccessPolicy = .hospitalDefault,
                 acknowledge: @escaping @Sendable (String, Principal) -> Result<Alarm, APIError>,

@@ -51,8 +51,8 @@ public final class WardAPI: HTTPHandler, @unchecked Sendable {
         (Route("GET", "/fhir/Observation", "fhir observations"), true, { api, c, db in try api.fhirObservations(c, db) }),
     ]
 
-    /// Every route: the list above and those kept beside their handlers (`credentialRoutes`).
-    static let allRoutes: [(Route, Bool, Handler)] = routes + credentialRoutes
+    /// Every route: the list above and those kept beside their handlers (`credentialRoutes`, `replayRoutes`).
+    static let allRoutes: [(Route, Bool, Handler)] = routes + credentialRoutes + replayRoutes
 
     public init(context: APIContext, workers: Int = 4, idempotency: IdempotencyKeys = IdempotencyKeys(), logger: Logger) {
         self.context = context

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import WardlineEngine
 import WardlineIngest
 import WardlineRules
@@ -9,11 +10,13 @@ import WardlineRules
 final class RulesReload: Sendable {
     private let base: EngineConfiguration
     private let commands: EngineCommandQueue
+    private let inForce: RulesInForce
     private let logger: Logger
 
-    init(base: EngineConfiguration, commands: EngineCommandQueue, logger: Logger) {
+    init(base: EngineConfiguration, commands: EngineCommandQueue, inForce: RulesInForce, logger: Logger) {
         self.base = base
         self.commands = commands
+        self.inForce = inForce
         self.logger = logger
     }
 
@@ -23,11 +26,12 @@ final class RulesReload: Sendable {
             logger.error("rule set reload refused; the rules in force stay", metadata: ["file": "\(file)", "error": "\(error)"])
             return
         }
-        let logger = logger
+        let logger = logger, inForce = inForce
         commands.enqueue { engine, _ in
             let before = engine.configuration.ruleSetVersion
             do {
                 try engine.reconfigure(set.configuration)
+                inForce.set(set.configuration)
                 logger.notice("rule set reloaded", metadata: ["version": "\(set.version)", "was": "\(before)", "file": "\(file)"])
             } catch {
                 logger.error("rule set reload refused; the rules in force stay", metadata: ["file": "\(file)", "error": "\(error)"])
@@ -35,4 +39,11 @@ final class RulesReload: Sendable {
             return []
         }
     }
+}
+
+/// The rule set the engine applies now, readable from any thread (a replay's default "in force").
+final class RulesInForce: Sendable {
+    private let value = Mutex(EngineConfiguration())
+    var current: EngineConfiguration { value.withLock { $0 } }
+    func set(_ c: EngineConfiguration) { value.withLock { $0 = c } }
 }

@@ -36,6 +36,8 @@ public final class WardlineService: @unchecked Sendable {
 
     /// The engine's device clock offsets, for REST and `/metrics`.
     private let deviceClocks: DeviceClocks
+    /// The rule set in force on this node (after each accepted reload), for replays through the API.
+    let rulesInForce = RulesInForce()
 
     public init(configuration: WardlineConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -52,6 +54,7 @@ public final class WardlineService: @unchecked Sendable {
     /// Starts every part of this node's role; throws with a clear message when something cannot
     /// be fixed by waiting.
     public func start() throws {
+        if configuration.role != .ingest { rulesInForce.set(try loadRules()) }
         switch configuration.role {
         case .all, .engine: try startPipeline()
         case .ingest: try startIngest()
@@ -118,17 +121,8 @@ public final class WardlineService: @unchecked Sendable {
             keeper: keeper, decoder: MessageDecoder(registry: registry, limits: limits),
             journalID: try JournalIdentity.load(directory: journalDirectory))
         // The engine continues the alarms that were open when Wardline stopped; it never raises them again.
-        var engineConfiguration = EngineConfiguration()
-        engineConfiguration.clockOffsetAlarmAbove = Int64(c.deviceClockAlarmSeconds) * 1000
-        if let file = c.rulesFile {
-            let set = try RuleSetFile.load(file, base: engineConfiguration)
-            engineConfiguration = set.configuration
-            logger.notice("rule set loaded", metadata: ["version": "\(set.version)", "title": "\(set.title)", "file": "\(file)",
-                                                        "ward_sets": "\(set.configuration.wardThresholdRules.keys.sorted())"])
-        } else {
-            logger.notice("rule set: the built-in hospital defaults", metadata: ["version": "\(engineConfiguration.ruleSetVersion)"])
-        }
-        rulesReload = RulesReload(base: engineConfiguration, commands: commands, logger: logger)
+        let engineConfiguration = rulesInForce.current  // loaded by start()
+        rulesReload = RulesReload(base: rulesBase, commands: commands, inForce: rulesInForce, logger: logger)
         let engine = try AlertEngine(configuration: engineConfiguration)
         let alarmStore = AlarmStore(db: db)
         let openAlarms = try alarmStore.openAlarms()
@@ -327,6 +321,25 @@ public final class WardlineService: @unchecked Sendable {
     private let writerGauge = Mutex<@Sendable () -> Int>({ 0 })
     private let journalGauge = Mutex<@Sendable () -> (freeBytes: Int, watermarkBytes: Int, paused: Bool)>({ (0, 0, false) })
 
+    /// What a rule set does not say: the clock alarm follows WARDLINE_DEVICE_CLOCK_ALARM_S.
+    var rulesBase: EngineConfiguration {
+        var base = EngineConfiguration()
+        base.clockOffsetAlarmAbove = Int64(configuration.deviceClockAlarmSeconds) * 1000
+        return base
+    }
+
+    /// The rule set of WARDLINE_RULES_FILE, or the built-in hospital defaults.
+    func loadRules() throws -> EngineConfiguration {
+        guard let file = configuration.rulesFile else {
+            logger.notice("rule set: the built-in hospital defaults", metadata: ["version": "\(rulesBase.ruleSetVersion)"])
+            return rulesBase
+        }
+        let set = try RuleSetFile.load(file, base: rulesBase)
+        logger.notice("rule set loaded", metadata: ["version": "\(set.version)", "title": "\(set.title)", "file": "\(file)",
+                                                    "ward_sets": "\(set.configuration.wardThresholdRules.keys.sorted())"])
+        return set.configuration
+    }
+
     /// Who may do what, from the configuration: the same for every role.
     var accessPolicy: AccessPolicy { AccessPolicy(commandGrants: configuration.commandGrants) }
 
@@ -378,6 +391,8 @@ public final class WardlineService: @unchecked Sendable {
             })
         var withCredentials = context
         withCredentials.deviceCredentials = BrokerAccounts(configuration: c).map(DeviceCredentials.init)
+        withCredentials.replays = ReplayJobs(databaseURL: c.databaseURL)
+        withCredentials.rulesInForce = { [rulesInForce] in rulesInForce.current }
         let api = WardAPI(context: withCredentials, workers: c.apiWorkers,
                           idempotency: IdempotencyKeys(ttlSeconds: Int64(c.idempotencyTTLSeconds), capacity: c.idempotencyKeys), logger: logger)
         var options = WebServer.Options()

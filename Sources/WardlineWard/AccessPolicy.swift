@@ -19,6 +19,9 @@ public enum StaffAction: Sendable, Equatable {
     case commandDevice(DeviceCommand.Name, current: PatientPlace?)
     /// The ward's alarm-burden report: how the ward's alarms are set and answered.
     case viewWardReport(ward: String)
+    /// A rule set tried on recorded history (`POST /api/v1/replays`), and its results: every
+    /// patient's readings of the period, on any ward.
+    case replayRules
 }
 
 /// Which roles may send which device commands: the hospital's setting
@@ -66,6 +69,7 @@ public struct CommandGrants: Sendable, Equatable {
 /// - Admission, discharge, care assignments, and device assignment: the charge nurse of the ward
 ///   (every ward involved: where the patient or device comes from and where it goes) and admins.
 /// - The alarm-burden report of a ward: its charge nurse and admins.
+/// - Replays of recorded history with a candidate rule set: admins (clinical engineering) only.
 /// - Device commands: roles the hospital grants that command (`CommandGrants`), on a device whose
 ///   current patient they may see; a device serving nobody, charge nurses and hospital-wide roles.
 public struct AccessPolicy: Sendable, Equatable {
@@ -119,6 +123,9 @@ public struct AccessPolicy: Sendable, Equatable {
             // A ward-management view (who answers alarms how fast), not a bedside one: nurses
             // and physicians are refused even on their own ward.
             return manages(who, ward)
+        case .replayRules:
+            // Reads the whole hospital's recorded readings and costs a core while it runs.
+            return who.role == .admin ? nil : .notPermitted("only an admin may replay recorded history with a rule set")
         }
     }
 

@@ -23,6 +23,7 @@ struct Replay: ParsableCommand {
     @Option(help: "Only the patients of this ward (the patients table, now).") var ward: String?
     @Option(help: "The candidate rule-set file.") var rules: String
     @Option(help: "The rules in force (default: WARDLINE_RULES_FILE, or the built-in defaults).") var current: String?
+    @Flag(help: "The comparison as JSON (what GET /api/v1/replays/{id} answers as its result) instead of text.") var json = false
 
     func run() throws {
         let (config, _) = try loadConfiguration()
@@ -35,55 +36,23 @@ struct Replay: ParsableCommand {
         let candidate = try RuleSetFile.load(rules, base: base).configuration
 
         let db = try PostgresConnection(url: config.databaseURL)
-        let runs = [try ReplayRun(configuration: inForce), try ReplayRun(configuration: candidate)]
-        let (settings, _) = try SettingsStore(db: db).load()
-        let places = try WardStore(db: db).patients()
-        for run in runs {
-            for (patient, s) in settings {
-                run.engine.setSpO2Scale(patientID: patient, scale: s.scale)
-                try? run.engine.setThresholdOverrides(patientID: patient, rules: s.overrides)
-            }
-            for p in places { run.engine.setWard(patientID: p.patientID, ward: p.ward) }
+        let outcome = try RecordedReplay.run(db: db, from: start, to: end, ward: ward, inForce: inForce, candidate: candidate)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(ReplaySummary(outcome)), as: UTF8.self))
+            return
         }
-        let stored = try RecordedReadings.storedAlarms(db: db, from: start, to: end, ward: ward)
-        let began = DispatchTime.now().uptimeNanoseconds
-        let recorded = try RecordedReadings(db: db, from: start, to: end, ward: ward)
-        var patientHours = Set<String>()
-        var readingCount = 0
-        var feeding: UInt64 = 0
-        while true {
-            let batch = try recorded.next()
-            if batch.isEmpty { break }
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for r in batch {
-                readingCount += 1
-                // On the patient's (device) time: an accelerated recording covers its hours in minutes of receipt.
-                patientHours.insert("\(r.patientID)|\(r.time / 3_600_000)")
-            }
-            for run in runs { for r in batch { run.feed(r) } }
-            feeding += DispatchTime.now().uptimeNanoseconds - t0
-        }
-        let last = runs[0].clock
-        for run in runs { run.tick(until: min(end, last + 60_000)) }
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
-        let report = ReplayReport(current: .init(name: "in force", version: inForce.ruleSetVersion, episodes: runs[0].episodes),
-                                  candidate: .init(name: "candidate", version: candidate.ruleSetVersion, episodes: runs[1].episodes),
-                                  patientDays: Double(patientHours.count) / 24, from: start, end: min(end, last + 60_000))
         print("replay \(ReplayReport.iso(start)) – \(ReplayReport.iso(end))\(ward.map { " ward \($0)" } ?? ""): "
-              + "\(readingCount) readings of \(Set(patientHours.map { $0.split(separator: "|")[0] }).count) patients, "
-              + String(format: "%.2f patient-days", Double(patientHours.count) / 24))
+              + "\(outcome.readings) readings of \(outcome.patients) patients, " + String(format: "%.2f patient-days", outcome.patientDays))
         print(String(format: "rate: %.0f readings/s end to end (database read included), %.0f readings/s through each engine",
-                     Double(readingCount) / max(elapsed, 1e-9), Double(readingCount * runs.count) / max(Double(feeding) / 1e9, 1e-9)))
-        // The replay with the rules in force must raise what the live run stored (same ids: same
-        // patient, rule and moment), where the live run had the same rules.
-        let replayed = Set(report.current.episodes.map(\.id))
-        let comparable = stored.filter { $0.ruleSet == nil || $0.ruleSet == inForce.ruleSetVersion }
-        let reproduced = comparable.filter { replayed.contains($0.id) }.count
-        print("check against the live run: \(reproduced) of the \(comparable.count) alarms it stored under \(inForce.ruleSetVersion) raised again at the same moment"
-              + (stored.count > comparable.count ? " (\(stored.count - comparable.count) stored under other rule sets not compared)" : ""))
-        for missing in comparable.filter({ !replayed.contains($0.id) }).prefix(10) { print("  not raised again: \(missing.id)") }
+                     outcome.endToEndPerSecond, outcome.perEnginePerSecond))
+        let check = outcome.liveCheck
+        print("check against the live run: \(check.reproduced) of the \(check.compared) alarms it stored under \(inForce.ruleSetVersion) raised again at the same moment"
+              + (check.otherRuleSets > 0 ? " (\(check.otherRuleSets) stored under other rule sets not compared)" : ""))
+        for missing in check.notRaisedAgain.prefix(10) { print("  not raised again: \(missing)") }
         print("")
-        print(report.text(), terminator: "")
+        print(outcome.report.text(), terminator: "")
     }
 
     static func time(_ text: String) -> Int64? {

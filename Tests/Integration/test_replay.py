@@ -2,14 +2,18 @@
 stretch of a ward (stable patients with artefacts, plus sepsis and hypoxia), then `wardline replay`
 runs it again. With the rules that recorded it, it raises the same alarms at the same moments;
 with a candidate that lengthens SpO2 persistence it reports fewer spo2.low alarms and each high
-alarm it raises later, by how much."""
+alarm it raises later, by how much. The same through REST (`POST /api/v1/replays`, admins only)
+and on the replay page in Chromium, each checked against the command line's `--json`."""
 import json
 import re
 import subprocess
 import time
 
+from selenium.webdriver.support.ui import WebDriverWait
+
 from conftest import BIN, REPO, now_ms, unique_prefix
 from test_firmware_sim import sim
+from test_ward_page import browser, css  # noqa: F401  (the headless Chromium fixture)
 
 RULES = REPO / "rules"
 
@@ -22,7 +26,7 @@ def replay(w, start, end, candidate, *extra):
     return out.stdout
 
 
-def test_replay_reproduces_the_live_alarms_and_compares_a_candidate(wardline_factory, db, tmp_path, publisher):
+def test_replay_reproduces_the_live_alarms_and_compares_a_candidate(wardline_factory, db, tmp_path, publisher, browser):  # noqa: F811
     prefix = "r" + unique_prefix().lower()[-6:]
     w = wardline_factory(WARDLINE_RULES_FILE=str(RULES / "hospital-default.json")).start()
     start = now_ms() - 1000
@@ -83,3 +87,100 @@ def test_replay_reproduces_the_live_alarms_and_compares_a_candidate(wardline_fac
         assert float(re.search(r"by (\d+\.\d) s", line).group(1)) >= 40, "60 s instead of 10-15 s of persistence"
     rate = re.search(r"([\d]+) readings/s end to end", compared)
     assert rate and int(rate.group(1)) > 0
+
+    # The same comparison through REST, as the command line's --json prints it.
+    cli = json.loads(replay(w, start, end, path, "--json"))
+    assert cli["high_alarms"]["later"] or cli["high_alarms"]["missed"]
+    w.start()
+    admin, charge = w.token("ce1", "admin", "*"), w.token("cn1", "charge_nurse", "4B")
+    default = json.loads((RULES / "hospital-default.json").read_text())
+    request = {"from": start, "to": end, "candidate": candidate, "in_force": default}
+    for who in [charge, w.token("ph1", "physician", "*"), w.token("rr1", "rapid_response", "*")]:
+        status, body, _ = w.api("POST", "/api/v1/replays", who, request)
+        assert status == 403 and body["error"]["code"] == "forbidden", body
+    assert w.api("GET", "/api/v1/replays", charge)[0] == 403
+    status, body, _ = w.api("POST", "/api/v1/replays", admin, request)
+    assert status == 202, body
+    job = body["data"]
+    assert job["state"] == "running" and job["candidate_version"] == "spo2-persistence-60s" and job["requested_by"] == "ce1"
+    # One at a time on a node: the second is told when to try again.
+    status, busy, headers = w.api("POST", "/api/v1/replays", admin, request)
+    assert status == 409 and busy["error"]["code"] == "replay_running" and busy["error"]["retry_after"] > 0, busy
+    assert w.api("GET", f"/api/v1/replays/{job['id']}", charge)[0] == 403
+    done = poll(w, admin, job["id"])
+    result = done["result"]
+    for key in ["readings", "patients", "by_rule", "high_alarms", "live_check"]:
+        assert result[key] == cli[key], key
+    for side in ["in_force", "candidate"]:
+        for key in ["version", "alarms", "median_duration_s", "p90_duration_s", "ended_within_10_s", "only_here", "only_here_listed"]:
+            assert result[side][key] == cli[side][key], (side, key)
+    assert result["live_check"]["reproduced"] == result["live_check"]["compared"] >= len(live)
+    assert done["readings_replayed"] == result["readings"] == stored
+    listed = w.api("GET", "/api/v1/replays", admin)[1]["data"]
+    assert listed[0]["id"] == job["id"] and "result" not in listed[0], "newest first, without results"
+    assert w.api("GET", "/api/v1/replays/no-such-replay", admin)[0] == 404
+
+    # Without in_force: the rules in force on this node (WARDLINE_RULES_FILE), the same here.
+    status, body, _ = w.api("POST", "/api/v1/replays", admin, {"from": start, "to": end, "candidate": candidate})
+    assert status == 202 and body["data"]["in_force_version"] == default["version"], body
+    assert poll(w, admin, body["data"]["id"])["result"]["by_rule"] == cli["by_rule"]
+
+    # A broken rule set is refused with every problem at its path; so are a bad period and ward.
+    broken = json.loads(json.dumps(candidate))
+    broken["thresholds"][0]["bands"][0]["persistence_s"] = -5
+    del broken["version"]
+    status, body, _ = w.api("POST", "/api/v1/replays", admin, {"from": start, "to": end, "candidate": broken})
+    fields = [d["field"] for d in body["error"]["details"]]
+    assert status == 400 and "candidate.version" in fields and any(f.startswith("candidate.thresholds[0].bands[0]") for f in fields), body
+    for bad, field in [({"from": end, "to": start}, "from"), ({"from": start, "to": start + 8 * 86_400_000}, "to"),
+                       ({"from": "yesterday", "to": end}, "from"), ({"from": start, "to": end, "ward": "4B/../x"}, "ward"),
+                       ({"from": start, "to": end, "candidate": "rules/hospital-default.json"}, "candidate")]:
+        status, body, _ = w.api("POST", "/api/v1/replays", admin, {"candidate": candidate, **bad})
+        assert status == 400 and body["error"]["details"][0]["field"] == field, (bad, body)
+
+    # The page: a period and the candidate file; the verdict on high alarms first, then the rules.
+    browser.get(f"{w.url}/replay.html#token={admin}")
+    wait = WebDriverWait(browser, 60, poll_frequency=0.1)
+    wait.until(lambda d: d.execute_script("return !!document.querySelector('#replay-from').value"))
+    browser.execute_script(
+        "const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19);"
+        "document.querySelector('#replay-from').value = local(arguments[0]);"
+        "document.querySelector('#replay-to').value = local(arguments[1]);", start - 1000, end + 1000)
+    css(browser, "#replay-candidate")[0].send_keys(str(path))
+    css(browser, "#replay-form button[type=submit]")[0].click()
+    wait.until(lambda d: css(d, "#replay[data-state='ready']") or css(d, "#replay[data-state='error']"))
+    assert css(browser, "#replay[data-state='ready']"), css(browser, "#replay-status")[0].text
+    high = css(browser, "#high")[0]
+    assert high.get_attribute("class") == "alert"
+    assert int(high.get_attribute("data-later")) == len(cli["high_alarms"]["later"])
+    assert int(high.get_attribute("data-missed")) == len(cli["high_alarms"]["missed"])
+    assert len(css(browser, "#later tbody tr")) == len(cli["high_alarms"]["later"])
+    assert len(css(browser, "#by-rule tbody tr")) == len(cli["by_rule"])
+    assert len(css(browser, "#by-rule .bar")) == 2 * len(cli["by_rule"]), "a bar per rule set and rule"
+    spo2_row = [r for r in cli["by_rule"] if r["rule_id"] == "spo2.low"][0]
+    cells = css(browser, f"#by-rule tr[data-key='spo2.low|{spo2_row['priority']}'] td")
+    assert cells[2].text == f"{spo2_row['in_force_per_patient_day']:.2f}" and cells[3].text == f"{spo2_row['candidate_per_patient_day']:.2f}"
+    assert f"raised {result['live_check']['reproduced']} of the {result['live_check']['compared']}" in css(browser, "#live-check")[0].text
+    assert browser.page_source.index('id="high"') < browser.page_source.index('id="by-rule"'), "the verdict comes first"
+    assert admin not in browser.current_url
+
+    # A file that is not a rule set: its problems listed on the page.
+    bad_file = tmp_path / "broken.json"
+    bad_file.write_text(json.dumps(broken))
+    css(browser, "#replay-candidate")[0].send_keys(str(bad_file))
+    css(browser, "#replay-form button[type=submit]")[0].click()
+    wait.until(lambda d: css(d, "#replay[data-state='error']"))
+    problems = [li.text for li in css(browser, "#replay-problems li")]
+    assert any(p.startswith("candidate.version") for p in problems), problems
+
+
+def poll(w, token, replay_id, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, body, _ = w.api("GET", f"/api/v1/replays/{replay_id}", token)
+        assert status == 200, body
+        if body["data"]["state"] != "running":
+            assert body["data"]["state"] == "done", body["data"]
+            return body["data"]
+        time.sleep(0.3)
+    raise AssertionError(f"replay {replay_id} still running after {timeout}s")

@@ -63,6 +63,11 @@ import WardlineWard
         (physician4B, .viewWardReport(ward: "4B"), false),
         (rapid, .viewWardReport(ward: "4B"), false),
         (admin, .viewWardReport(ward: "9Z"), true),
+        (admin, .replayRules, true),
+        (charge4B, .replayRules, false),
+        (physician4B, .replayRules, false),
+        (rapid, .replayRules, false),
+        (nurse4B, .replayRules, false),
         // Device assignment: the ward it comes from and the ward it goes to.
         (charge4B, .assignDevice(current: nil, target: bed1), true),
         (charge4B, .assignDevice(current: bed2, target: bed1), true),
