@@ -37,7 +37,7 @@ def test_every_documented_operation_is_routed(wardline_factory):
     w = wardline_factory().start()
     admin = w.token("a1", "admin", "*")
     values = {"patient_id": "PAT-nobody", "device_id": "dev-nobody", "alarm_id": "no/such/alarm", "rule_id": "spo2.low",
-              "user_id": "nobody"}
+              "user_id": "nobody", "replay_id": "no-such-replay"}
     for template, ops in SPEC["paths"].items():
         for method in ops:
             if method == "parameters":
