@@ -345,6 +345,9 @@ public final class TaskWorker: @unchecked Sendable {
 
     // MARK: Watching serve
 
+    /// How long one check may spend sending alarm-system notices before it lets pages through.
+    static let systemNoticeBudgetMillis: Int64 = 1000
+
     private func watchServeIfDue() {
         let now = wallClockMillis()
         guard now >= nextBeat else { return }
@@ -372,7 +375,17 @@ public final class TaskWorker: @unchecked Sendable {
             watchProblem = detail
             owed = watch.readFailed(detail, now: now)
         }
-        for notice in owed {
+        // The notices share the consume loop with the patients' pages: a slow channel times many
+        // silent nodes would hold every page up behind them. Past the budget (at least one notice
+        // each check) the rest stay owed until the next check, right after the next job.
+        let began = wallClockMillis()
+        for (i, notice) in owed.enumerated() {
+            if i > 0, wallClockMillis() - began >= Self.systemNoticeBudgetMillis {
+                logger.warning("alarm-system notices left for the next check so that patient pages go out in between",
+                               metadata: ["left": "\(owed.count - i)"])
+                nextBeat = wallClockMillis()  // that check comes after the next job, not a heartbeat later
+                break
+            }
             let n = TaskNotifications.system(notice, recipients: configuration.technicalOnCall, now: wallClockMillis())
             let outcome = pager.deliverPrimary(n, now: wallClockMillis())
             var channels = outcome.accepted

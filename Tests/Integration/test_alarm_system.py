@@ -180,3 +180,44 @@ def test_a_stalled_database_write_makes_serve_unready_and_names_it(wardline_fact
     assert body["data"]["components"]["database_writes"]["ok"]
     assert "alarm system problem" in w.log() and "database_writes: stalled for" in w.log()
     print(f"\nheartbeat write blocked -> /ready 503 naming database_writes after {stalled_after:.1f} s (bound 5 s)")
+
+
+def test_many_silent_nodes_and_a_slow_gateway_do_not_hold_up_a_patient_page(wardline_factory, worker_factory, db, publisher):
+    """Twelve serve nodes gone silent at once, a gateway that takes 1.5 s per answer: the worker owes
+    the technical on-call twelve notices (18 s of deliveries), and they share its loop with the
+    patients' pages. It spends at most about a second per check on them, so a patient's page goes
+    out between two notices, and every notice still goes out, once."""
+    slow = Gateway(delay=1.5)
+    p = unique_prefix()
+    silent = [f"silent-{p}-{i}" for i in range(12)]
+    try:
+        for instance in silent:
+            db.query("INSERT INTO system_heartbeats (instance, role, beat_at) VALUES (%s, 'serve', now() - interval '1 minute') "
+                     "RETURNING instance", instance)
+        w = wardline_factory(WARDLINE_RABBITMQ_URL=RABBITMQ_URL, WARDLINE_ESCALATION_S=600, **WATCH).start()
+        worker = webhook_worker(worker_factory, slow, WARDLINE_ONCALL_TECHNICAL="tech-1", **WATCH)
+        assert wait_until(lambda: any(system_alarms(slow, s, "failure") for s in silent), timeout=20), "the first notice went out"
+        patient = "PAT-" + p
+        desaturate(publisher, patient)
+        assert wait_until(lambda: db.scalar("SELECT count(*) FROM alerts WHERE patient_id = %s AND priority = 'high'", patient),
+                          timeout=20, every=0.02), "the alarm was raised"
+        stored = now_ms()
+        delivered = lambda: sum(1 for s in silent if system_alarms(slow, s, "failure"))  # noqa: E731
+        owed_then = len(silent) - delivered()
+        assert owed_then >= 3, "the test needs notices still owed when the page is due"
+        paged = slow.wait_for(patient, None, timeout=30)
+        assert paged, "the patient was paged"
+        arrived = paged[0][0]
+        notices_before = sum(1 for s in silent for t, _ in system_alarms(slow, s, "failure") if t < arrived)
+        assert notices_before < len(silent), f"the page waited for all {len(silent)} notices:\n{worker.log()[-3000:]}"
+        # One notice in hand (1.5 s) and the next check, at most; not the owed ones behind it.
+        assert arrived - stored < 2500, (arrived - stored, owed_then)
+        assert wait_until(lambda: delivered() == len(silent), timeout=60), "every notice went out"
+        time.sleep(2)
+        assert all(len(system_alarms(slow, s, "failure")) == 1 for s in silent), "each once"
+        print(f"\npatient page at {arrived - stored:+d} ms from its alarm seen stored, with {owed_then} notices still owed then")
+        w.stop()
+    finally:
+        for instance in silent:
+            db.query("UPDATE system_heartbeats SET stopped_at = now() WHERE instance = %s RETURNING instance", instance)
+        slow.close()
