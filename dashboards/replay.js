@@ -70,6 +70,7 @@ function render(job) {
       el("div", { class: "figures" },
         figure("readings", "readings", String(r.readings)),
         figure("patients", "patients", String(r.patients)),
+        figure("device_events", "device alerts and status", String(r.device_events)),
         figure("patient_days", "patient-days", fmt(r.patient_days)),
         figure("rate", "readings/s", fmt(r.readings_per_s, 0))),
       el("p", { class: "basis", id: "live-check" },

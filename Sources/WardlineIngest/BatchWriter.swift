@@ -6,7 +6,7 @@ import WardlineJournal
 import WardlineRuntime
 import WardlineStore
 
-/// Writes readings, rejections and device status to TimescaleDB in batches, on its own thread.
+/// Writes readings, rejections, device status and device alerts to TimescaleDB in batches, on its own thread.
 ///
 /// Flushes when a batch is full or its oldest item is `batchAgeMillis` old. After each commit it
 /// reports how far it has committed (`committedThrough`) to the checkpoint keeper. While the
@@ -63,7 +63,6 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
     package var waiting: Int { queue.withLock { $0.waiting } }
 
     package func accept(_ item: IngestItem) {
-        if case .deviceAlert = item.event { return }  // not stored by the writer; the engine owns alerts
         let admission = queue.withLock { $0.admit(item, now: wallClockMillis()) }
         if admission == .spilled { counters.spilledToJournal.add() }
     }
@@ -130,16 +129,17 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
         var readings: [Reading] = []
         var rejected: [RejectedRow] = []
         var statuses: [DeviceStatus] = []
+        var alerts: [DeviceAlert] = []
         readings.reserveCapacity(items.count)
         for item in items {
             switch item.event {
             case .reading(let r): readings.append(r)
             case .rejected(let m): rejected.append(RejectedRow(message: m, journalID: journalID, journalPosition: item.position.rawValue))
             case .deviceStatus(let s): statuses.append(s)
-            case .deviceAlert: break
+            case .deviceAlert(let a): alerts.append(a)  // as it came, for replays; the alarm it raises is the engine's
             }
         }
-        return try store.write(readings: readings, rejected: rejected, statuses: statuses, duplicatesLikely: duplicatesLikely)
+        return try store.write(readings: readings, rejected: rejected, statuses: statuses, alerts: alerts, duplicatesLikely: duplicatesLikely)
     }
 
     private func putAside(_ item: IngestItem, _ error: PostgresError, db: PostgresConnection) throws {
@@ -148,7 +148,7 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
         case .reading(let r): row = .reading(r)
         case .rejected(let m): row = .rejected(RejectedRow(message: m, journalID: journalID, journalPosition: item.position.rawValue))
         case .deviceStatus(let s): row = .status(s)
-        case .deviceAlert: return
+        case .deviceAlert(let a): row = .alert(a)
         }
         if try PutAsideStore.insert(row, error: error, db: db) {
             counters.putAside(.vitals).add()
@@ -199,7 +199,7 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
             try reader.read(from: spill.from, through: spill.through) { record in
                 let events = decoder.decode(topic: record.topic, payload: Data(record.payload),
                                             payloadSize: record.payloadSize, receivedAt: record.receivedAt)
-                for e in events where !isDeviceAlert(e) { batch.append(IngestItem(position: record.position, event: e)) }
+                for e in events { batch.append(IngestItem(position: record.position, event: e)) }
                 if batch.count >= settings.batchSize {
                     write(batch, replaying: true)
                     replayed += batch.count
@@ -213,10 +213,5 @@ package final class BatchWriter: PipelineSink, @unchecked Sendable {
         if !batch.isEmpty && !abandoned { write(batch, replaying: true); replayed += batch.count }
         counters.replayedFromJournal.add(replayed)
         if !abandoned { queue.withLock { $0.replayed(through: spill.through) } }
-    }
-
-    private func isDeviceAlert(_ e: IngestEvent) -> Bool {
-        if case .deviceAlert = e { return true }
-        return false
     }
 }

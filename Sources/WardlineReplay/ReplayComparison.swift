@@ -24,14 +24,18 @@ public final class ReplayComparison {
         try configure(candidate.engine)
     }
 
-    public func feed(_ batch: [Reading]) {
-        for r in batch {
+    public private(set) var deviceEvents = 0
+
+    /// Readings and the devices' own alerts and status, in receipt order.
+    public func feed(_ batch: [IngestEvent]) {
+        for e in batch {
+            guard case .reading(let r) = e else { deviceEvents += 1; continue }
             readings += 1
             patientHours.insert("\(r.patientID)|\(r.time / 3_600_000)")
             patients.insert(r.patientID)
         }
-        for r in batch { inForce.feed(r) }
-        for r in batch { candidate.feed(r) }
+        for e in batch { inForce.feed(e) }
+        for e in batch { candidate.feed(e) }
     }
 
     /// The timers run on a minute past the last reading (or to the period's end, if sooner), so an
@@ -51,7 +55,7 @@ public final class ReplayComparison {
         let check = LiveCheck(compared: comparable.count, reproduced: comparable.filter { replayed.contains($0.id) }.count,
                               otherRuleSets: stored.count - comparable.count,
                               notRaisedAgain: comparable.filter { !replayed.contains($0.id) }.map(\.id))
-        return ReplayOutcome(from: period.lowerBound, to: period.upperBound, readings: readings, patients: patients.count,
+        return ReplayOutcome(from: period.lowerBound, to: period.upperBound, readings: readings, deviceEvents: deviceEvents, patients: patients.count,
                              patientDays: Double(patientHours.count) / 24, report: report, liveCheck: check)
     }
 }
@@ -70,6 +74,8 @@ public struct ReplayOutcome {
     public var from: Int64
     public var to: Int64
     public var readings: Int
+    /// The devices' own alerts and status messages replayed beside the readings.
+    public var deviceEvents: Int
     public var patients: Int
     public var patientDays: Double
     public var report: ReplayReport

@@ -44,9 +44,10 @@ public struct AlarmEpisode: Sendable, Equatable {
     public func duration(end: Int64) -> Int64 { (clearedAt ?? end) - raisedAt }
 }
 
-/// The recorded readings of a period run through one engine, on the recorded clock: each reading
-/// at its receipt time, the timers ticking every 500 ms of that clock in between, as the consumer
-/// thread does live (`PipelineConsumer`). Pure: the readings are handed in, in receipt order.
+/// The recorded readings (and the devices' own alerts and status) of a period run through one
+/// engine, on the recorded clock: each at its receipt time, the timers ticking every 500 ms of
+/// that clock in between, as the consumer thread does live (`PipelineConsumer`). Pure: the
+/// events are handed in, in receipt order.
 public final class ReplayRun {
     public let engine: AlertEngine
     public private(set) var episodes: [AlarmEpisode] = []
@@ -64,10 +65,24 @@ public final class ReplayRun {
 
     public func feed(_ r: Reading) {
         readings += 1
-        tick(until: r.receivedAt)
-        clock = r.receivedAt
+        feed(.reading(r), at: r.receivedAt)
+    }
+
+    /// A device's own alert or status message, at its receipt time.
+    public func feed(_ e: IngestEvent) {
+        switch e {
+        case .reading(let r): feed(r)
+        case .deviceStatus(let s): feed(e, at: s.receivedAt)
+        case .deviceAlert(let a): feed(e, at: a.receivedAt)
+        case .rejected: return
+        }
+    }
+
+    private func feed(_ e: IngestEvent, at receivedAt: Int64) {
+        tick(until: receivedAt)
+        clock = receivedAt
         events.removeAll(keepingCapacity: true)
-        engine.process(.reading(r), now: r.receivedAt, into: &events)
+        engine.process(e, now: receivedAt, into: &events)
         note(events)
     }
 

@@ -48,6 +48,7 @@ public struct ReplaySummary: Codable, Sendable, Equatable {
     public var from: Int64
     public var to: Int64
     public var readings: Int
+    public var device_events: Int
     public var patients: Int
     public var patient_days: Double
     public var readings_per_s: Double
@@ -78,6 +79,7 @@ public struct ReplaySummary: Codable, Sendable, Equatable {
         from = o.from
         to = o.to
         readings = o.readings
+        device_events = o.deviceEvents
         patients = o.patients
         patient_days = o.patientDays
         readings_per_s = o.endToEndPerSecond

@@ -376,6 +376,67 @@ public enum Migrations {
             END
             $fn$;
             """),
+        Migration(version: 13, name: "the devices' own alerts and status, as they came, for replays", sql: """
+            -- Every device alert and status message Wardline received, append-only (device_status
+            -- keeps only the latest per device): what a replay of recorded history runs through the
+            -- engine beside the readings (a signal-loss alert, a device gone offline, a battery).
+            -- Written by the batch writer in the batch's transaction; a journal replay or a second
+            -- engine node writes the same message again, so it is keyed by what it is: the device,
+            -- when Wardline received it, its kind and an alert's code (a status has code '').
+            CREATE TABLE device_events (
+                received_at timestamptz NOT NULL,
+                device_id   text COLLATE "C" NOT NULL,
+                kind        text NOT NULL CHECK (kind IN ('alert', 'status')),
+                code        text NOT NULL DEFAULT '',
+                device_time timestamptz,
+                patient_id  text,
+                priority    text,
+                message     text,
+                state       text,
+                firmware    text,
+                battery     real,
+                UNIQUE (device_id, received_at, kind, code)
+            );
+            SELECT create_hypertable('device_events', 'received_at', chunk_time_interval => interval '1 day');
+
+            -- Retention: device events go with the raw readings (raw_days); nothing rolls them up.
+            CREATE OR REPLACE FUNCTION wardline_drop_old_chunks(raw_days integer, rollup_days integer,
+                                                                OUT raw_chunks integer, OUT rollup_chunks integer)
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+            DECLARE
+                wm timestamptz;
+                c record;
+                unrolled boolean;
+                safe_end timestamptz;
+                events integer;
+            BEGIN
+                raw_chunks := 0;
+                rollup_chunks := 0;
+                IF raw_days < 1 OR rollup_days < 1 THEN
+                    RAISE EXCEPTION 'retention must be at least a day';
+                END IF;
+                SELECT through INTO wm FROM rollup_watermarks WHERE name = 'vitals_1m';
+                IF wm IS NOT NULL THEN
+                    FOR c IN SELECT chunk_schema, chunk_name, range_end FROM timescaledb_information.chunks
+                             WHERE hypertable_schema = 'public' AND hypertable_name = 'vitals'
+                               AND range_end <= now() - raw_days * interval '1 day'
+                             ORDER BY range_end LOOP
+                        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE received_at > $1)', c.chunk_schema, c.chunk_name)
+                            INTO unrolled USING wm;
+                        EXIT WHEN unrolled;
+                        safe_end := c.range_end;
+                    END LOOP;
+                    IF safe_end IS NOT NULL THEN
+                        SELECT count(*) INTO raw_chunks FROM drop_chunks('vitals', older_than => safe_end);
+                    END IF;
+                END IF;
+                SELECT count(*) INTO events FROM drop_chunks('device_events', older_than => now() - raw_days * interval '1 day');
+                raw_chunks := raw_chunks + events;
+                SELECT count(*) INTO rollup_chunks
+                FROM drop_chunks('vitals_1m', older_than => now() - rollup_days * interval '1 day');
+            END
+            $fn$;
+            """),
     ]
 }
 

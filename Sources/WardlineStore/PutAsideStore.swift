@@ -6,7 +6,7 @@ import WardlineEngine
 public struct PutAsideRow: Sendable {
     /// The writer that met it ("vitals", "alarms").
     public var writer: String
-    /// What it is ("reading", "rejected_message", "device_status", "alarm_transition").
+    /// What it is ("reading", "rejected_message", "device_status", "device_alert", "alarm_transition").
     public var kind: String
     /// Its identity in its own table, so putting the same row aside twice (a retried batch, a
     /// journal replay) keeps one row.
@@ -37,12 +37,28 @@ public struct PutAsideRow: Sendable {
         return Self(writer: "vitals", kind: "device_status", key: "\(s.deviceID)@\(s.receivedAt)", row: JSONText.string(fields, .sorted))
     }
 
+    public static func alert(_ a: DeviceAlert) -> Self {
+        let fields = AlertFields(device_id: a.deviceID, patient_id: a.patientID, code: a.code, priority: a.priority.rawValue,
+                                 message: a.message, time: a.time, received_at: a.receivedAt)
+        return Self(writer: "vitals", kind: "device_alert", key: "\(a.deviceID)@\(a.receivedAt)/\(a.code)", row: JSONText.string(fields, .sorted))
+    }
+
     /// An alarm transition, as the DomainEvent it would have published.
     public static func transition(_ a: Alarm, _ t: AlarmTransition) -> Self {
         Self(writer: "alarms", kind: "alarm_transition", key: "\(t.alarmID)#\(t.revision)", row: AlarmEvent.json(a, t))
     }
 
     // The rows as stored, the columns' names as keys; what is not known is left out.
+
+    struct AlertFields: Encodable {
+        let device_id: String
+        let patient_id: String?
+        let code: String
+        let priority: String
+        let message: String?
+        let time: Int64
+        let received_at: Int64
+    }
 
     struct ReadingFields: Encodable {
         let device_id: String

@@ -3,8 +3,8 @@ import WardlineEngine
 import WardlineReplay
 
 /// A stored period through the rules in force and a candidate (`ReplayComparison`): the
-/// patients' own alarm settings and wards as both engines' starting point, the readings in
-/// receipt order from the database in bounded batches, then the comparison and the check against
+/// patients' own alarm settings and wards as both engines' starting point, the readings and the
+/// devices' own alerts and status in receipt order from the database in bounded batches, then the comparison and the check against
 /// the alarms the live run stored. What `wardline replay` and the API's replays share.
 public enum RecordedReplay {
     /// `progress` is told the readings replayed so far after each batch; returning false stops the
@@ -22,10 +22,10 @@ public enum RecordedReplay {
             }
             for p in places { engine.setWard(patientID: p.patientID, ward: p.ward) }
         }
-        let stored = try RecordedReadings.storedAlarms(db: db, from: from, to: to, ward: ward)
+        let stored = try RecordedHistory.storedAlarms(db: db, from: from, to: to, ward: ward)
         let began = DispatchTime.now().uptimeNanoseconds
         var feeding: UInt64 = 0
-        let recorded = try RecordedReadings(db: db, from: from, to: to, ward: ward)
+        let recorded = try RecordedHistory(db: db, from: from, to: to, ward: ward)
         while true {
             let batch = try recorded.next()
             if batch.isEmpty { break }

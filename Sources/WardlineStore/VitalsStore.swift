@@ -43,21 +43,23 @@ public final class VitalsStore {
     ///   readings go in with a plain INSERT (about 30 % less database work than ON CONFLICT), and
     ///   only a batch that meets a stored reading is written again with ON CONFLICT DO NOTHING.
     ///   True for journal replays, which go straight to ON CONFLICT.
-    public func write(readings: [Reading], rejected: [RejectedRow], statuses: [DeviceStatus],
+    ///   Device alerts and status messages are appended to `device_events` (once each: a repeat
+    ///   is skipped by its key), and each device's latest status kept in `device_status`.
+    public func write(readings: [Reading], rejected: [RejectedRow], statuses: [DeviceStatus], alerts: [DeviceAlert] = [],
                       duplicatesLikely: Bool = true) throws -> BatchOutcome {
         try prepareStaging()
         let encoded = readings.isEmpty ? [] : Self.encode(readings)
         if !duplicatesLikely && !readings.isEmpty {
             do {
-                return try write(encoded, count: readings.count, rejected: rejected, statuses: statuses, skipDuplicates: false)
+                return try write(encoded, count: readings.count, rejected: rejected, statuses: statuses, alerts: alerts, skipDuplicates: false)
             } catch let error as PostgresError where error.sqlState == "23505" {
                 // A reading in the batch is already stored; the transaction rolled back. Again, de-duplicating.
             }
         }
-        return try write(encoded, count: readings.count, rejected: rejected, statuses: statuses, skipDuplicates: true)
+        return try write(encoded, count: readings.count, rejected: rejected, statuses: statuses, alerts: alerts, skipDuplicates: true)
     }
 
-    private func write(_ encoded: [UInt8], count: Int, rejected: [RejectedRow], statuses: [DeviceStatus],
+    private func write(_ encoded: [UInt8], count: Int, rejected: [RejectedRow], statuses: [DeviceStatus], alerts: [DeviceAlert],
                        skipDuplicates: Bool) throws -> BatchOutcome {
         try db.transaction {
             var outcome = BatchOutcome(readingsInserted: 0, readingsDuplicate: 0, rejectedInserted: 0)
@@ -84,6 +86,8 @@ public final class VitalsStore {
                     ON CONFLICT DO NOTHING
                     """).affectedRows
             }
+            for status in statuses { try append(status) }
+            for alert in alerts { try append(alert) }
             for status in Self.latestPerDevice(statuses) { try upsert(status) }
             return outcome
         }
@@ -129,6 +133,24 @@ public final class VitalsStore {
             WHERE device_status.updated_at <= excluded.updated_at
             """, [s.deviceID, s.state.rawValue, s.firmware, s.battery.map { String($0) },
                   s.time.map { String($0) }, String(s.receivedAt)])
+    }
+
+    private func append(_ s: DeviceStatus) throws {
+        try db.execute("""
+            INSERT INTO device_events (received_at, device_id, kind, device_time, state, firmware, battery)
+            VALUES (timestamptz 'epoch' + $1::bigint * interval '1 millisecond', $2, 'status',
+                    timestamptz 'epoch' + $3::bigint * interval '1 millisecond', $4, $5, $6::real)
+            ON CONFLICT DO NOTHING
+            """, [String(s.receivedAt), s.deviceID, s.time.map { String($0) }, s.state.rawValue, s.firmware, s.battery.map { String($0) }])
+    }
+
+    private func append(_ a: DeviceAlert) throws {
+        try db.execute("""
+            INSERT INTO device_events (received_at, device_id, kind, code, device_time, patient_id, priority, message)
+            VALUES (timestamptz 'epoch' + $1::bigint * interval '1 millisecond', $2, 'alert', $3,
+                    timestamptz 'epoch' + $4::bigint * interval '1 millisecond', $5, $6, $7)
+            ON CONFLICT DO NOTHING
+            """, [String(a.receivedAt), a.deviceID, a.code, String(a.time), a.patientID, a.priority.rawValue, a.message])
     }
 
     static func latestPerDevice(_ statuses: [DeviceStatus]) -> [DeviceStatus] {

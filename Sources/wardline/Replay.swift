@@ -11,8 +11,8 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay recorded readings with the rules in force and a candidate rule set, and compare the alarms.",
         discussion: """
-        Reads the period's readings from the database in the order Wardline received them (bounded memory), \
-        runs them through two engines, and prints first every high-priority alarm the candidate misses or \
+        Reads the period's readings, and the devices' own alerts and status, from the database in the order \
+        Wardline received them (bounded memory), runs them through two engines, and prints first every high-priority alarm the candidate misses or \
         raises later, then alarms per patient-day by rule and priority, alarm durations, alarms that end by \
         themselves within 10 s, and the alarms only one set raises. The patients' own alarm settings and wards \
         apply to both. It also checks the replay with the rules in force against the alarms the live run stored.
@@ -44,7 +44,8 @@ struct Replay: ParsableCommand {
             return
         }
         print("replay \(ReplayReport.iso(start)) – \(ReplayReport.iso(end))\(ward.map { " ward \($0)" } ?? ""): "
-              + "\(outcome.readings) readings of \(outcome.patients) patients, " + String(format: "%.2f patient-days", outcome.patientDays))
+              + "\(outcome.readings) readings of \(outcome.patients) patients and \(outcome.deviceEvents) device alerts and status messages, "
+              + String(format: "%.2f patient-days", outcome.patientDays))
         print(String(format: "rate: %.0f readings/s end to end (database read included), %.0f readings/s through each engine",
                      outcome.endToEndPerSecond, outcome.perEnginePerSecond))
         let check = outcome.liveCheck

@@ -39,6 +39,12 @@ def test_replay_reproduces_the_live_alarms_and_compares_a_candidate(wardline_fac
             spo2 = 89 if 30 <= i < 55 else 97
             publisher.publish(f"devices/oxi-{prefix}-dip{k}/vitals", {"v": 1, "seq": i + 1, "ts": t0 + i * 1000,
                                                                     "patient_id": patient, "hr": 80, "spo2": spo2})
+    # A ventilator's own apnoea alarm (physiological, from the device): replayed from device_events,
+    # it is raised again at the same moment.
+    vent = f"vent-{prefix}-dip1"
+    publisher.publish(f"devices/{vent}/vitals", {"v": 1, "seq": 1, "ts": t0, "patient_id": f"PAT-{prefix}-dip1", "rr": 14})
+    publisher.wait_all_acked()
+    publisher.publish(f"devices/{vent}/alerts", {"v": 1, "code": "apnea", "priority": "high", "message": "no breath"})
     publisher.wait_all_acked()
     out = subprocess.run(sim("--devices", 20, "--mix", "stable:14,sepsis:3,hypoxia:3", "--speed", 60, "--duration", 20,
                              "--id-prefix", prefix, "--artefacts-per-hour", 6, "--oximeter-share", 0.3, "--seed", 11, "--quiet"),
@@ -58,11 +64,17 @@ def test_replay_reproduces_the_live_alarms_and_compares_a_candidate(wardline_fac
     end = now_ms()
     live = db.query("SELECT id, rule_id FROM alerts WHERE category = 'physiological' AND patient_id LIKE %s", "%" + prefix + "%")
     assert any(r == "spo2.low" for _, r in live), "the recorded stretch holds desaturations"
+    assert any(r == "device.alert.apnea" for _, r in live), "and the ventilator's own alarm"
+    assert db.scalar("SELECT count(*) FROM device_events WHERE device_id = %s AND kind = 'alert' AND code = 'apnea'", vent) == 1
+    device_events = db.scalar("SELECT count(*) FROM device_events WHERE received_at >= to_timestamp(%s / 1000.0) "
+                              "AND received_at < to_timestamp(%s / 1000.0)", start, end)
+    assert device_events > 1, "the simulator's status messages are recorded too"
 
     same = replay(w, start, end, RULES / "hospital-default.json")
     print("\n" + same)
     checked = re.search(r"check against the live run: (\d+) of the (\d+) alarms", same)
     assert checked and checked.group(1) == checked.group(2) and int(checked.group(2)) >= len(live), same
+    assert f"and {device_events} device alerts and status messages" in same, same
     assert "High-priority alarms: the candidate raises every one" in same
 
     candidate = json.loads((RULES / "hospital-default.json").read_text())
@@ -91,6 +103,7 @@ def test_replay_reproduces_the_live_alarms_and_compares_a_candidate(wardline_fac
     # The same comparison through REST, as the command line's --json prints it.
     cli = json.loads(replay(w, start, end, path, "--json"))
     assert cli["high_alarms"]["later"] or cli["high_alarms"]["missed"]
+    assert cli["device_events"] == device_events
     w.start()
     admin, charge = w.token("ce1", "admin", "*"), w.token("cn1", "charge_nurse", "4B")
     default = json.loads((RULES / "hospital-default.json").read_text())
@@ -109,7 +122,7 @@ def test_replay_reproduces_the_live_alarms_and_compares_a_candidate(wardline_fac
     assert w.api("GET", f"/api/v1/replays/{job['id']}", charge)[0] == 403
     done = poll(w, admin, job["id"])
     result = done["result"]
-    for key in ["readings", "patients", "by_rule", "high_alarms", "live_check"]:
+    for key in ["readings", "device_events", "patients", "by_rule", "high_alarms", "live_check"]:
         assert result[key] == cli[key], key
     for side in ["in_force", "candidate"]:
         for key in ["version", "alarms", "median_duration_s", "p90_duration_s", "ended_within_10_s", "only_here", "only_here_listed"]:

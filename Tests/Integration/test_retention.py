@@ -79,6 +79,11 @@ def test_rollup_retention_and_history_from_rollups(wardline_factory, publisher, 
                        "(gen_random_uuid(), 200, 'ok', '', now() - interval '2 days'), "
                        "(gen_random_uuid(), 200, 'ok', '', now()) RETURNING request_id")
 
+    # The devices' own alerts and status go with the raw readings' age, but wait for no rollup.
+    events = db.query("INSERT INTO device_events (received_at, device_id, kind, code, priority) VALUES "
+                      "(now() - interval '40 days', %s, 'alert', 'apnea', 'high'), (now() - interval '10 days', %s, 'alert', 'apnea', 'high') "
+                      "RETURNING received_at", device, device)
+    assert len(events) == 2
     # The rollup has not passed the old chunk: Wardline's role may not drop it yet.
     db.query("INSERT INTO rollup_watermarks (name, through) VALUES ('vitals_1m', now() - interval '41 days') "
              "ON CONFLICT (name) DO UPDATE SET through = excluded.through RETURNING 1")
@@ -86,8 +91,9 @@ def test_rollup_retention_and_history_from_rollups(wardline_factory, publisher, 
     assert old_raw, "the back-dated readings made an old chunk"
     assert [c for c in chunks(db, "vitals_1m") if c[1] < now_ms() - 730 * 86_400_000], "an old rollup chunk"
     with psycopg.connect(database_url, autocommit=True) as app:
-        assert app.execute("SELECT raw_chunks, rollup_chunks FROM wardline_drop_old_chunks(30, 730)").fetchone() == (0, 1)
+        assert app.execute("SELECT raw_chunks, rollup_chunks FROM wardline_drop_old_chunks(30, 730)").fetchone() == (1, 1)
     assert [c for c in chunks(db, "vitals") if c[1] <= m1 + 86_400_000] == old_raw, "not rolled up: not dropped"
+    assert db.scalar("SELECT count(*) FROM device_events WHERE device_id = %s", device) == 1, "the 40-day-old device event chunk dropped"
     assert not [c for c in chunks(db, "vitals_1m") if c[1] < now_ms() - 730 * 86_400_000], "rollups past 730 days dropped"
     assert [r[1] // 86_400_000 for r in minute_rows(db, patient)] == [(now_ms() - 700 * 86_400_000) // 86_400_000], "700 days kept"
 

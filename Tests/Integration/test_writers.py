@@ -69,6 +69,7 @@ def test_refused_rows_are_put_aside_and_every_writer_keeps_going(wardline_factor
         "vitals": f"CHECK (NOT (device_id = '{good_dev}' AND seq = 7))",
         "device_status": f"CHECK (device_id <> '{prefix}-badstatus')",
         "rejected_messages": f"CHECK (coalesce(device_id, '') <> '{prefix}-badrej')",
+        "device_events": f"CHECK (device_id <> '{prefix}-badalert')",
     }
     for table, check in refusals.items():
         ddl(db, f"ALTER TABLE {table} ADD CONSTRAINT refuse_{prefix} {check}")
@@ -79,6 +80,8 @@ def test_refused_rows_are_put_aside_and_every_writer_keeps_going(wardline_factor
         publisher.publish(f"devices/{prefix}-goodstatus/status", "online")
         publisher.publish(f"devices/{prefix}-badrej/vitals", b"{not json")
         publisher.publish(f"devices/{prefix}-goodrej/vitals", b"{not json")
+        for kind in ["bad", "good"]:
+            publisher.publish(f"devices/{prefix}-{kind}alert/alerts", {"v": 1, "code": "apnea", "priority": "high", "message": "no breath"})
         # Both patients desaturate in the same seconds, so their transitions share batches.
         for i in range(45):
             oximeter(publisher, poison_dev, poison, i + 1, t0 + i * 1000, 85 if i < 30 else 97)
@@ -98,19 +101,25 @@ def test_refused_rows_are_put_aside_and_every_writer_keeps_going(wardline_factor
         assert db.scalar("SELECT count(*) FROM task_outbox WHERE payload::text LIKE %s", f"%{good_id}%") >= 1
         assert db.scalar("SELECT count(*) FROM task_outbox WHERE payload::text LIKE %s", f"%{poison}%") == 0
 
-        # The vitals writer: one reading, one status, one rejection refused; their neighbours stored.
+        # The vitals writer: one reading, one status, one rejection, one device alert refused; their
+        # neighbours stored, and the refused alert's alarm raised all the same (the engine's).
         assert db.wait_for("SELECT count(*) FROM vitals WHERE device_id = %s", 44, good_dev) == 44
         assert db.scalar("SELECT count(*) FROM vitals WHERE device_id = %s", poison_dev) == 45
         aside = dict(db.query("SELECT kind, count(*) FROM put_aside WHERE writer = 'vitals' AND "
                               "(row_key LIKE %s OR row LIKE %s) GROUP BY kind", prefix + "-%", f"%{prefix}-%"))
-        assert aside == {"reading": 1, "device_status": 1, "rejected_message": 1}, aside
+        assert aside == {"reading": 1, "device_status": 1, "rejected_message": 1, "device_alert": 1}, aside
         assert db.scalar("SELECT error_sqlstate FROM put_aside WHERE row_key LIKE %s", good_dev + "/7/%") == "23514"
         assert db.scalar("SELECT count(*) FROM device_status WHERE device_id = %s", prefix + "-goodstatus") == 1
         assert db.wait_for("SELECT count(*) FROM rejected_messages WHERE device_id = %s", 1, prefix + "-goodrej") == 1
+        assert db.scalar("SELECT count(*) FROM device_events WHERE device_id = %s AND kind = 'alert'", prefix + "-goodalert") == 1
+        assert db.scalar("SELECT count(*) FROM device_events WHERE device_id = %s", prefix + "-goodstatus") == 1
+        for kind in ["bad", "good"]:
+            assert db.wait_for("SELECT count(*) FROM alerts WHERE device_id = %s AND rule_id = 'device.alert.apnea'", 1,
+                               f"{prefix}-{kind}alert") == 1
 
         m = metric(w, "wardline_put_aside_total")
         # At least the raise and the latch (a stale-data alarm for the silent poison device may follow).
-        assert m['wardline_put_aside_total{writer="alarms"}'] >= 2 and m['wardline_put_aside_total{writer="vitals"}'] >= 3, m
+        assert m['wardline_put_aside_total{writer="alarms"}'] >= 2 and m['wardline_put_aside_total{writer="vitals"}'] >= 4, m
         log = w.log()
         assert "alarm transition refused by the database" in log and "critical" in log
         assert "SpO2 85" not in log, "the critical line names the alarm, never the patient's values"

@@ -62,4 +62,24 @@ import WardlineReplay
         #expect(run.episodes.map(\.id) == liveRaised)
         #expect(run.episodes.first { $0.ruleID == "spo2.low" }?.highAt != nil)
     }
+
+    @Test func aDevicesOwnAlertsAreReplayedBesideTheReadings() throws {
+        // A ventilator's apnoea alarm is the device's word, not a threshold: without its recorded
+        // alert a replay could not raise it. Fed in receipt order with the readings, it is raised
+        // for the patient the device serves, at the alert's receipt.
+        let comparison = try ReplayComparison(inForce: EngineConfiguration(), candidate: EngineConfiguration())
+        let t = Ward.start
+        comparison.feed([
+            .reading(Reading(deviceID: "vent-1", patientID: "P1", seq: 1, time: t, receivedAt: t, vitals: stable)),
+            .deviceAlert(DeviceAlert(deviceID: "vent-1", patientID: nil, code: "apnea", priority: .high, message: nil,
+                                     time: t + 500, receivedAt: t + 700)),
+            .deviceStatus(DeviceStatus(deviceID: "vent-1", state: .online, battery: 80, receivedAt: t + 900)),
+        ])
+        let stored = [(id: "P1/device.alert.apnea@vent-1/\(t + 700)", ruleSet: String?.none)]
+        let outcome = comparison.finish(period: t...(t + 5_000), stored: stored)
+        #expect(outcome.readings == 1 && outcome.deviceEvents == 2)
+        let apnoea = outcome.report.current.episodes.first { $0.ruleID == "device.alert.apnea" }
+        #expect(apnoea?.patientID == "P1" && apnoea?.raisedAt == t + 700 && apnoea?.highAt == t + 700)
+        #expect(outcome.liveCheck.reproduced == 1 && outcome.liveCheck.compared == 1)
+    }
 }
