@@ -8,10 +8,17 @@ public final class ReplayComparison {
     public let inForce: ReplayRun
     public let candidate: ReplayRun
     public private(set) var readings = 0
-    /// "patient|hour" on the patients' (device) time: an accelerated recording covers its hours
-    /// in minutes of receipt, and a patient-day is what the ward lived through.
-    private var patientHours = Set<String>()
-    private var patients = Set<String>()
+    /// The hours (on the patients' device time: an accelerated recording covers its hours in
+    /// minutes of receipt, and a patient-day is what the ward lived through) each patient had a
+    /// reading in. The last hour per patient first: almost every reading is in it, and a
+    /// dictionary probe is all it costs.
+    private var lastHour: [String: Int64] = [:]
+    private var patientHours = Set<PatientHour>()
+
+    private struct PatientHour: Hashable {
+        var patient: String
+        var hour: Int64
+    }
 
     public init(inForce: EngineConfiguration, candidate: EngineConfiguration) throws {
         self.inForce = try ReplayRun(configuration: inForce)
@@ -31,8 +38,10 @@ public final class ReplayComparison {
         for e in batch {
             guard case .reading(let r) = e else { deviceEvents += 1; continue }
             readings += 1
-            patientHours.insert("\(r.patientID)|\(r.time / 3_600_000)")
-            patients.insert(r.patientID)
+            let hour = r.time / 3_600_000
+            if lastHour.updateValue(hour, forKey: r.patientID) != hour {
+                patientHours.insert(PatientHour(patient: r.patientID, hour: hour))
+            }
         }
         for e in batch { inForce.feed(e) }
         for e in batch { candidate.feed(e) }
@@ -55,7 +64,7 @@ public final class ReplayComparison {
         let check = LiveCheck(compared: comparable.count, reproduced: comparable.filter { replayed.contains($0.id) }.count,
                               otherRuleSets: stored.count - comparable.count,
                               notRaisedAgain: comparable.filter { !replayed.contains($0.id) }.map(\.id))
-        return ReplayOutcome(from: period.lowerBound, to: period.upperBound, readings: readings, deviceEvents: deviceEvents, patients: patients.count,
+        return ReplayOutcome(from: period.lowerBound, to: period.upperBound, readings: readings, deviceEvents: deviceEvents, patients: lastHour.count,
                              patientDays: Double(patientHours.count) / 24, report: report, liveCheck: check)
     }
 }

@@ -47,23 +47,33 @@ struct EngineBench {
                        vitals: vitals(patient: p, second: s))
     }
 
+    /// A pool of ten seconds of every patient's readings, replayed with their times moved on by
+    /// ten seconds each pass (`event`), so the pool (not 2 million readings) is what sits in memory.
+    static let poolSeconds = 10
+    private var pool: [Reading] = []
+
+    init(patients: Int, readings: Int) {
+        self.patients = patients
+        self.readings = readings
+        pool = (0..<Self.poolSeconds).flatMap { s in (0..<patients).map { p in reading(patient: p, second: s) } }
+    }
+
+    func event(_ i: Int) -> IngestEvent {
+        let pass = i / pool.count
+        var r = pool[i % pool.count]
+        let shift = Int64(pass) * Int64(Self.poolSeconds) * 1000
+        r.time += shift
+        r.receivedAt += shift
+        r.seq += Int64(pass) * Int64(Self.poolSeconds)
+        // One patient in fifty desaturates to 91 % for a minute in every four: alarms are
+        // raised and resolved during the run.
+        if (i % pool.count) % patients % 50 == 3, (pass / 6) % 4 == 1 { r.vitals.spo2 = 91 }
+        return .reading(r)
+    }
+
     func run() throws {
         // A pool of ten seconds of every patient's readings, replayed with their times moved on by
         // ten seconds each pass, so the pool (not 2 million readings) is what sits in memory.
-        let seconds = 10
-        let pool = (0..<seconds).flatMap { s in (0..<patients).map { p in reading(patient: p, second: s) } }
-        func event(_ i: Int) -> IngestEvent {
-            let pass = i / pool.count
-            var r = pool[i % pool.count]
-            let shift = Int64(pass) * Int64(seconds) * 1000
-            r.time += shift
-            r.receivedAt += shift
-            r.seq += Int64(pass) * Int64(seconds)
-            // One patient in fifty desaturates to 91 % for a minute in every four: alarms are
-            // raised and resolved during the run.
-            if (i % pool.count) % patients % 50 == 3, (pass / 6) % 4 == 1 { r.vitals.spo2 = 91 }
-            return .reading(r)
-        }
         let rssBefore = residentMegabytes()
 
         let engine = try AlertEngine()
