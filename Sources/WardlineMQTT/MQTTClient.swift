@@ -148,7 +148,8 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     deinit {
-        if lifecycle.withLock({ $0 }) == .running { mosquitto_disconnect(handle); mosquitto_loop_stop(handle, true) }
+        // Joined, not cancelled (see `superviseNetworkThread`).
+        if lifecycle.withLock({ $0 }) == .running { mosquitto_disconnect(handle); mosquitto_loop_stop(handle, false) }
         mosquitto_destroy(handle)
     }
 
@@ -308,8 +309,8 @@ public final class MQTTClient: @unchecked Sendable {
     /// libmosquitto's network thread gives up for good on some errors (its loop_forever returns on
     /// a protocol or TLS error, as when a broker goes down mid-handshake), and then nothing
     /// reconnects: intake would end until a restart. While the client should be connected, this
-    /// watches, and after `stuckMillis` without a connection it joins (or cancels) the network
-    /// thread and connects again with a new one.
+    /// watches, and after `stuckMillis` without a connection it ends and joins the network thread
+    /// and connects again with a new one.
     private func superviseNetworkThread(stuckMillis: Int64 = 10_000) {
         guard !supervising.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
@@ -321,7 +322,15 @@ public final class MQTTClient: @unchecked Sendable {
                     guard state == .running, !pauseRequested.load(ordering: .acquiring),
                           !connected.load(ordering: .acquiring),
                           now - disconnectedSince.load(ordering: .acquiring) >= stuckMillis else { return false }
-                    mosquitto_loop_stop(handle, true)
+                    // Ended by `mosquitto_disconnect` and joined, never cancelled: a network
+                    // thread cancelled (`loop_stop(force: true)`) while it held one of
+                    // libmosquitto's mutexes (in its reconnect, after a run of protocol errors
+                    // under load) left it locked, and this reconnect then waited on it for ever,
+                    // holding `lifecycle`: no intake, and no shutdown either. A thread that has
+                    // given up has returned already; one still retrying leaves its backoff sleep
+                    // (at most `reconnectDelayMax`) once it sees the disconnect.
+                    mosquitto_disconnect(handle)
+                    mosquitto_loop_stop(handle, false)
                     disconnectedSince.store(now, ordering: .releasing)
                     try? connect(mosquitto_reconnect_async(handle))
                     return false

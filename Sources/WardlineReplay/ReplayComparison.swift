@@ -57,15 +57,27 @@ public final class ReplayComparison {
                                   candidate: .init(name: "candidate", version: candidate.engine.configuration.ruleSetVersion,
                                                    episodes: candidate.episodes),
                                   patientDays: Double(patientHours.count) / 24, from: period.lowerBound, end: end)
-        // The replay with the rules in force must raise what the live run stored (same ids: same
-        // patient, rule and moment), where the live run had the same rules.
-        let replayed = Set(report.current.episodes.map(\.id))
+        // The replay with the rules in force must raise what the live run stored (same patient,
+        // rule and moment), where the live run had the same rules.
+        let replayed = Set(report.current.episodes.map { Self.moment(of: $0.id) })
         let comparable = stored.filter { $0.ruleSet == nil || $0.ruleSet == report.current.version }
-        let check = LiveCheck(compared: comparable.count, reproduced: comparable.filter { replayed.contains($0.id) }.count,
-                              otherRuleSets: stored.count - comparable.count,
-                              notRaisedAgain: comparable.filter { !replayed.contains($0.id) }.map(\.id))
+        let missing = comparable.filter { !replayed.contains(Self.moment(of: $0.id)) }
+        let check = LiveCheck(compared: comparable.count, reproduced: comparable.count - missing.count,
+                              otherRuleSets: stored.count - comparable.count, notRaisedAgain: missing.map(\.id))
         return ReplayOutcome(from: period.lowerBound, to: period.upperBound, readings: readings, deviceEvents: deviceEvents, patients: lastHour.count,
                              patientDays: Double(patientHours.count) / 24, report: report, liveCheck: check)
+    }
+}
+
+extension ReplayComparison {
+    /// An alarm id without the serial that tells apart alarms raised in the same millisecond
+    /// (`P1/spo2.low/1796175306216-1` → `…/1796175306216`): the order of two readings received in
+    /// one millisecond is the live run's (the broker's), which a replay reading by
+    /// `received_at, device_id, seq` cannot know, so their serials may swap.
+    package static func moment(of id: String) -> Substring {
+        guard let slash = id.lastIndex(of: "/"), let dash = id[slash...].lastIndex(of: "-"),
+              id[id.index(after: dash)...].allSatisfy(\.isNumber) else { return id[...] }
+        return id[..<dash]
     }
 }
 

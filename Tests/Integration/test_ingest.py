@@ -192,6 +192,29 @@ def test_readings_around_a_broker_restart_all_arrive(wardline_factory, db):
     w.stop()
 
 
+def test_a_broker_down_past_the_supervisors_bound_is_rejoined_and_serve_still_stops(wardline_factory, db):
+    """Down for longer than the MQTT supervisor's 10 s: the supervisor ends and joins the network
+    thread and connects with a new one (it used to cancel the thread, which could leave one of
+    libmosquitto's mutexes locked: intake and shutdown hung for ever). Readings sent once the
+    broker is back arrive, and SIGTERM still stops serve at once."""
+    prefix = unique_prefix()
+    w = wardline_factory().start()
+    services("stop-mqtt")
+    try:
+        time.sleep(14)
+    finally:
+        services("start-mqtt")
+    w.wait_for_log("mqtt connected", occurrences=2, timeout=60)
+    after = Publisher(prefix=prefix)
+    publish_stream(after, prefix, devices=5, per_device=100, start_seq=1)
+    after.wait_all_acked()
+    after.close()
+    assert db.wait_for(COUNT_ROWS, 500, prefix + "-%") == 500
+    started = time.time()
+    assert w.stop(timeout=30) == 0
+    assert time.time() - started < 20, "serve stopped within its shutdown grace"
+
+
 def test_a_full_ring_applies_backpressure_and_loses_nothing(wardline_factory, db, publisher):
     prefix = unique_prefix()
     # A two-slot ring and a tiny memory bound: the MQTT thread must wait, often, and say so.

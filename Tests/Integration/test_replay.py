@@ -163,17 +163,23 @@ def test_replay_reproduces_the_live_alarms_and_compares_a_candidate(wardline_fac
     css(browser, "#replay-form button[type=submit]")[0].click()
     wait.until(lambda d: css(d, "#replay[data-state='ready']") or css(d, "#replay[data-state='error']"))
     assert css(browser, "#replay[data-state='ready']"), css(browser, "#replay-status")[0].text
+    # The page asked for whole seconds around the period: it shows what the API answered it.
+    mine = w.api("GET", "/api/v1/replays", admin)[1]["data"][0]
+    shown = w.api("GET", f"/api/v1/replays/{mine['id']}", admin)[1]["data"]["result"]
+    assert mine["requested_by"] == "ce1" and mine["candidate_version"] == "spo2-persistence-60s"
     high = css(browser, "#high")[0]
     assert high.get_attribute("class") == "alert"
-    assert int(high.get_attribute("data-later")) == len(cli["high_alarms"]["later"])
-    assert int(high.get_attribute("data-missed")) == len(cli["high_alarms"]["missed"])
-    assert len(css(browser, "#later tbody tr")) == len(cli["high_alarms"]["later"])
-    assert len(css(browser, "#by-rule tbody tr")) == len(cli["by_rule"])
-    assert len(css(browser, "#by-rule .bar")) == 2 * len(cli["by_rule"]), "a bar per rule set and rule"
-    spo2_row = [r for r in cli["by_rule"] if r["rule_id"] == "spo2.low"][0]
+    assert int(high.get_attribute("data-later")) == len(shown["high_alarms"]["later"]) == len(cli["high_alarms"]["later"])
+    assert int(high.get_attribute("data-missed")) == len(shown["high_alarms"]["missed"]) == len(cli["high_alarms"]["missed"])
+    assert len(css(browser, "#later tbody tr")) == len(shown["high_alarms"]["later"])
+    assert len(css(browser, "#by-rule tbody tr")) == len(shown["by_rule"])
+    assert len(css(browser, "#by-rule .bar")) == 2 * len(shown["by_rule"]), "a bar per rule set and rule"
+    spo2_row = [r for r in shown["by_rule"] if r["rule_id"] == "spo2.low"][0]
     cells = css(browser, f"#by-rule tr[data-key='spo2.low|{spo2_row['priority']}'] td")
-    assert cells[2].text == f"{spo2_row['in_force_per_patient_day']:.2f}" and cells[3].text == f"{spo2_row['candidate_per_patient_day']:.2f}"
-    assert f"raised {result['live_check']['reproduced']} of the {result['live_check']['compared']}" in css(browser, "#live-check")[0].text
+    fmt = lambda v: str(int(v)) if float(v).is_integer() else f"{v:.2f}"  # noqa: E731  (the page's fmt)
+    assert cells[2].text == fmt(spo2_row["in_force_per_patient_day"]) and cells[3].text == fmt(spo2_row["candidate_per_patient_day"])
+    check = shown["live_check"]
+    assert f"raised {check['reproduced']} of the {check['compared']}" in css(browser, "#live-check")[0].text
     assert browser.page_source.index('id="high"') < browser.page_source.index('id="by-rule"'), "the verdict comes first"
     assert admin not in browser.current_url
 

@@ -82,4 +82,11 @@ import WardlineReplay
         #expect(apnoea?.patientID == "P1" && apnoea?.raisedAt == t + 700 && apnoea?.highAt == t + 700)
         #expect(outcome.liveCheck.reproduced == 1 && outcome.liveCheck.compared == 1)
     }
+
+    @Test func twoAlarmsOfOneMillisecondCountAsReproducedWhicheverGotTheSerial() {
+        #expect(ReplayComparison.moment(of: "P1/spo2.low/1796175306216-1") == "P1/spo2.low/1796175306216")
+        #expect(ReplayComparison.moment(of: "P1/spo2.low/1796175306216") == "P1/spo2.low/1796175306216")
+        #expect(ReplayComparison.moment(of: "P1/device.stale@oxi-3/1796175306216-2") == "P1/device.stale@oxi-3/1796175306216")
+        #expect(ReplayComparison.moment(of: "P1/device.stale@oxi-3/17") == "P1/device.stale@oxi-3/17")
+    }
 }
