@@ -69,11 +69,10 @@ public final class ReplayJobs: Sendable {
             #endif
             do {
                 let db = try PostgresConnection(url: url)
-                var outcome = try RecordedReplay.run(db: db, from: from, to: to, ward: ward, inForce: inForce, candidate: candidate) { n in
+                let outcome = try RecordedReplay.run(db: db, from: from, to: to, ward: ward, inForce: inForce, candidate: candidate) { n in
                     update(job.id) { $0.readings = n }
                     return true
                 }
-                outcome.to = to
                 let summary = ReplaySummary(outcome)
                 update(job.id) {
                     $0.readings = summary.readings

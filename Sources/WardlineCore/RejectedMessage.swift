@@ -60,3 +60,16 @@ public enum IngestEvent: Sendable, Equatable {
     case deviceAlert(DeviceAlert)
     case rejected(RejectedMessage)
 }
+
+extension IngestEvent {
+    /// When Wardline received the message (its clock, epoch ms), as the journal recorded it: the
+    /// engine's `now` for this event, so a replay after a restart gives the same alarms at the same times.
+    package var receivedAt: Int64 {
+        switch self {
+        case .reading(let r): r.receivedAt
+        case .deviceStatus(let s): s.receivedAt
+        case .deviceAlert(let a): a.receivedAt
+        case .rejected(let m): m.receivedAt
+        }
+    }
+}

@@ -61,6 +61,14 @@ public struct ReplayReport {
         }
     }
 
+    /// The high alarms of the rules in force the candidate does not raise, oldest first, and those
+    /// it raises later, the longest delay first: what must be read before anything else.
+    public var missedAndLater: (missed: [HighAlarmFate], later: [HighAlarmFate]) {
+        let fates = highAlarmFates
+        return (fates.filter { $0.candidateHighAt == nil }.sorted { $0.current.raisedAt < $1.current.raisedAt },
+                fates.filter { ($0.delayMillis ?? 0) > 0 }.sorted { ($0.delayMillis ?? 0) > ($1.delayMillis ?? 0) })
+    }
+
     public func onlyIn(_ side: Side, not other: Side) -> [AlarmEpisode] {
         side.episodes.filter { e in !other.episodes.contains { Self.overlaps(e, $0, end: end) } }
     }
@@ -98,16 +106,15 @@ public struct ReplayReport {
     public func text() -> String {
         var out: [String] = []
         let fates = highAlarmFates
-        let missed = fates.filter { $0.candidateHighAt == nil }
-        let later = fates.filter { ($0.delayMillis ?? 0) > 0 }
+        let (missed, later) = missedAndLater
         if missed.isEmpty && later.isEmpty {
             out.append("High-priority alarms: the candidate raises every one of the \(fates.count) the rules in force raise, none later.")
         } else {
             out.append("!!! HIGH-PRIORITY ALARMS THE CANDIDATE MISSES OR RAISES LATER: \(missed.count) missed, \(later.count) later (of \(fates.count)) !!!")
-            for f in missed.sorted(by: { $0.current.raisedAt < $1.current.raisedAt }) {
+            for f in missed {
                 out.append("!!! MISSED  \(Self.describe(f.current))")
             }
-            for f in later.sorted(by: { ($0.delayMillis ?? 0) > ($1.delayMillis ?? 0) }) {
+            for f in later {
                 out.append("!!! LATER   \(Self.describe(f.current))  by \(Self.seconds(f.delayMillis ?? 0)) of patient time")
             }
         }

@@ -72,8 +72,7 @@ public final class ReplayRun {
     public func feed(_ e: IngestEvent) {
         switch e {
         case .reading(let r): feed(r)
-        case .deviceStatus(let s): feed(e, at: s.receivedAt)
-        case .deviceAlert(let a): feed(e, at: a.receivedAt)
+        case .deviceStatus, .deviceAlert: feed(e, at: e.receivedAt)
         case .rejected: return
         }
     }

@@ -75,7 +75,7 @@ public struct ReplaySummary: Codable, Sendable, Equatable {
                         p90_duration_s: ReplayReport.percentile(durations, 0.9).map { Double($0) / 1000 },
                         ended_within_10_s: r.selfEnding(s), only_here: only.count, only_here_listed: only.prefix(Self.listed).map { alarm($0) })
         }
-        let fates = r.highAlarmFates
+        let (missed, later) = r.missedAndLater
         from = o.from
         to = o.to
         readings = o.readings
@@ -84,12 +84,9 @@ public struct ReplaySummary: Codable, Sendable, Equatable {
         patient_days = o.patientDays
         readings_per_s = o.endToEndPerSecond
         readings_per_s_per_engine = o.perEnginePerSecond
-        high_alarms = HighAlarms(
-            in_force: fates.count,
-            missed: fates.filter { $0.candidateHighAt == nil }.sorted { $0.current.raisedAt < $1.current.raisedAt }
-                .prefix(Self.listed).map { alarm($0.current) },
-            later: fates.filter { ($0.delayMillis ?? 0) > 0 }.sorted { ($0.delayMillis ?? 0) > ($1.delayMillis ?? 0) }
-                .prefix(Self.listed).map { alarm($0.current, later: $0.delayMillis) })
+        high_alarms = HighAlarms(in_force: r.highAlarmFates.count,
+                                 missed: missed.prefix(Self.listed).map { alarm($0.current) },
+                                 later: later.prefix(Self.listed).map { alarm($0.current, later: $0.delayMillis) })
         by_rule = r.byRule.map {
             Rule(rule_id: $0.rule, priority: $0.priority.rawValue, in_force: $0.current, candidate: $0.candidate,
                  in_force_per_patient_day: Double($0.current) / r.patientDays, candidate_per_patient_day: Double($0.candidate) / r.patientDays)

@@ -86,7 +86,7 @@ public final class RecordedHistory {
             case (nil, let d?):
                 out.append(d); devices.index += 1; deviceEventCount += 1
             case (let r?, let d?):
-                if Self.receivedAt(r) <= Self.receivedAt(d) {
+                if r.receivedAt <= d.receivedAt {
                     out.append(r); readings.index += 1; readingCount += 1
                 } else {
                     out.append(d); devices.index += 1; deviceEventCount += 1
@@ -101,15 +101,6 @@ public final class RecordedHistory {
         s.done = rows.count < batchSize
         s.pending = rows.compactMap(decode)
         s.index = 0
-    }
-
-    static func receivedAt(_ e: IngestEvent) -> Int64 {
-        switch e {
-        case .reading(let r): r.receivedAt
-        case .deviceStatus(let s): s.receivedAt
-        case .deviceAlert(let a): a.receivedAt
-        case .rejected(let m): m.receivedAt
-        }
     }
 
     static func deviceEvent(_ r: [String?]) -> IngestEvent? {
